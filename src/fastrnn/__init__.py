@@ -1,0 +1,12 @@
+"""fastrnn: vanilla (Elman) recurrent neural networks with typed Cython kernels.
+
+``fastrnn.forward`` / ``fastrnn.backward`` run the recurrence and its
+backpropagation through time on the compiled kernels; ``fastrnn.reference``
+has the same functions in plain NumPy.
+"""
+
+from .functional import Gradients, backward, forward
+
+__version__ = "0.1.0"
+
+__all__ = ["forward", "backward", "Gradients", "__version__"]

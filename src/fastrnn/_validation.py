@@ -1,0 +1,176 @@
+"""Argument checks shared by :mod:`fastrnn.functional` and :mod:`fastrnn.reference`.
+
+Everything a kernel could trip over is caught here, with an error that names
+the argument, what was expected and what was given: with bounds checks off, a
+bad shape or index in the kernels would be memory corruption, not an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+ACTIVATIONS = ("tanh", "relu")
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass
+class Args:
+    """Checked, converted, C-contiguous arguments of forward/backward."""
+
+    dtype: np.dtype
+    x: np.ndarray  # (B, T, D)
+    W_xh: np.ndarray  # (D, H)
+    W_hh: np.ndarray  # (H, H)
+    b: np.ndarray | None  # (H,); None for backward, which does not need it
+    h0: np.ndarray | None  # (B, H), broadcast from (H,) when shared; None for zeros
+    h0_shared: bool  # h0 was given as one (H,) vector for the whole batch
+    lengths: np.ndarray | None  # (B,) intp in 1..T; None when every sequence has T steps
+    activation: str
+    h: np.ndarray | None = None  # backward only
+    dh: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        B, T, D = self.x.shape
+        return B, T, D, self.W_hh.shape[0]
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _float_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
+    """`value` as a C-contiguous array of `dtype`; TypeError if it is not floating point."""
+    arr = np.asarray(value)
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must be a floating-point array, got dtype {arr.dtype}"
+        )
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], meaning: str) -> None:
+    if arr.shape != expected:
+        raise ValueError(
+            f"{name} must have shape {_shape(expected)} {meaning}, got {_shape(arr.shape)}"
+        )
+
+
+def _check_finite(name: str, arr: np.ndarray) -> None:
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf")
+
+
+def compute_dtype(W_xh: Any, W_hh: Any) -> np.dtype:
+    """The computation dtype: that of the weights (float64 if they differ)."""
+    dtypes = []
+    for name, w in (("W_xh", W_xh), ("W_hh", W_hh)):
+        dt = np.asarray(w).dtype
+        if dt not in FLOAT_DTYPES:
+            raise TypeError(f"{name} must be float32 or float64, got dtype {dt}")
+        dtypes.append(dt)
+    return np.result_type(*dtypes)
+
+
+def check_args(
+    x: Any,
+    W_xh: Any,
+    W_hh: Any,
+    b: Any,
+    h0: Any,
+    activation: Any,
+    lengths: Any,
+    h: Any = None,
+    dh: Any = None,
+    *,
+    backward: bool = False,
+) -> Args:
+    """Check and convert the arguments of forward (or, with backward=True, of backward)."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    dtype = compute_dtype(W_xh, W_hh)
+
+    x = _float_array("x", x, dtype)
+    if x.ndim != 3:
+        raise ValueError(
+            f"x must be 3-D (batch, steps, features), got {x.ndim}-D with shape {_shape(x.shape)}"
+        )
+    B, T, D = x.shape
+    if B < 1 or T < 1:
+        raise ValueError(
+            f"x must hold at least one sequence of at least one step, got shape {_shape(x.shape)}"
+        )
+    W_hh = _float_array("W_hh", W_hh, dtype)
+    if W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1] or W_hh.shape[0] < 1:
+        raise ValueError(
+            f"W_hh must be a square (n_hidden, n_hidden) matrix with n_hidden >= 1, "
+            f"got shape {_shape(W_hh.shape)}"
+        )
+    H = W_hh.shape[0]
+    W_xh = _float_array("W_xh", W_xh, dtype)
+    _check_shape("W_xh", W_xh, (D, H), "(x's n_features, n_hidden)")
+    if not backward:
+        b = _float_array("b", b, dtype)
+        _check_shape("b", b, (H,), "(n_hidden,)")
+
+    h0_shared = False
+    if h0 is not None:
+        h0 = _float_array("h0", h0, dtype)
+        if h0.shape == (H,):
+            h0_shared = True
+        elif h0.shape != (B, H):
+            raise ValueError(
+                f"h0 must have shape {_shape((H,))} (shared) or {_shape((B, H))} "
+                f"(one per sequence), got {_shape(h0.shape)}"
+            )
+
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.dtype.kind not in "iu":
+            raise TypeError(f"lengths must be an integer array, got dtype {lengths.dtype}")
+        _check_shape("lengths", lengths, (B,), "(batch,)")
+        if lengths.min() < 1 or lengths.max() > T:
+            bad = lengths[(lengths < 1) | (lengths > T)][0]
+            raise ValueError(f"lengths must lie in 1..{T} (x's n_steps), got {bad}")
+        lengths = np.ascontiguousarray(lengths, dtype=np.intp)
+        if (lengths == T).all():
+            lengths = None
+
+    if backward:
+        h = _float_array("h", h, dtype)
+        _check_shape("h", h, (B, T, H), "(batch, steps, n_hidden)")
+        dh = _float_array("dh", dh, dtype)
+        _check_shape("dh", dh, (B, T, H), "(batch, steps, n_hidden)")
+
+    named = [("x", x), ("W_xh", W_xh), ("W_hh", W_hh)]
+    if not backward:
+        named.append(("b", b))
+    if h0 is not None:
+        named.append(("h0", h0))
+    if backward:
+        named += [("h", h), ("dh", dh)]
+    for name, arr in named:
+        _check_finite(name, arr)
+
+    if h0_shared:
+        h0 = np.ascontiguousarray(np.broadcast_to(h0, (B, H)))
+    return Args(dtype, x, W_xh, W_hh, None if backward else b, h0, h0_shared,
+                lengths, activation, h, dh)
+
+
+class Gradients(NamedTuple):
+    """Gradients of the loss returned by ``backward``.
+
+    dx (B, T, D), dW_xh (D, H), dW_hh (H, H), db (H,), and dh0 with the shape
+    h0 was given in: (H,) summed over the batch for a shared h0, (B, H) for one
+    per sequence, None when h0 was None (zeros are not a parameter).
+    """
+
+    dx: np.ndarray
+    dW_xh: np.ndarray
+    dW_hh: np.ndarray
+    db: np.ndarray
+    dh0: np.ndarray | None

@@ -1,0 +1,113 @@
+"""The Elman RNN forward pass and BPTT on the Cython kernels.
+
+``forward`` and ``backward`` check and convert their arguments, allocate every
+output and work buffer, pick the float32 or float64 kernel and the small-size
+or BLAS path, then make one kernel call that runs without the GIL.
+:mod:`fastrnn.reference` has the same functions in plain NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import Gradients, check_args
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - only without a build
+    raise ImportError(
+        "fastrnn's compiled extension fastrnn._core could not be imported "
+        f"({exc}). Install the package with `pip install .` from the source "
+        "tree, or for development `pip install -e . --no-build-isolation` and "
+        "`python setup.py build_ext --inplace` after each .pyx change."
+    ) from exc
+
+__all__ = ["forward", "backward", "Gradients"]
+
+_ACTIVATION_CODES = {"tanh": 0, "relu": 1}
+
+# The per-step product h_{t-1} @ W_hh (B x H times H x H) goes to BLAS when it
+# has at least this many multiply-adds; below, a plain vectorized loop with no
+# call overhead is faster. Set from `fastrnn bench` runs; tests change it to
+# cover both paths.
+BLAS_MIN_STEP_WORK = 1 << 16
+
+
+def _use_blas(B: int, H: int) -> bool:
+    return B * H * H >= BLAS_MIN_STEP_WORK
+
+
+def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
+    """Hidden states of a vanilla (Elman) RNN.
+
+    ``h_t = act(x_t @ W_xh + h_{t-1} @ W_hh + b)`` with ``h_{-1} = h0``.
+
+    Parameters
+    ----------
+    x : array (B, T, D)
+        Input sequences, batch-first. D may be 0 (no input at any step).
+    W_xh, W_hh, b : arrays (D, H), (H, H), (H,)
+        Parameters, shared by all steps. The weights' dtype (float32 or
+        float64) is the computation dtype; other float arrays are converted.
+    h0 : None, array (H,) or (B, H)
+        Initial state: zeros, one vector for the whole batch, or one per
+        sequence.
+    activation : {"tanh", "relu"}
+    lengths : None or int array (B,) with values in 1..T
+        True length of each padded sequence.
+
+    Returns
+    -------
+    h : ndarray (B, T, H)
+        Hidden states; 0 at padded steps.
+
+    Raises
+    ------
+    TypeError
+        For arrays that are not floating point (weights: not float32/float64),
+        or integer-free lengths.
+    ValueError
+        For wrong shapes, NaN or inf, lengths outside 1..T, an unknown
+        activation.
+    """
+    a = check_args(x, W_xh, W_hh, b, h0, activation, lengths)
+    B, T, D, H = a.shape
+    h = np.empty((B, T, H), dtype=a.dtype)
+    _core._forward(a.x, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
+                   _ACTIVATION_CODES[activation], _use_blas(B, H))
+    return h
+
+
+def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
+    """Backpropagation through time.
+
+    Given ``h = forward(x, W_xh, W_hh, b, h0, ...)`` and ``dh = dL/dh``
+    (B, T, H), returns the gradients of L. The gradient of each tied weight is
+    the sum of the gradients of its copies at every step. dh is ignored at
+    padded steps, which take no gradient. Arguments and errors as in
+    :func:`forward` (b is not needed: h already holds its effect).
+
+    Returns
+    -------
+    Gradients
+        Named tuple ``(dx, dW_xh, dW_hh, db, dh0)``; dh0 has h0's shape
+        ((H,) summed over the batch for a shared h0) and is None when h0 is.
+    """
+    a = check_args(x, W_xh, W_hh, None, h0, activation, lengths, h, dh, backward=True)
+    B, T, D, H = a.shape
+    dt = a.dtype
+    da = np.empty((B, T, H), dtype=dt)  # work: dL/da_t for every step
+    h_prev_fix = np.empty((B, H), dtype=dt)  # work: see rnn_backward
+    dx = np.empty((B, T, D), dtype=dt)
+    dW_xh = np.empty((D, H), dtype=dt)
+    dW_hh = np.empty((H, H), dtype=dt)
+    db = np.empty(H, dtype=dt)
+    dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
+    use_blas = _use_blas(B, H)
+    W_hh_T = a.W_hh if use_blas else np.ascontiguousarray(a.W_hh.T)
+    _core._backward(a.x, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
+                    da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
+                    _ACTIVATION_CODES[activation], use_blas)
+    if dh0 is not None and a.h0_shared:
+        dh0 = dh0.sum(axis=0)
+    return Gradients(dx, dW_xh, dW_hh, db, dh0)
