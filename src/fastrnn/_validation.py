@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._core import _all_finite
+
 ACTIVATIONS = ("tanh", "relu")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -60,7 +62,8 @@ def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], meaning:
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
-    if not np.isfinite(arr).all():
+    """ValueError if the C-contiguous float32/float64 array holds NaN or inf."""
+    if arr.size and not _all_finite(arr.reshape(-1)):
         raise ValueError(f"{name} contains NaN or inf")
 
 
@@ -72,7 +75,7 @@ def compute_dtype(W_xh: Any, W_hh: Any) -> np.dtype:
         if dt not in FLOAT_DTYPES:
             raise TypeError(f"{name} must be float32 or float64, got dtype {dt}")
         dtypes.append(dt)
-    return np.result_type(*dtypes)
+    return dtypes[0] if dtypes[0] == dtypes[1] else np.dtype(np.float64)
 
 
 def check_args(

@@ -8,6 +8,8 @@ or BLAS path, then make one kernel call that runs without the GIL.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ._validation import Gradients, check_args
@@ -21,6 +23,28 @@ except ImportError as exc:  # pragma: no cover - only without a build
         "tree, or for development `pip install -e . --no-build-isolation` and "
         "`python setup.py build_ext --inplace` after each .pyx change."
     ) from exc
+
+
+def _kernel_modules() -> dict:
+    """The compiled kernel modules this machine can run, by instruction set."""
+    modules = {"baseline": _core}
+    if _core._cpu_has_avx2_fma():
+        try:
+            from . import _core_avx2
+        except ImportError:  # not built on this platform
+            pass
+        else:
+            modules["avx2"] = _core_avx2
+    return modules
+
+
+KERNEL_MODULES = _kernel_modules()
+# The kernels forward/backward call: the fastest this CPU runs, unless
+# FASTRNN_BASELINE_KERNELS=1 asks for the baseline build.
+if os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
+    kernels = _core
+else:
+    kernels = KERNEL_MODULES.get("avx2", _core)
 
 __all__ = ["forward", "backward", "Gradients"]
 
@@ -73,7 +97,7 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     a = check_args(x, W_xh, W_hh, b, h0, activation, lengths)
     B, T, D, H = a.shape
     h = np.empty((B, T, H), dtype=a.dtype)
-    _core._forward(a.x, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
+    kernels._forward(a.x, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
                    _ACTIVATION_CODES[activation], _use_blas(B, H))
     return h
 
@@ -105,7 +129,7 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
     use_blas = _use_blas(B, H)
     W_hh_T = a.W_hh if use_blas else np.ascontiguousarray(a.W_hh.T)
-    _core._backward(a.x, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
+    kernels._backward(a.x, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
                     da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
                     _ACTIVATION_CODES[activation], use_blas)
     if dh0 is not None and a.h0_shared:

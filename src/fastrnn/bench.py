@@ -1,0 +1,255 @@
+"""Speed comparison: fastrnn against its NumPy reference and PyTorch.
+
+Runs a grid of (batch, steps, features, hidden) sizes for the forward pass and
+for a training step (forward + BPTT given dL/dh), in float32 and float64,
+times each backend in the same process, and reports medians, GFLOP/s, the
+machine's large-GEMM rate measured in the same run, and every ratio.
+
+    python -m fastrnn.bench [--quick] [--json FILE]
+
+Ratios are what to quote: absolute times drift on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import functional, reference
+
+# (B, T, D, H): overhead-bound sizes first, GEMM-bound ones last.
+GRID = [
+    (1, 100, 8, 32),
+    (16, 100, 32, 64),
+    (32, 64, 65, 128),
+    (64, 100, 128, 256),
+    (32, 50, 256, 512),
+    (16, 50, 512, 1024),
+]
+QUICK_GRID = GRID[:3]
+BACKENDS = ("fastrnn", "reference", "torch")
+
+
+@dataclass
+class Result:
+    shape: tuple[int, int, int, int]
+    dtype: str
+    mode: str  # "forward" or "train"
+    backend: str
+    seconds: float  # median of the timed repeats
+    gflops: float
+
+
+def flops(shape, mode: str) -> float:
+    """Multiply-adds x 2 of the matrix products: 2*B*T*H*(D+H) forward, 3x that to train."""
+    B, T, D, H = shape
+    return (2.0 if mode == "forward" else 6.0) * B * T * H * (D + H)
+
+
+def median_time(fn: Callable[[], object], min_time: float = 0.2, max_repeat: int = 200) -> float:
+    """Median wall time of fn() over repeats adding up to about min_time seconds."""
+    fn()  # warm up (allocations, BLAS threads, torch's first-call set-up)
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    repeat = int(min(max_repeat, max(5, min_time / max(once, 1e-9))))
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def gemm_rate(dtype: str, n: int = 2048) -> float:
+    """The machine's large square matrix-product rate in GFLOP/s (NumPy's BLAS)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype)
+    return 2.0 * n**3 / median_time(lambda: np.matmul(a, b, out=out), min_time=1.0) / 1e9
+
+
+def make_problem(shape, dtype: str, seed: int = 0):
+    """Inputs, weights (scaled so tanh neither saturates nor vanishes) and dL/dh."""
+    B, T, D, H = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, T, D)).astype(dtype)
+    W_xh = (rng.standard_normal((D, H)) / np.sqrt(max(D, 1))).astype(dtype)
+    W_hh = (rng.standard_normal((H, H)) / np.sqrt(H)).astype(dtype)
+    b = (0.1 * rng.standard_normal(H)).astype(dtype)
+    dh = rng.standard_normal((B, T, H)).astype(dtype)
+    return x, W_xh, W_hh, b, dh
+
+
+def _numpy_like(module, x, W_xh, W_hh, b, dh):
+    def forward():
+        return module.forward(x, W_xh, W_hh, b)
+
+    def train():
+        h = module.forward(x, W_xh, W_hh, b)
+        return module.backward(x, h, dh, W_xh, W_hh)
+
+    return forward, train
+
+
+def _torch_like(x, W_xh, W_hh, b, dh):
+    import torch
+
+    D, H = W_xh.shape
+    rnn = torch.nn.RNN(D, H, batch_first=True)
+    if x.dtype == np.float64:
+        rnn = rnn.double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T.copy()))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T.copy()))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(b))
+        rnn.bias_hh_l0.zero_()
+    xt = torch.from_numpy(x)
+    xg = xt.clone().requires_grad_(True)
+    dht = torch.from_numpy(dh)
+
+    def forward():
+        with torch.no_grad():
+            return rnn(xt)[0]
+
+    def train():
+        rnn.zero_grad(set_to_none=True)
+        xg.grad = None
+        out, _ = rnn(xg)
+        out.backward(dht)
+        return out
+
+    return forward, train
+
+
+def available_backends(requested=BACKENDS) -> list[str]:
+    out = []
+    for name in requested:
+        if name == "torch":
+            try:
+                import torch
+            except ImportError:
+                continue
+            torch.set_num_threads(os.cpu_count() or 1)
+        out.append(name)
+    return out
+
+
+def run(grid=GRID, dtypes=("float32", "float64"), backends=BACKENDS,
+        min_time: float = 0.2, progress: Callable[[str], None] | None = None) -> list[Result]:
+    """Time every (shape, dtype, mode, backend); backends not installed are skipped."""
+    results = []
+    names = available_backends(backends)
+    for dtype in dtypes:
+        for shape in grid:
+            problem = make_problem(shape, dtype)
+            for name in names:
+                if name == "fastrnn":
+                    fns = _numpy_like(functional, *problem)
+                elif name == "reference":
+                    fns = _numpy_like(reference, *problem)
+                else:
+                    fns = _torch_like(*problem)
+                for mode, fn in zip(("forward", "train"), fns):
+                    seconds = median_time(fn, min_time=min_time)
+                    results.append(Result(tuple(shape), dtype, mode, name, seconds,
+                                          flops(shape, mode) / seconds / 1e9))
+                    if progress:
+                        progress(f"{dtype} {shape} {mode:7s} {name:9s} {seconds * 1e3:9.3f} ms")
+    return results
+
+
+def ratios(results: list[Result]) -> list[dict]:
+    """One row per (dtype, shape, mode): times and the speed-ups of fastrnn."""
+    by_key: dict = {}
+    for r in results:
+        by_key.setdefault((r.dtype, r.shape, r.mode), {})[r.backend] = r
+    rows = []
+    for (dtype, shape, mode), rs in by_key.items():
+        fast = rs.get("fastrnn")
+        row = {"dtype": dtype, "shape": shape, "mode": mode}
+        for name, r in rs.items():
+            row[f"{name}_ms"] = r.seconds * 1e3
+        if fast is not None:
+            row["fastrnn_gflops"] = fast.gflops
+            for other in ("reference", "torch"):
+                if other in rs:
+                    row[f"vs_{other}"] = rs[other].seconds / fast.seconds
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict], gemm: dict[str, float]) -> str:
+    lines = []
+    for dtype in dict.fromkeys(r["dtype"] for r in rows):
+        rate = gemm.get(dtype)
+        lines.append(f"{dtype}: large-GEMM rate {rate:.1f} GFLOP/s" if rate else dtype)
+        lines.append(f"{'B, T, D, H':>18} {'mode':7} {'fastrnn ms':>10} {'ref ms':>9} "
+                     f"{'torch ms':>9} {'GFLOP/s':>8} {'%GEMM':>6} {'x ref':>6} {'x torch':>7}")
+        for r in rows:
+            if r["dtype"] != dtype:
+                continue
+            pct = 100 * r["fastrnn_gflops"] / rate if rate else float("nan")
+
+            def fmt(key, spec):
+                return format(r[key], spec) if key in r else "-"
+
+            lines.append(
+                f"{', '.join(map(str, r['shape'])):>18} {r['mode']:7} {fmt('fastrnn_ms', '10.3f')} "
+                f"{fmt('reference_ms', '9.3f'):>9} {fmt('torch_ms', '9.3f'):>9} "
+                f"{fmt('fastrnn_gflops', '8.1f')} {pct:6.0f} {fmt('vs_reference', '6.1f'):>6} "
+                f"{fmt('vs_torch', '7.1f'):>7}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def machine_info() -> dict:
+    info = {"python": sys.version.split()[0], "numpy": np.__version__,
+            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "kernels": functional.kernels.__name__,
+            "date": time.strftime("%Y-%m-%d")}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the three smallest sizes, float32 only")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--min-time", type=float, default=0.2, metavar="S",
+                        help="seconds of repeats per measurement (default 0.2)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
+    args = parser.parse_args(argv)
+    grid = QUICK_GRID if args.quick else GRID
+    dtypes = ("float32",) if args.quick else ("float32", "float64")
+    info = machine_info()
+    print("fastrnn bench: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    gemm = {dt: gemm_rate(dt) for dt in dtypes}
+    results = run(grid, dtypes, min_time=args.min_time,
+                  progress=(lambda s: print(s, flush=True)) if args.verbose else None)
+    rows = ratios(results)
+    print(format_table(rows, gemm))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "gemm_gflops": gemm, "rows": rows,
+                       "results": [asdict(r) for r in results]}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
