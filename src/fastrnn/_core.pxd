@@ -4,7 +4,9 @@
 #   x (B, T, D), h and dh (B, T, H), W_xh (D, H), W_hh (H, H), b (H,),
 #   h0 (B, H) or NULL (zeros), lengths (B,) in 1..T or NULL (all T).
 # The caller checks every shape, value and size first: the kernels check
-# nothing, never raise and never take the GIL.
+# nothing, never raise and never take the GIL. use_blas picks BLAS (large
+# sizes) or the register-blocked loops (small) for the per-step product;
+# n_threads > 1 splits the time loops over the batch (OpenMP).
 
 from cython cimport floating
 
@@ -17,7 +19,7 @@ cdef void rnn_forward(
     const floating* b, const floating* h0, const Py_ssize_t* lengths,
     floating* h,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-    int activation, bint use_blas) noexcept nogil
+    int activation, bint use_blas, int n_threads) noexcept nogil
 
 cdef void rnn_backward(
     const floating* x, const floating* h, const floating* dh,
@@ -27,4 +29,4 @@ cdef void rnn_backward(
     floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
     floating* dh0,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-    int activation, bint use_blas) noexcept nogil
+    int activation, bint use_blas, int n_threads) noexcept nogil

@@ -14,6 +14,9 @@
 # Structure (after thinc's LSTM kernels):
 #   forward:  one GEMM projects the inputs of all B * T rows into h; each step
 #             then adds only h_{t-1} @ W_hh and applies the activation.
+#   Sequences are independent, so each time loop can run in n_threads
+#   threads, each over a contiguous slice of the batch (OpenMP; no
+#   synchronization inside the loop).
 #   backward: the reverse loop only forms da_t = (dh_t + da_{t+1} @ W_hh^T) *
 #             act'(a_t); after it, one GEMM each gives dW_xh, dW_hh and dx,
 #             and one column sum gives db (tied weights: sums over all steps).
@@ -25,6 +28,7 @@
 # small inline helpers below do one step's work. Nothing here raises.
 
 from cython cimport floating
+from cython.parallel cimport prange
 
 from ._blas cimport gemm
 
@@ -242,22 +246,15 @@ cdef inline void _step_product(const floating* A, Py_ssize_t lda,
                 _row_block_product(a, W + j, H, c + j, H - j)
 
 
-cdef void rnn_forward(
-        const floating* x, const floating* W_xh, const floating* W_hh,
-        const floating* b, const floating* h0, const Py_ssize_t* lengths,
-        floating* h,
-        Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-        int activation, bint use_blas) noexcept nogil:
-    cdef Py_ssize_t row_stride = T * H       # between sequences at one step
-    cdef Py_ssize_t n_rows = B * T
-    cdef Py_ssize_t i, t, s
+cdef void _forward_steps(const floating* W_hh, const floating* h0,
+                         const Py_ssize_t* lengths, floating* h,
+                         Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+                         Py_ssize_t row_stride, int activation,
+                         bint use_blas) noexcept nogil:
+    """The time loop of the forward pass for B sequences whose rows hold the
+    input projections on entry: h_t = act(h_t + h_{t-1} @ W_hh)."""
+    cdef Py_ssize_t t, s
     cdef floating* h_t
-
-    # Input projection of every (b, t) row at once: h = x @ W_xh + b.
-    for i in range(n_rows):
-        _copy(h + i * H, b, H)
-    gemm(False, False, n_rows, H, D, <floating>1, x, D, W_xh, H, <floating>1, h, H)
-
     for t in range(T):
         h_t = h + t * H
         # a_t += h_{t-1} @ W_hh   (h_{-1} = h0, or zeros: nothing to add)
@@ -273,26 +270,19 @@ cdef void rnn_forward(
                 _activate(h_t + s * row_stride, H, activation)
 
 
-cdef void rnn_backward(
-        const floating* x, const floating* h, const floating* dh,
-        const floating* W_xh, const floating* W_hh, const floating* W_hh_T,
-        const floating* h0, const Py_ssize_t* lengths,
-        floating* da, floating* h_prev_fix,
-        floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
-        floating* dh0,
-        Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-        int activation, bint use_blas) noexcept nogil:
-    """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; W_hh_T is
-    W_hh transposed (C-contiguous), read by the small-size path only; dh0
-    (B, H) may be NULL."""
-    cdef Py_ssize_t row_stride = T * H
-    cdef Py_ssize_t n_rows = B * T
-    cdef Py_ssize_t i, t, s
+cdef void _backward_steps(const floating* h, const floating* dh,
+                          const floating* W_hh, const floating* W_hh_T,
+                          const Py_ssize_t* lengths, floating* da, floating* dh0,
+                          Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+                          Py_ssize_t row_stride, int activation,
+                          bint use_blas) noexcept nogil:
+    """The reverse time loop of BPTT for B sequences: fills da with dL/da_t
+    and, if dh0 is not NULL, dh0 with dL/dh_{-1}."""
+    cdef Py_ssize_t t, s
     cdef floating* da_t
     cdef const floating* dh_t
     cdef const floating* h_t
-
-    # Reverse loop. On entry to step t, da_t holds dh_t + da_{t+1} @ W_hh^T.
+    # On entry to step t, da_t holds dh_t + da_{t+1} @ W_hh^T.
     for s in range(B):
         _copy(da + s * row_stride + (T - 1) * H, dh + s * row_stride + (T - 1) * H, H)
     for t in range(T - 1, -1, -1):
@@ -318,8 +308,75 @@ cdef void rnn_backward(
                               B, H, False)
         elif dh0 != NULL:
             # dL/dh0 = da_0 @ W_hh^T
-            gemm(False, True, B, H, H, <floating>1, da_t, row_stride,
-                 W_hh, H, <floating>0, dh0, H)
+            if use_blas:
+                gemm(False, True, B, H, H, <floating>1, da_t, row_stride,
+                     W_hh, H, <floating>0, dh0, H)
+            else:
+                for s in range(B):
+                    _fill(dh0 + s * H, H, <floating>0)
+                _step_product(da_t, row_stride, W_hh_T, dh0, H, B, H, False)
+
+
+cdef void rnn_forward(
+        const floating* x, const floating* W_xh, const floating* W_hh,
+        const floating* b, const floating* h0, const Py_ssize_t* lengths,
+        floating* h,
+        Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
+        int activation, bint use_blas, int n_threads) noexcept nogil:
+    cdef Py_ssize_t row_stride = T * H       # between sequences at one step
+    cdef Py_ssize_t n_rows = B * T
+    cdef Py_ssize_t i, c, b0, b1
+
+    # Input projection of every (b, t) row at once: h = x @ W_xh + b.
+    for i in range(n_rows):
+        _copy(h + i * H, b, H)
+    gemm(False, False, n_rows, H, D, <floating>1, x, D, W_xh, H, <floating>1, h, H)
+
+    # The sequences are independent: n_threads threads each run the whole
+    # time loop for a contiguous slice of the batch, with no per-step sync.
+    if n_threads <= 1 or B < 2:
+        _forward_steps(W_hh, h0, lengths, h, B, T, H, row_stride, activation, use_blas)
+        return
+    n_threads = <int>min(n_threads, B)
+    for c in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
+        b0 = c * B // n_threads
+        b1 = (c + 1) * B // n_threads
+        _forward_steps(W_hh, NULL if h0 == NULL else h0 + b0 * H,
+                       NULL if lengths == NULL else lengths + b0,
+                       h + b0 * row_stride, b1 - b0, T, H, row_stride,
+                       activation, use_blas)
+
+
+cdef void rnn_backward(
+        const floating* x, const floating* h, const floating* dh,
+        const floating* W_xh, const floating* W_hh, const floating* W_hh_T,
+        const floating* h0, const Py_ssize_t* lengths,
+        floating* da, floating* h_prev_fix,
+        floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
+        floating* dh0,
+        Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
+        int activation, bint use_blas, int n_threads) noexcept nogil:
+    """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; W_hh_T is
+    W_hh transposed (C-contiguous), read by the small-size path only; dh0
+    (B, H) may be NULL."""
+    cdef Py_ssize_t row_stride = T * H
+    cdef Py_ssize_t n_rows = B * T
+    cdef Py_ssize_t i, s, c, b0, b1
+
+    # The reverse loop, batch-parallel like the forward one.
+    if n_threads <= 1 or B < 2:
+        _backward_steps(h, dh, W_hh, W_hh_T, lengths, da, dh0, B, T, H,
+                        row_stride, activation, use_blas)
+    else:
+        n_threads = <int>min(n_threads, B)
+        for c in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
+            b0 = c * B // n_threads
+            b1 = (c + 1) * B // n_threads
+            _backward_steps(h + b0 * row_stride, dh + b0 * row_stride, W_hh, W_hh_T,
+                            NULL if lengths == NULL else lengths + b0,
+                            da + b0 * row_stride,
+                            NULL if dh0 == NULL else dh0 + b0 * H,
+                            b1 - b0, T, H, row_stride, activation, use_blas)
 
     # Tied weights: each gradient is a sum over all B * T rows, one product each.
     # dW_xh = X^T @ dA        (D x H)
@@ -361,7 +418,7 @@ cdef inline const floating* _ptr3(const floating[:, :, ::1] a) noexcept nogil:
 def _forward(const floating[:, :, ::1] x, const floating[:, ::1] W_xh,
              const floating[:, ::1] W_hh, const floating[::1] b,
              const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
-             floating[:, :, ::1] h, int activation, bint use_blas):
+             floating[:, :, ::1] h, int activation, bint use_blas, int n_threads):
     """h <- forward pass (see rnn_forward). h0 and lengths may be None."""
     cdef const floating* h0_p = NULL if h0 is None else &h0[0, 0]
     cdef const Py_ssize_t* len_p = NULL if lengths is None else &lengths[0]
@@ -369,7 +426,7 @@ def _forward(const floating[:, :, ::1] x, const floating[:, ::1] W_xh,
     cdef Py_ssize_t D = x.shape[2]
     with nogil:
         rnn_forward(_ptr3(x), _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p, len_p,
-                    &h[0, 0, 0], B, T, D, H, activation, use_blas)
+                    &h[0, 0, 0], B, T, D, H, activation, use_blas, n_threads)
 
 
 def _backward(const floating[:, :, ::1] x, const floating[:, :, ::1] h,
@@ -379,7 +436,7 @@ def _backward(const floating[:, :, ::1] x, const floating[:, :, ::1] h,
               floating[:, :, ::1] da, floating[:, ::1] h_prev_fix,
               floating[:, :, ::1] dx, floating[:, ::1] dW_xh,
               floating[:, ::1] dW_hh, floating[::1] db, floating[:, ::1] dh0,
-              int activation, bint use_blas):
+              int activation, bint use_blas, int n_threads):
     """Gradients into dx, dW_xh, dW_hh, db and dh0 (see rnn_backward).
     h0, lengths and dh0 may be None; da and h_prev_fix are work buffers."""
     cdef const floating* h0_p = NULL if h0 is None else &h0[0, 0]
@@ -392,7 +449,7 @@ def _backward(const floating[:, :, ::1] x, const floating[:, :, ::1] h,
                      &W_hh_T[0, 0], h0_p, len_p, &da[0, 0, 0], &h_prev_fix[0, 0],
                      <floating*>_ptr3(dx),
                      <floating*>_ptr2(dW_xh), &dW_hh[0, 0], &db[0], dh0_p,
-                     B, T, D, H, activation, use_blas)
+                     B, T, D, H, activation, use_blas, n_threads)
 
 
 def _tanh_hook(floating[::1] values):
