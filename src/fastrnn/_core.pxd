@@ -1,7 +1,8 @@
 # The cimport API of fastrnn's kernels, for Cython packages that embed them.
 #
 # All arrays are C-contiguous, batch-first, in float32 or float64 (`floating`):
-#   x (B, T, D), h and dh (B, T, H), W_xh (D, H), W_hh (H, H), b (H,),
+#   x (B, T, D) or, instead, ids (B, T) in 0..D-1 standing for one-hot rows
+#   of x (the other one NULL), h and dh (B, T, H), W_xh (D, H), W_hh (H, H), b (H,),
 #   h0 (B, H) or NULL (zeros), lengths (B,) in 1..T or NULL (all T).
 # The caller checks every shape, value and size first: the kernels check
 # nothing, never raise and never take the GIL. use_blas picks BLAS (large
@@ -15,14 +16,14 @@ cdef enum Activation:
     ACT_RELU = 1
 
 cdef void rnn_forward(
-    const floating* x, const floating* W_xh, const floating* W_hh,
+    const floating* x, const Py_ssize_t* ids, const floating* W_xh, const floating* W_hh,
     const floating* b, const floating* h0, const Py_ssize_t* lengths,
     floating* h,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
     int activation, bint use_blas, int n_threads) noexcept nogil
 
 cdef void rnn_backward(
-    const floating* x, const floating* h, const floating* dh,
+    const floating* x, const Py_ssize_t* ids, const floating* h, const floating* dh,
     const floating* W_xh, const floating* W_hh, const floating* W_hh_T,
     const floating* h0, const Py_ssize_t* lengths,
     floating* da, floating* h_prev_fix,

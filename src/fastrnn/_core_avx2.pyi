@@ -9,7 +9,8 @@ _Float = np.float32 | np.float64
 _Array = npt.NDArray[_Float]
 
 def _forward(
-    x: _Array,
+    x: _Array | None,
+    ids: npt.NDArray[np.intp] | None,
     W_xh: _Array,
     W_hh: _Array,
     b: _Array,
@@ -21,7 +22,8 @@ def _forward(
     n_threads: int,
 ) -> None: ...
 def _backward(
-    x: _Array,
+    x: _Array | None,
+    ids: npt.NDArray[np.intp] | None,
     h: _Array,
     dh: _Array,
     W_xh: _Array,
@@ -31,7 +33,7 @@ def _backward(
     lengths: npt.NDArray[np.intp] | None,
     da: _Array,
     h_prev_fix: _Array,
-    dx: _Array,
+    dx: _Array | None,
     dW_xh: _Array,
     dW_hh: _Array,
     db: _Array,

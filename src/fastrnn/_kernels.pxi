@@ -318,7 +318,8 @@ cdef void _backward_steps(const floating* h, const floating* dh,
 
 
 cdef void rnn_forward(
-        const floating* x, const floating* W_xh, const floating* W_hh,
+        const floating* x, const Py_ssize_t* ids,
+        const floating* W_xh, const floating* W_hh,
         const floating* b, const floating* h0, const Py_ssize_t* lengths,
         floating* h,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
@@ -327,10 +328,15 @@ cdef void rnn_forward(
     cdef Py_ssize_t n_rows = B * T
     cdef Py_ssize_t i, c, b0, b1
 
-    # Input projection of every (b, t) row at once: h = x @ W_xh + b.
+    # Input projection of every (b, t) row at once: h = x @ W_xh + b, where
+    # integer ids stand for one-hot rows of x, so x @ W_xh is a row lookup.
     for i in range(n_rows):
         _copy(h + i * H, b, H)
-    gemm(False, False, n_rows, H, D, <floating>1, x, D, W_xh, H, <floating>1, h, H)
+    if ids != NULL:
+        for i in range(n_rows):
+            _add(h + i * H, W_xh + ids[i] * H, H)
+    else:
+        gemm(False, False, n_rows, H, D, <floating>1, x, D, W_xh, H, <floating>1, h, H)
 
     # The sequences are independent: n_threads threads each run the whole
     # time loop for a contiguous slice of the batch, with no per-step sync.
@@ -348,7 +354,8 @@ cdef void rnn_forward(
 
 
 cdef void rnn_backward(
-        const floating* x, const floating* h, const floating* dh,
+        const floating* x, const Py_ssize_t* ids,
+        const floating* h, const floating* dh,
         const floating* W_xh, const floating* W_hh, const floating* W_hh_T,
         const floating* h0, const Py_ssize_t* lengths,
         floating* da, floating* h_prev_fix,
@@ -358,7 +365,7 @@ cdef void rnn_backward(
         int activation, bint use_blas, int n_threads) noexcept nogil:
     """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; W_hh_T is
     W_hh transposed (C-contiguous), read by the small-size path only; dh0
-    (B, H) may be NULL."""
+    (B, H) may be NULL; with ids, dx is not written (may be NULL)."""
     cdef Py_ssize_t row_stride = T * H
     cdef Py_ssize_t n_rows = B * T
     cdef Py_ssize_t i, s, c, b0, b1
@@ -379,10 +386,18 @@ cdef void rnn_backward(
                             b1 - b0, T, H, row_stride, activation, use_blas)
 
     # Tied weights: each gradient is a sum over all B * T rows, one product each.
-    # dW_xh = X^T @ dA        (D x H)
-    gemm(True, False, D, H, n_rows, <floating>1, x, D, da, H, <floating>0, dW_xh, H)
-    # dX = dA @ W_xh^T        (B*T x D)
-    gemm(False, True, n_rows, D, H, <floating>1, da, H, W_xh, H, <floating>0, dx, D)
+    if ids != NULL:
+        # one-hot rows: X^T @ dA adds each row of dA into the row of its id;
+        # ids have no gradient (dx is not written)
+        for i in range(D):
+            _fill(dW_xh + i * H, H, <floating>0)
+        for i in range(n_rows):
+            _add(dW_xh + ids[i] * H, da + i * H, H)
+    else:
+        # dW_xh = X^T @ dA        (D x H)
+        gemm(True, False, D, H, n_rows, <floating>1, x, D, da, H, <floating>0, dW_xh, H)
+        # dX = dA @ W_xh^T        (B*T x D)
+        gemm(False, True, n_rows, D, H, <floating>1, da, H, W_xh, H, <floating>0, dx, D)
     # db = column sums of dA
     _fill(db, H, <floating>0)
     for i in range(n_rows):
@@ -415,21 +430,26 @@ cdef inline const floating* _ptr3(const floating[:, :, ::1] a) noexcept nogil:
     return &a[0, 0, 0] if a.shape[0] > 0 and a.shape[1] > 0 and a.shape[2] > 0 else NULL
 
 
-def _forward(const floating[:, :, ::1] x, const floating[:, ::1] W_xh,
+def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
+             const floating[:, ::1] W_xh,
              const floating[:, ::1] W_hh, const floating[::1] b,
              const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
              floating[:, :, ::1] h, int activation, bint use_blas, int n_threads):
-    """h <- forward pass (see rnn_forward). h0 and lengths may be None."""
+    """h <- forward pass (see rnn_forward). Either x (B, T, D) or ids (B, T)
+    is given, the other is None; h0 and lengths may be None."""
+    cdef const floating* x_p = NULL if x is None else _ptr3(x)
+    cdef const Py_ssize_t* ids_p = NULL if ids is None else &ids[0, 0]
     cdef const floating* h0_p = NULL if h0 is None else &h0[0, 0]
     cdef const Py_ssize_t* len_p = NULL if lengths is None else &lengths[0]
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
-    cdef Py_ssize_t D = x.shape[2]
+    cdef Py_ssize_t D = W_xh.shape[0]
     with nogil:
-        rnn_forward(_ptr3(x), _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p, len_p,
+        rnn_forward(x_p, ids_p, _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p, len_p,
                     &h[0, 0, 0], B, T, D, H, activation, use_blas, n_threads)
 
 
-def _backward(const floating[:, :, ::1] x, const floating[:, :, ::1] h,
+def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
+              const floating[:, :, ::1] h,
               const floating[:, :, ::1] dh, const floating[:, ::1] W_xh,
               const floating[:, ::1] W_hh, const floating[:, ::1] W_hh_T,
               const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
@@ -438,17 +458,20 @@ def _backward(const floating[:, :, ::1] x, const floating[:, :, ::1] h,
               floating[:, ::1] dW_hh, floating[::1] db, floating[:, ::1] dh0,
               int activation, bint use_blas, int n_threads):
     """Gradients into dx, dW_xh, dW_hh, db and dh0 (see rnn_backward).
-    h0, lengths and dh0 may be None; da and h_prev_fix are work buffers."""
+    Either x or ids is given (then dx is None); h0, lengths and dh0 may be
+    None; da and h_prev_fix are work buffers."""
+    cdef const floating* x_p = NULL if x is None else _ptr3(x)
+    cdef const Py_ssize_t* ids_p = NULL if ids is None else &ids[0, 0]
+    cdef floating* dx_p = NULL if dx is None else <floating*>_ptr3(dx)
     cdef const floating* h0_p = NULL if h0 is None else &h0[0, 0]
     cdef const Py_ssize_t* len_p = NULL if lengths is None else &lengths[0]
     cdef floating* dh0_p = NULL if dh0 is None else &dh0[0, 0]
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
-    cdef Py_ssize_t D = x.shape[2]
+    cdef Py_ssize_t D = W_xh.shape[0]
     with nogil:
-        rnn_backward(_ptr3(x), &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh), &W_hh[0, 0],
+        rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh), &W_hh[0, 0],
                      &W_hh_T[0, 0], h0_p, len_p, &da[0, 0, 0], &h_prev_fix[0, 0],
-                     <floating*>_ptr3(dx),
-                     <floating*>_ptr2(dW_xh), &dW_hh[0, 0], &db[0], dh0_p,
+                     dx_p, <floating*>_ptr2(dW_xh), &dW_hh[0, 0], &db[0], dh0_p,
                      B, T, D, H, activation, use_blas, n_threads)
 
 

@@ -23,7 +23,8 @@ class Args:
     """Checked, converted, C-contiguous arguments of forward/backward."""
 
     dtype: np.dtype
-    x: np.ndarray  # (B, T, D)
+    x: np.ndarray | None  # (B, T, D); None when the inputs are ids
+    ids: np.ndarray | None  # (B, T) intp in 0..D-1: one-hot rows of x, given by index
     W_xh: np.ndarray  # (D, H)
     W_hh: np.ndarray  # (H, H)
     b: np.ndarray | None  # (H,); None for backward, which does not need it
@@ -36,8 +37,9 @@ class Args:
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        B, T, D = self.x.shape
-        return B, T, D, self.W_hh.shape[0]
+        D, H = self.W_xh.shape
+        B, T = self.ids.shape if self.x is None else self.x.shape[:2]
+        return B, T, D, H
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -95,17 +97,6 @@ def check_args(
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     dtype = compute_dtype(W_xh, W_hh)
-
-    x = _float_array("x", x, dtype)
-    if x.ndim != 3:
-        raise ValueError(
-            f"x must be 3-D (batch, steps, features), got {x.ndim}-D with shape {_shape(x.shape)}"
-        )
-    B, T, D = x.shape
-    if B < 1 or T < 1:
-        raise ValueError(
-            f"x must hold at least one sequence of at least one step, got shape {_shape(x.shape)}"
-        )
     W_hh = _float_array("W_hh", W_hh, dtype)
     if W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1] or W_hh.shape[0] < 1:
         raise ValueError(
@@ -114,7 +105,45 @@ def check_args(
         )
     H = W_hh.shape[0]
     W_xh = _float_array("W_xh", W_xh, dtype)
-    _check_shape("W_xh", W_xh, (D, H), "(x's n_features, n_hidden)")
+
+    ids = None
+    x_in = np.asarray(x)
+    if x_in.dtype.kind in "iu" and x_in.ndim == 2:
+        # integer ids (B, T): x's one-hot rows, given by index into W_xh's rows
+        if W_xh.ndim != 2 or W_xh.shape[1] != H:
+            raise ValueError(
+                f"W_xh must have shape (vocabulary size, {H}) for integer ids x, "
+                f"got {_shape(W_xh.shape)}"
+            )
+        D = W_xh.shape[0]
+        B, T = x_in.shape
+        if B >= 1 and T >= 1 and (x_in.min() < 0 or x_in.max() >= D):
+            bad = x_in[(x_in < 0) | (x_in >= D)].flat[0]
+            raise ValueError(
+                f"x holds integer ids, which must lie in 0..{D - 1} (W_xh's rows), got {bad}"
+            )
+        ids = np.ascontiguousarray(x_in, dtype=np.intp)
+        x = None
+        shape = ids.shape
+    else:
+        if x_in.dtype.kind in "iu":
+            raise TypeError(
+                f"x must be a floating-point array (batch, steps, features) or integer ids "
+                f"(batch, steps), got dtype {x_in.dtype} with shape {_shape(x_in.shape)}"
+            )
+        x = _float_array("x", x_in, dtype)
+        if x.ndim != 3:
+            raise ValueError(
+                f"x must be 3-D (batch, steps, features), got {x.ndim}-D with shape "
+                f"{_shape(x.shape)}"
+            )
+        B, T, D = x.shape
+        _check_shape("W_xh", W_xh, (D, H), "(x's n_features, n_hidden)")
+        shape = x.shape
+    if B < 1 or T < 1:
+        raise ValueError(
+            f"x must hold at least one sequence of at least one step, got shape {_shape(shape)}"
+        )
     if not backward:
         b = _float_array("b", b, dtype)
         _check_shape("b", b, (H,), "(n_hidden,)")
@@ -148,7 +177,9 @@ def check_args(
         dh = _float_array("dh", dh, dtype)
         _check_shape("dh", dh, (B, T, H), "(batch, steps, n_hidden)")
 
-    named = [("x", x), ("W_xh", W_xh), ("W_hh", W_hh)]
+    named = [("W_xh", W_xh), ("W_hh", W_hh)]
+    if x is not None:
+        named.insert(0, ("x", x))
     if not backward:
         named.append(("b", b))
     if h0 is not None:
@@ -160,7 +191,7 @@ def check_args(
 
     if h0_shared:
         h0 = np.ascontiguousarray(np.broadcast_to(h0, (B, H)))
-    return Args(dtype, x, W_xh, W_hh, None if backward else b, h0, h0_shared,
+    return Args(dtype, x, ids, W_xh, W_hh, None if backward else b, h0, h0_shared,
                 lengths, activation, h, dh)
 
 
@@ -169,7 +200,8 @@ class Gradients(NamedTuple):
 
     dx (B, T, D), dW_xh (D, H), dW_hh (H, H), db (H,), and dh0 with the shape
     h0 was given in: (H,) summed over the batch for a shared h0, (B, H) for one
-    per sequence, None when h0 was None (zeros are not a parameter).
+    per sequence, None when h0 was None (zeros are not a parameter). dx is
+    None when x was given as integer ids (they have no gradient).
     """
 
     dx: np.ndarray

@@ -49,6 +49,9 @@ else:
 __all__ = ["forward", "backward", "Gradients"]
 
 _ACTIVATION_CODES = {"tanh": 0, "relu": 1}
+# The float32 and float64 specializations of the fused kernels, picked by the
+# computation dtype (explicitly: with integer ids, x is None and cannot tell).
+_SPECIALIZATION = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 # The per-step product h_{t-1} @ W_hh (B x H times H x H) goes to BLAS when it
 # has at least this many multiply-adds; below, a plain vectorized loop with no
@@ -83,8 +86,11 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
 
     Parameters
     ----------
-    x : array (B, T, D)
+    x : array (B, T, D), or integer array (B, T)
         Input sequences, batch-first. D may be 0 (no input at any step).
+        Integer ids (B, T) in 0..V-1 stand for one-hot rows of a (B, T, V)
+        x (V = W_xh.shape[0]): the input projection is a row lookup into
+        W_xh, so a large vocabulary costs no one-hot array.
     W_xh, W_hh, b : arrays (D, H), (H, H), (H,)
         Parameters, shared by all steps. The weights' dtype (float32 or
         float64) is the computation dtype; other float arrays are converted.
@@ -113,8 +119,9 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     B, T, D, H = a.shape
     h = np.empty((B, T, H), dtype=a.dtype)
     use_blas = _use_blas(B, H)
-    kernels._forward(a.x, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
-                     _ACTIVATION_CODES[activation], use_blas, _n_threads(B, H, use_blas))
+    kernels._forward[_SPECIALIZATION[a.dtype]](
+        a.x, a.ids, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
+        _ACTIVATION_CODES[activation], use_blas, _n_threads(B, H, use_blas))
     return h
 
 
@@ -131,23 +138,25 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     -------
     Gradients
         Named tuple ``(dx, dW_xh, dW_hh, db, dh0)``; dh0 has h0's shape
-        ((H,) summed over the batch for a shared h0) and is None when h0 is.
+        ((H,) summed over the batch for a shared h0) and is None when h0 is;
+        dx is None for integer ids x.
     """
     a = check_args(x, W_xh, W_hh, None, h0, activation, lengths, h, dh, backward=True)
     B, T, D, H = a.shape
     dt = a.dtype
     da = np.empty((B, T, H), dtype=dt)  # work: dL/da_t for every step
     h_prev_fix = np.empty((B, H), dtype=dt)  # work: see rnn_backward
-    dx = np.empty((B, T, D), dtype=dt)
+    dx = None if a.ids is not None else np.empty((B, T, D), dtype=dt)
     dW_xh = np.empty((D, H), dtype=dt)
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
     dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
     use_blas = _use_blas(B, H)
     W_hh_T = a.W_hh if use_blas else np.ascontiguousarray(a.W_hh.T)
-    kernels._backward(a.x, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
-                      da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
-                      _ACTIVATION_CODES[activation], use_blas, _n_threads(B, H, use_blas))
+    kernels._backward[_SPECIALIZATION[a.dtype]](
+        a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
+        da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
+        _ACTIVATION_CODES[activation], use_blas, _n_threads(B, H, use_blas))
     if dh0 is not None and a.h0_shared:
         dh0 = dh0.sum(axis=0)
     return Gradients(dx, dW_xh, dW_hh, db, dh0)

@@ -29,13 +29,19 @@ def _valid_steps(lengths, B, T):
 
 
 def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
-    """Hidden states h (B, T, H) of the Elman RNN; 0 at padded steps."""
+    """Hidden states h (B, T, H) of the Elman RNN; 0 at padded steps.
+
+    x is (B, T, D) floats, or (B, T) integer ids standing for one-hot rows.
+    """
     a = check_args(x, W_xh, W_hh, b, h0, activation, lengths)
     B, T, D, H = a.shape
     act = np.tanh if activation == "tanh" else (lambda z: np.maximum(z, 0))
     valid = _valid_steps(a.lengths, B, T)
 
-    h = a.x @ a.W_xh + a.b  # input projection of every step at once
+    if a.ids is not None:
+        h = a.W_xh[a.ids] + a.b  # ids: one-hot rows, so x @ W_xh picks rows
+    else:
+        h = a.x @ a.W_xh + a.b  # input projection of every step at once
     h_prev = a.h0 if a.h0 is not None else np.zeros((B, H), a.dtype)
     for t in range(T):
         h[:, t] = np.where(valid[:, t, None], act(h[:, t] + h_prev @ a.W_hh), 0)
@@ -70,10 +76,15 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     h0_full = a.h0 if a.h0 is not None else np.zeros((B, H), a.dtype)
     h_prev = np.concatenate([h0_full[:, None], h[:, :-1]], axis=1)  # h_{t-1}
     da_rows = da.reshape(B * T, H)
-    dW_xh = a.x.reshape(B * T, D).T @ da_rows
+    if a.ids is not None:  # one-hot rows: each da row adds into its id's row
+        dW_xh = np.zeros_like(a.W_xh)
+        np.add.at(dW_xh, a.ids.reshape(-1), da_rows)
+        dx = None  # ids have no gradient
+    else:
+        dW_xh = a.x.reshape(B * T, D).T @ da_rows
+        dx = da @ a.W_xh.T
     dW_hh = h_prev.reshape(B * T, H).T @ da_rows
     db = da_rows.sum(axis=0)
-    dx = da @ a.W_xh.T
     if a.h0 is None:
         dh0 = None
     elif a.h0_shared:
