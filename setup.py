@@ -29,16 +29,12 @@ elif DEBUG:
     compile_args = ["-O0", "-g"]
 else:
     compile_args = ["-O3", "-fno-trapping-math"]
-# OpenMP runs the time loops of independent sequences in parallel (prange);
-# without it, prange runs serially and the results are the same.
-openmp_args = ["-fopenmp"] if GNU_LIKE and sys.platform.startswith("linux") else []
 
 extensions = [
     Extension(
         "fastrnn._core",
         ["src/fastrnn/_core.pyx"],
-        extra_compile_args=compile_args + openmp_args,
-        extra_link_args=openmp_args,
+        extra_compile_args=compile_args,
     ),
 ]
 # On x86-64 the same kernels are built a second time for AVX2 + FMA; the
@@ -49,8 +45,7 @@ if GNU_LIKE and platform.machine().lower() in ("x86_64", "amd64") and sys.maxsiz
         Extension(
             "fastrnn._core_avx2",
             ["src/fastrnn/_core_avx2.pyx"],
-            extra_compile_args=compile_args + openmp_args + ["-mavx2", "-mfma"],
-            extra_link_args=openmp_args,
+            extra_compile_args=compile_args + ["-mavx2", "-mfma"],
         )
     )
 

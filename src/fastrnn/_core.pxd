@@ -6,8 +6,7 @@
 #   h0 (B, H) or NULL (zeros), lengths (B,) in 1..T or NULL (all T).
 # The caller checks every shape, value and size first: the kernels check
 # nothing, never raise and never take the GIL. use_blas picks BLAS (large
-# sizes) or the register-blocked loops (small) for the per-step product;
-# n_threads > 1 splits the time loops over the batch (OpenMP).
+# sizes) or the register-blocked loops (small) for the per-step product.
 
 from cython cimport floating
 
@@ -20,7 +19,7 @@ cdef void rnn_forward(
     const floating* b, const floating* h0, const Py_ssize_t* lengths,
     floating* h,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-    int activation, bint use_blas, int n_threads) noexcept nogil
+    int activation, bint use_blas) noexcept nogil
 
 cdef void rnn_backward(
     const floating* x, const Py_ssize_t* ids, const floating* h, const floating* dh,
@@ -30,4 +29,4 @@ cdef void rnn_backward(
     floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
     floating* dh0,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-    int activation, bint use_blas, int n_threads) noexcept nogil
+    int activation, bint use_blas) noexcept nogil

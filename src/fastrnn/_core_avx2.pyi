@@ -19,7 +19,6 @@ def _forward(
     h: _Array,
     activation: int,
     use_blas: bool,
-    n_threads: int,
 ) -> None: ...
 def _backward(
     x: _Array | None,
@@ -40,7 +39,6 @@ def _backward(
     dh0: _Array | None,
     activation: int,
     use_blas: bool,
-    n_threads: int,
 ) -> None: ...
 def _tanh_hook(values: _Array) -> None: ...
 def _all_finite(values: _Array) -> bool: ...

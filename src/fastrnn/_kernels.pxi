@@ -14,9 +14,6 @@
 # Structure (after thinc's LSTM kernels):
 #   forward:  one GEMM projects the inputs of all B * T rows into h; each step
 #             then adds only h_{t-1} @ W_hh and applies the activation.
-#   Sequences are independent, so each time loop can run in n_threads
-#   threads, each over a contiguous slice of the batch (OpenMP; no
-#   synchronization inside the loop).
 #   backward: the reverse loop only forms da_t = (dh_t + da_{t+1} @ W_hh^T) *
 #             act'(a_t); after it, one GEMM each gives dW_xh, dW_hh and dx,
 #             and one column sum gives db (tied weights: sums over all steps).
@@ -28,7 +25,6 @@
 # small inline helpers below do one step's work. Nothing here raises.
 
 from cython cimport floating
-from cython.parallel cimport prange
 
 from ._blas cimport gemm
 
@@ -323,10 +319,10 @@ cdef void rnn_forward(
         const floating* b, const floating* h0, const Py_ssize_t* lengths,
         floating* h,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-        int activation, bint use_blas, int n_threads) noexcept nogil:
+        int activation, bint use_blas) noexcept nogil:
     cdef Py_ssize_t row_stride = T * H       # between sequences at one step
     cdef Py_ssize_t n_rows = B * T
-    cdef Py_ssize_t i, c, b0, b1
+    cdef Py_ssize_t i
 
     # Input projection of every (b, t) row at once: h = x @ W_xh + b, where
     # integer ids stand for one-hot rows of x, so x @ W_xh is a row lookup.
@@ -338,19 +334,7 @@ cdef void rnn_forward(
     else:
         gemm(False, False, n_rows, H, D, <floating>1, x, D, W_xh, H, <floating>1, h, H)
 
-    # The sequences are independent: n_threads threads each run the whole
-    # time loop for a contiguous slice of the batch, with no per-step sync.
-    if n_threads <= 1 or B < 2:
-        _forward_steps(W_hh, h0, lengths, h, B, T, H, row_stride, activation, use_blas)
-        return
-    n_threads = <int>min(n_threads, B)
-    for c in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
-        b0 = c * B // n_threads
-        b1 = (c + 1) * B // n_threads
-        _forward_steps(W_hh, NULL if h0 == NULL else h0 + b0 * H,
-                       NULL if lengths == NULL else lengths + b0,
-                       h + b0 * row_stride, b1 - b0, T, H, row_stride,
-                       activation, use_blas)
+    _forward_steps(W_hh, h0, lengths, h, B, T, H, row_stride, activation, use_blas)
 
 
 cdef void rnn_backward(
@@ -362,28 +346,16 @@ cdef void rnn_backward(
         floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
         floating* dh0,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-        int activation, bint use_blas, int n_threads) noexcept nogil:
+        int activation, bint use_blas) noexcept nogil:
     """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; W_hh_T is
     W_hh transposed (C-contiguous), read by the small-size path only; dh0
     (B, H) may be NULL; with ids, dx is not written (may be NULL)."""
     cdef Py_ssize_t row_stride = T * H
     cdef Py_ssize_t n_rows = B * T
-    cdef Py_ssize_t i, s, c, b0, b1
+    cdef Py_ssize_t i, s
 
-    # The reverse loop, batch-parallel like the forward one.
-    if n_threads <= 1 or B < 2:
-        _backward_steps(h, dh, W_hh, W_hh_T, lengths, da, dh0, B, T, H,
-                        row_stride, activation, use_blas)
-    else:
-        n_threads = <int>min(n_threads, B)
-        for c in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
-            b0 = c * B // n_threads
-            b1 = (c + 1) * B // n_threads
-            _backward_steps(h + b0 * row_stride, dh + b0 * row_stride, W_hh, W_hh_T,
-                            NULL if lengths == NULL else lengths + b0,
-                            da + b0 * row_stride,
-                            NULL if dh0 == NULL else dh0 + b0 * H,
-                            b1 - b0, T, H, row_stride, activation, use_blas)
+    _backward_steps(h, dh, W_hh, W_hh_T, lengths, da, dh0, B, T, H,
+                    row_stride, activation, use_blas)
 
     # Tied weights: each gradient is a sum over all B * T rows, one product each.
     if ids != NULL:
@@ -434,7 +406,7 @@ def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
              const floating[:, ::1] W_xh,
              const floating[:, ::1] W_hh, const floating[::1] b,
              const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
-             floating[:, :, ::1] h, int activation, bint use_blas, int n_threads):
+             floating[:, :, ::1] h, int activation, bint use_blas):
     """h <- forward pass (see rnn_forward). Either x (B, T, D) or ids (B, T)
     is given, the other is None; h0 and lengths may be None."""
     cdef const floating* x_p = NULL if x is None else _ptr3(x)
@@ -445,7 +417,7 @@ def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     cdef Py_ssize_t D = W_xh.shape[0]
     with nogil:
         rnn_forward(x_p, ids_p, _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p, len_p,
-                    &h[0, 0, 0], B, T, D, H, activation, use_blas, n_threads)
+                    &h[0, 0, 0], B, T, D, H, activation, use_blas)
 
 
 def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
@@ -456,7 +428,7 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
               floating[:, :, ::1] da, floating[:, ::1] h_prev_fix,
               floating[:, :, ::1] dx, floating[:, ::1] dW_xh,
               floating[:, ::1] dW_hh, floating[::1] db, floating[:, ::1] dh0,
-              int activation, bint use_blas, int n_threads):
+              int activation, bint use_blas):
     """Gradients into dx, dW_xh, dW_hh, db and dh0 (see rnn_backward).
     Either x or ids is given (then dx is None); h0, lengths and dh0 may be
     None; da and h_prev_fix are work buffers."""
@@ -472,7 +444,7 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
         rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh), &W_hh[0, 0],
                      &W_hh_T[0, 0], h0_p, len_p, &da[0, 0, 0], &h_prev_fix[0, 0],
                      dx_p, <floating*>_ptr2(dW_xh), &dW_hh[0, 0], &db[0], dh0_p,
-                     B, T, D, H, activation, use_blas, n_threads)
+                     B, T, D, H, activation, use_blas)
 
 
 def _tanh_hook(floating[::1] values):

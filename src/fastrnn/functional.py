@@ -58,25 +58,10 @@ _SPECIALIZATION = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"
 # call overhead is faster. Set from `fastrnn bench` runs; tests change it to
 # cover both paths.
 BLAS_MIN_STEP_WORK = 1 << 16
-# Below BLAS_MIN_STEP_WORK, the time loops split the batch over up to
-# MAX_THREADS threads when a step has at least this many multiply-adds (fewer,
-# and starting the threads costs more than it saves). Above it, one thread
-# runs the loop and BLAS threads each product itself.
-THREADS_MIN_STEP_WORK = 1 << 14
-try:
-    MAX_THREADS = len(os.sched_getaffinity(0))
-except AttributeError:  # not on Linux
-    MAX_THREADS = os.cpu_count() or 1
 
 
 def _use_blas(B: int, H: int) -> bool:
     return B * H * H >= BLAS_MIN_STEP_WORK
-
-
-def _n_threads(B: int, H: int, use_blas: bool) -> int:
-    if use_blas or B < 2 or B * H * H < THREADS_MIN_STEP_WORK:
-        return 1
-    return min(MAX_THREADS, B)
 
 
 def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
@@ -121,7 +106,7 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     use_blas = _use_blas(B, H)
     kernels._forward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
-        _ACTIVATION_CODES[activation], use_blas, _n_threads(B, H, use_blas))
+        _ACTIVATION_CODES[activation], use_blas)
     return h
 
 
@@ -156,7 +141,7 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     kernels._backward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
         da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
-        _ACTIVATION_CODES[activation], use_blas, _n_threads(B, H, use_blas))
+        _ACTIVATION_CODES[activation], use_blas)
     if dh0 is not None and a.h0_shared:
         dh0 = dh0.sum(axis=0)
     return Gradients(dx, dW_xh, dW_hh, db, dh0)
