@@ -6,6 +6,7 @@ has the same functions in plain NumPy.
 """
 
 from .functional import Gradients, backward, forward
+from .estimator import NotFittedError, RNNClassifier, RNNRegressor, load
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,129 @@
+"""The estimators' overhead per training mini-batch, against the bare kernels.
+
+One training step of an estimator (batch gather, forward, readout and loss,
+BPTT, L2, clipping, optimizer update, finiteness checks) against the bare
+``fastrnn.forward`` + ``fastrnn.backward`` calls on the same shapes: B, T, D,
+H = 32, 64, 65, 128, float32. Not part of the default test run:
+
+    python -m pytest bench/test_bench_estimator.py --benchmark-only -q
+
+Each estimator test also times the two alternately in the same process and
+records ``overhead = step / kernels - 1`` (best of many runs of each) in
+``extra_info`` and on stdout (``-s``). Nothing here asserts on time.
+
+* ``regressor-last``: one output per sequence, so the readout costs nothing:
+  the overhead is the estimator's Python work per mini-batch.
+* ``classifier-all``: a character model, a 65-way softmax at every step: the
+  overhead also holds the readout's three (B*T, H) x (H, 65) products and
+  the softmax, which are model computation, not Python overhead. The test
+  times that readout + loss alone too and reports the overhead without it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import RNNClassifier, RNNRegressor, losses
+
+B, T, D, H = 32, 64, 65, 128
+SHAPE = f"B={B} T={T} D={D} H={H} float32"
+
+
+def _kernel_call(rng):
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    W_xh = (rng.standard_normal((D, H)) * 0.1).astype(np.float32)
+    W_hh = np.linalg.qr(rng.standard_normal((H, H)))[0].astype(np.float32)
+    b = np.zeros(H, np.float32)
+    dh = (rng.standard_normal((B, T, H)) * 0.01).astype(np.float32)
+
+    def call():
+        h = fastrnn.forward(x, W_xh, W_hh, b)
+        return fastrnn.backward(x, h, dh, W_xh, W_hh)
+
+    return call
+
+
+def _estimator_step(kind, rng):
+    """One training step of an estimator, and its readout + loss alone."""
+    n = 4 * B
+    if kind == "regressor-last":
+        X = rng.standard_normal((n, T, D))
+        y = rng.standard_normal(n)
+        est = RNNRegressor(n_hidden=H, output_steps="last", batch_size=B, random_state=0)
+        est.partial_fit(X, y)
+    else:
+        ids = rng.integers(0, D, size=(n, T + 1))
+        X = np.eye(D)[ids[:, :-1]]
+        y = ids[:, 1:]
+        est = RNNClassifier(n_hidden=H, batch_size=B, random_state=0)
+        est.partial_fit(X, y, classes=np.arange(D))
+    cfg = est._check_hyperparameters()
+    data = est._prepare(X, y, None, None, cfg, fitted=True)
+    params = est._params()
+    backup = {k: np.empty_like(v) for k, v in params.items()}
+    idx = rng.permutation(n)[:B]
+
+    def step():
+        return est._train_batch(data.take(idx), cfg, params, backup)
+
+    batch = data.take(idx)
+    rows, targets = losses.select_window(batch.steps, batch.valid, batch.Y, 0, T)
+    h = fastrnn.forward(batch.X, est.W_xh_, est.W_hh_, est.b_)
+
+    def readout():
+        return losses.output_loss(h, rows, targets, est.W_hy_, est.b_y_, est._loss,
+                                  1.0 / len(targets))
+
+    return step, readout
+
+
+def _best(fn, repeat):
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.mark.benchmark(group=SHAPE)
+def test_kernels_forward_backward(benchmark):
+    call = _kernel_call(np.random.default_rng(0))
+    grads = benchmark(call)
+    assert grads.dW_hh.shape == (H, H)
+
+
+@pytest.mark.benchmark(group=SHAPE)
+@pytest.mark.parametrize("kind", ["regressor-last", "classifier-all"])
+def test_estimator_training_step(benchmark, kind):
+    rng = np.random.default_rng(0)
+    kernels = _kernel_call(rng)
+    step, readout = _estimator_step(kind, rng)
+    loss_sum, n_taught = benchmark(step)
+    assert np.isfinite(loss_sum) and n_taught == (B if kind == "regressor-last" else B * T)
+
+    # The ratios: all three timed alternately, best of many, in this process.
+    for _ in range(3):
+        kernels()
+        step()
+    t_kernel = t_step = t_readout = np.inf
+    for _ in range(20):
+        t_kernel = min(t_kernel, _best(kernels, 3))
+        t_step = min(t_step, _best(step, 3))
+        t_readout = min(t_readout, _best(readout, 3))
+    overhead = t_step / t_kernel - 1.0
+    python = (t_step - t_kernel - t_readout) / t_kernel
+    benchmark.extra_info.update(
+        kernels_ms=round(t_kernel * 1e3, 3),
+        step_ms=round(t_step * 1e3, 3),
+        readout_loss_ms=round(t_readout * 1e3, 3),
+        overhead=round(overhead, 4),
+        python_overhead=round(python, 4),
+    )
+    print(f"\n{kind}: kernels {t_kernel * 1e3:.3f} ms, estimator step {t_step * 1e3:.3f} ms "
+          f"(readout + loss {t_readout * 1e3:.3f} ms): step / kernels - 1 = {overhead:+.1%}; "
+          f"without the readout's computation {python:+.1%}")

@@ -1,0 +1,1664 @@
+"""Scikit-learn-style estimators on the Cython core: RNNRegressor, RNNClassifier.
+
+This layer validates user data, builds mini-batches, runs epochs with early
+stopping, and carries the hidden state from one truncated-BPTT window into the
+next. The recurrence and its BPTT are :func:`fastrnn.functional.forward` and
+:func:`fastrnn.functional.backward` (the only place they are implemented);
+readout and losses are in :mod:`fastrnn.losses`, optimizers and clipping in
+:mod:`fastrnn.optim`, the file format in :mod:`fastrnn.io`.
+
+Two places connect the recurrence to the rest, so that later teaching signals
+slot in without touching the training loop:
+
+* :meth:`_BaseRNN._batch_h0` builds the initial state of a mini-batch
+  (zeros, the learned ``h0_``, or the caller's ``initial_state``);
+* :func:`fastrnn.losses.select_window` + :func:`fastrnn.losses.output_loss`
+  map hidden states to outputs, targets and losses, and the loss gradient back
+  to ``dL/dh``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import functional as _F
+from . import io as _io
+from . import losses as _losses
+from . import optim as _optim
+
+__all__ = [
+    "RNNRegressor",
+    "RNNClassifier",
+    "load",
+    "NotFittedError",
+    "NonFiniteLossError",
+]
+
+_ACTIVATIONS = ("tanh", "relu")
+_OPTIMIZERS = ("sgd", "adagrad", "adam")
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# predict runs the recurrence over at most this many hidden-state values at once
+_PREDICT_CHUNK_VALUES = 1 << 22
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit``.
+
+    Subclasses both ValueError and AttributeError, like
+    ``sklearn.exceptions.NotFittedError``.
+    """
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """Training produced a non-finite loss, gradient or weight.
+
+    Raised by ``fit`` and ``partial_fit``, which then stop; the estimator
+    keeps the last weights that were finite (those before the failing update),
+    ``loss_curve_`` and ``n_iter_`` of the completed epochs. Subclasses
+    FloatingPointError and ValueError.
+    """
+
+
+# --------------------------------------------------------------------------
+# Hyperparameters
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Config:
+    """Validated hyperparameters of one fit."""
+
+    n_hidden: int
+    activation: str
+    output_steps: object  # "all", "last" or int K
+    learn_initial_state: bool
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    nesterov: bool
+    alpha: float
+    clip_norm: float | None
+    batch_size: int
+    max_epochs: int
+    bptt_steps: int | None
+    early_stopping: bool
+    validation_fraction: float
+    tol: float
+    n_iter_no_change: int
+    dtype: np.dtype
+    verbose: int
+    warm_start: bool
+
+
+def _is_int(v):
+    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v):
+    return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(
+        v, (bool, np.bool_)
+    )
+
+
+def _is_bool(v):
+    return isinstance(v, (bool, np.bool_))
+
+
+def _param_error(owner, name, expected, value):
+    return ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
+
+
+def _check_int(owner, name, v, lo):
+    if not _is_int(v) or v < lo:
+        raise _param_error(owner, name, f"an integer >= {lo}", v)
+    return int(v)
+
+
+def _check_real(owner, name, v, lo, hi=math.inf, lo_open=False, hi_open=True, text=None):
+    ok = _is_real(v) and math.isfinite(float(v))
+    if ok:
+        x = float(v)
+        ok = (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
+    if not ok:
+        raise _param_error(owner, name, text or f"a real number in range", v)
+    return float(v)
+
+
+def _check_bool(owner, name, v):
+    if not _is_bool(v):
+        raise _param_error(owner, name, "True or False", v)
+    return bool(v)
+
+
+def _check_dtype(owner, v):
+    try:
+        dt = np.dtype(v) if v is not None else None  # np.dtype(None) is float64
+    except TypeError:
+        dt = None
+    if dt is None or not any(dt == f for f in _FLOAT_DTYPES):
+        raise _param_error(owner, "dtype", '"float32" or "float64"', v)
+    return dt
+
+
+def _make_rng(random_state):
+    """A numpy Generator from None, an int, a Generator or a RandomState."""
+    if random_state is None or _is_int(random_state):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
+    raise ValueError(  # pragma: no cover - checked in _check_hyperparameters
+        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
+    )
+
+
+# --------------------------------------------------------------------------
+# Data checks
+# --------------------------------------------------------------------------
+
+def _shape(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _numeric_array(name, value):
+    """value as a numeric (bool/int/float) ndarray; ValueError otherwise."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{name} must be a numeric array (pad variable-length sequences and pass "
+            f"lengths=); it could not be converted: {exc}"
+        ) from exc
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} must be numeric, got non-numeric values ({exc})") from exc
+    elif arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def _check_X(X, dtype, n_features=None, owner=""):
+    arr = _numeric_array("X", X)
+    if arr.ndim != 3:
+        hint = ""
+        if arr.ndim == 2:
+            hint = " (for one feature per step, use X[:, :, None]; for one sequence, X[None])"
+        raise ValueError(
+            "X must be a 3-D array (n_sequences, n_steps, n_features), got a "
+            f"{arr.ndim}-D array of shape {_shape(arr.shape)}{hint}"
+        )
+    n, T, D = arr.shape
+    if n < 1 or T < 1:
+        raise ValueError(
+            f"X must hold at least one sequence of at least one step, got shape {_shape(arr.shape)}"
+        )
+    if n_features is not None and D != n_features:
+        raise ValueError(
+            f"X has {D} features per step, but {owner} was fitted with {n_features}"
+        )
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_lengths(lengths, n, T):
+    """lengths as intp (n,) in 1..T, or None when absent or all equal to T."""
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        arr = arr.astype(np.intp)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"lengths must hold integers, got an array of dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(
+            f"lengths must have shape ({n},) (one per sequence of X), got {_shape(arr.shape)}"
+        )
+    bad = (arr < 1) | (arr > T)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"lengths must lie in 1..{T} (X's n_steps), got lengths[{i}] = {arr[i]}"
+        )
+    arr = arr.astype(np.intp)
+    return None if (arr == T).all() else arr
+
+
+def _finite_X(X, lengths):
+    """Check X is finite at the true steps; zero (a copy of) padded steps that are not."""
+    if np.isfinite(X).all():
+        return X
+    finite_steps = np.isfinite(X).all(axis=2)
+    if lengths is not None:
+        valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
+        if (finite_steps | ~valid).all():
+            return np.where(valid[:, :, None], X, 0).astype(X.dtype)
+    i, t = np.argwhere(~finite_steps)[0]
+    raise ValueError(f"X contains NaN or inf (first at sequence {i}, step {t})")
+
+
+def _check_initial_state(initial_state, n, H, dtype):
+    if initial_state is None:
+        return None
+    arr = _numeric_array("initial_state", initial_state)
+    if arr.shape != (n, H):
+        raise ValueError(
+            f"initial_state must have shape ({n}, {H}) (n_sequences, n_hidden), "
+            f"got {_shape(arr.shape)}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError("initial_state contains NaN or inf")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
+    """Check y's shape against output_steps; return it as (n, S, ...) and whether
+    it had no output axis (single output).
+
+    multi_ok: regressors accept an optional trailing n_outputs axis.
+    """
+    if output_steps == "all":
+        lead, what = (n, T), f"a target at each of X's {T} steps"
+    elif output_steps == "last":
+        lead, what = (n,), "one target per sequence"
+    else:
+        K = output_steps
+        if K > T:
+            raise ValueError(
+                f"output_steps={K} asks for the last {K} steps, but X has only {T} steps"
+            )
+        if lengths is not None and (lengths < K).any():
+            i = int(np.flatnonzero(lengths < K)[0])
+            raise ValueError(
+                f"output_steps={K} asks for the last {K} steps of each sequence, but "
+                f"lengths[{i}] = {lengths[i]}"
+            )
+        lead, what = (n, K), f"targets at the last {K} steps"
+    shapes = [_shape(lead)]
+    if multi_ok:
+        shapes.insert(0, _shape(lead + ("n_outputs",)))
+    ndim_single = len(lead)
+    ok_ndim = (ndim_single, ndim_single + 1) if multi_ok else (ndim_single,)
+    if y.ndim not in ok_ndim or y.shape[: len(lead)] != lead:
+        if y.ndim >= 1 and y.shape[0] != n:
+            raise ValueError(
+                f"{name} has {y.shape[0]} sequences but X has {n}"
+            )
+        raise ValueError(
+            f"{name} must have shape {' or '.join(shapes)} for output_steps="
+            f"{output_steps!r} ({what}), got {_shape(y.shape)}"
+        )
+    single = y.ndim == ndim_single
+    if output_steps == "last":
+        y = y[:, None]
+    if multi_ok and single:
+        y = y[..., None]
+    return y, single
+
+
+def _r2(y_true, y_pred):
+    """R² of each output column, averaged (sklearn's r2_score, uniform_average)."""
+    y_true = y_true.astype(np.float64)
+    y_pred = y_pred.astype(np.float64)
+    ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
+    ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
+                      np.where(ss_res > 0, 0.0, 1.0))
+    return float(r2.mean())
+
+
+@dataclass
+class _Data:
+    """Checked training data: inputs, and targets in the compact layout of
+    :func:`fastrnn.losses.taught_steps` (S slots per sequence)."""
+
+    X: np.ndarray  # (n, T, D), C-contiguous, computation dtype
+    lengths: np.ndarray | None  # (n,) intp, None when all are T
+    init: np.ndarray | None  # (n, H) initial states, or None
+    Y: np.ndarray | None  # (n, S, k) values or (n, S) class indices
+    steps: np.ndarray | None  # (n, S) step of each slot; None for "all"
+    valid: np.ndarray | None  # (n, S) slot is taught; None when all are
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    def take(self, idx):
+        """The sequences idx (a new, C-contiguous copy)."""
+        def sub(a):
+            return None if a is None else a[idx]
+        return _Data(self.X[idx], sub(self.lengths), sub(self.init), sub(self.Y),
+                     sub(self.steps), sub(self.valid))
+
+
+# --------------------------------------------------------------------------
+# get_params / set_params without scikit-learn
+# --------------------------------------------------------------------------
+
+class _ParamsMixin:
+    """get_params/set_params/repr, compatible with ``sklearn.base.clone``."""
+
+    _estimator_type = None  # read by scikit-learn < 1.6
+
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(
+            p.name for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+
+    def get_params(self, deep=True):
+        """Get the hyperparameters of this estimator.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored (there are no nested estimators); kept for scikit-learn.
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their values, as passed to ``__init__``.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set hyperparameters; they are validated in ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        names = self._get_param_names()
+        for key, value in params.items():
+            if key not in names:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {names!r}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        parts = []
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            default = defaults.get(name, inspect.Parameter.empty)
+            if value is default:
+                continue
+            try:
+                same = type(value) is type(default) and bool(value == default)
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __sklearn_tags__(self):
+        # Only scikit-learn (>= 1.6) calls this, so it can import it.
+        from sklearn.utils import (ClassifierTags, InputTags, RegressorTags, Tags,
+                                   TargetTags)
+
+        is_clf = self._estimator_type == "classifier"
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=True, multi_output=not is_clf,
+                                   single_output=True),
+            input_tags=InputTags(two_d_array=False, three_d_array=True),
+            classifier_tags=ClassifierTags() if is_clf else None,
+            regressor_tags=None if is_clf else RegressorTags(),
+        )
+
+    def __sklearn_is_fitted__(self):
+        return self._is_fitted()
+
+
+# --------------------------------------------------------------------------
+# The estimators
+# --------------------------------------------------------------------------
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    n_hidden : int, default=64
+        Number of hidden units H.
+    activation : {"tanh", "relu"}, default="tanh"
+        Nonlinearity of the recurrence ``h_t = act(x_t W_xh + h_{t-1} W_hh + b)``.
+    output_steps : "all", "last" or int, default="all"
+        Where the targets are: one per step (y of shape %(all)s), one per
+        sequence at its last true step (%(last)s), or at the last K true
+        steps of each sequence (%(K)s).
+    learn_initial_state : bool, default=False
+        False: ``h_{-1}`` is zeros. True: it is a learned vector ``h0_``
+        shared by all sequences (its gradient is the sum over the batch).
+        An ``initial_state`` passed to fit/predict/score overrides both.
+    optimizer : {"adam", "sgd", "adagrad"}, default="adam"
+        Update rule (PyTorch's): Adam (beta1=0.9, beta2=0.999, eps=1e-8),
+        SGD with ``momentum`` (and ``nesterov``), or Adagrad (eps=1e-10).
+    learning_rate : float, default=0.001
+        Step size of the optimizer.
+    momentum : float in [0, 1), default=0.9
+        Momentum of ``optimizer="sgd"``; ignored by the others.
+    nesterov : bool, default=False
+        Nesterov momentum for ``optimizer="sgd"``.
+    alpha : float, default=0.0001
+        L2 penalty: the objective of each mini-batch is its mean loss plus
+        ``0.5 * alpha * (|W_xh|^2 + |W_hh|^2 + |W_hy|^2)`` (biases and ``h0_``
+        are not penalized).
+    clip_norm : float or None, default=5.0
+        Before each update, all gradients are scaled together so that their
+        global L2 norm is at most ``clip_norm`` (Pascanu et al., 2013; 5 is
+        char-rnn's value). None turns clipping off.
+    batch_size : int, default=32
+        Sequences per mini-batch (clipped to the number of training sequences).
+    max_epochs : int, default=100
+        Maximum number of passes over the training data in ``fit``.
+    bptt_steps : int or None, default=None
+        Truncated BPTT: train in windows of this many steps, with one update per
+        window, carrying each sequence's last hidden state (as a constant, no
+        gradient flows through it) into the next window. None: full BPTT over
+        the whole sequence.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the sequences, score them after each
+        epoch (``validation_scores_``), stop when the score has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs, and restore the weights of the
+        best epoch.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the sequences held out for early stopping.
+    tol : float, default=0.0001
+        Improvement threshold. Without early stopping, training stops when the
+        training loss has not fallen by ``tol`` for ``n_iter_no_change``
+        consecutive epochs (scikit-learn's MLP rule).
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    dtype : {"float32", "float64"}, default="float32"
+        Computation dtype of the weights and data.
+    random_state : None, int or numpy.random.Generator, default=None
+        Seeds initialization, the validation split and the shuffling of the
+        mini-batches; an int makes ``fit`` reproducible bit for bit.
+    verbose : int, default=0
+        1: one line per epoch (loss, validation score, elapsed time,
+        sequences/s); 2: also a progress bar within each epoch. To stdout.
+    warm_start : bool, default=False
+        Let ``fit`` start from the current weights (fresh optimizer state) and
+        extend ``loss_curve_`` and ``n_iter_``.
+"""
+
+_ATTRS_DOC = """
+    Attributes
+    ----------
+    W_xh_, W_hh_, b_ : ndarray (n_features, n_hidden), (n_hidden, n_hidden), (n_hidden,)
+        Recurrence weights (``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``).
+    h0_ : ndarray (n_hidden,)
+        Learned initial state; only with ``learn_initial_state=True``.
+    W_hy_, b_y_ : ndarray (n_hidden, %(k)s), (%(k)s,)
+        Readout ``y_t = h_t @ W_hy_ + b_y_``.
+    n_features_in_ : int
+    n_outputs_ : int
+        %(n_outputs)s
+    loss_curve_ : list of float
+        Training objective of each epoch: the mean loss over the epoch's taught
+        outputs plus the L2 term at the end of the epoch.
+    validation_scores_ : list of float or None
+        Score of the held-out sequences after each epoch (early stopping only).
+    best_validation_score_ : float or None
+        Best of ``validation_scores_`` (early stopping only).
+    best_loss_ : float or None
+        Lowest ``loss_curve_`` value (without early stopping).
+    n_iter_ : int
+        Number of epochs run (``fit`` and ``partial_fit`` calls add up with
+        ``warm_start`` / ``partial_fit``).%(extra)s
+
+    Notes
+    -----
+    *Initialization.* ``W_xh_`` and ``W_hy_`` are Glorot-uniform
+    (``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``), which keeps the
+    variance of the activations and gradients about equal across the layer.
+    For tanh, ``W_hh_`` is a random orthogonal matrix (Saxe et al., 2014): all
+    its singular values are 1, so at the start the linearized recurrence
+    neither amplifies nor shrinks the hidden state or the gradients that BPTT
+    sends back through many steps (a spectral radius far above 1 makes them
+    explode, far below 1 vanish). For relu, ``W_hh_`` is the identity (the
+    IRNN of Le, Jaitly and Hinton, 2015), which makes the network start as an
+    integrator of its inputs. Biases, ``b_y_`` and ``h0_`` start at zero.
+
+    *Loss.* Each update minimizes the mean loss over the taught outputs of its
+    mini-batch (or truncated-BPTT window) plus the L2 term; padded steps
+    (beyond ``lengths``) are never taught. A window without taught outputs
+    (e.g. an early window with ``output_steps="last"``) only carries the state.
+
+    *Non-finite values.* If the loss, a gradient or an updated weight is not
+    finite, training stops with :class:`NonFiniteLossError` and the estimator
+    keeps its last finite weights.
+"""
+
+
+class _BaseRNN(_ParamsMixin):
+    """Shared machinery of RNNRegressor and RNNClassifier."""
+
+    _loss = None  # losses.SquaredError or losses.SoftmaxCrossEntropy
+
+    def __init__(
+        self,
+        n_hidden=64,
+        *,
+        activation="tanh",
+        output_steps="all",
+        learn_initial_state=False,
+        optimizer="adam",
+        learning_rate=0.001,
+        momentum=0.9,
+        nesterov=False,
+        alpha=0.0001,
+        clip_norm=5.0,
+        batch_size=32,
+        max_epochs=100,
+        bptt_steps=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        tol=0.0001,
+        n_iter_no_change=10,
+        dtype="float32",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_hidden = n_hidden
+        self.activation = activation
+        self.output_steps = output_steps
+        self.learn_initial_state = learn_initial_state
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.alpha = alpha
+        self.clip_norm = clip_norm
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.bptt_steps = bptt_steps
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ---------------------------------------------------------------- checks
+
+    def _check_hyperparameters(self):
+        """Validate every hyperparameter; ValueError naming the first bad one."""
+        o = type(self).__name__
+        if self.activation not in _ACTIVATIONS:
+            raise _param_error(o, "activation", f"one of {_ACTIVATIONS}", self.activation)
+        steps = self.output_steps
+        if isinstance(steps, str):
+            if steps not in ("all", "last"):
+                raise _param_error(o, "output_steps", '"all", "last" or an int >= 1', steps)
+        elif _is_int(steps) and steps >= 1:
+            steps = int(steps)
+        else:
+            raise _param_error(o, "output_steps", '"all", "last" or an int >= 1', steps)
+        if self.optimizer not in _OPTIMIZERS:
+            raise _param_error(o, "optimizer", f"one of {_OPTIMIZERS}", self.optimizer)
+        clip = self.clip_norm
+        if clip is not None:
+            clip = _check_real(o, "clip_norm", clip, 0.0, lo_open=True,
+                               hi=math.inf, text="None or a positive number")
+        bptt = self.bptt_steps
+        if bptt is not None:
+            bptt = _check_int(o, "bptt_steps", bptt, 1)
+        rs = self.random_state
+        if not (rs is None or (_is_int(rs) and rs >= 0)
+                or isinstance(rs, (np.random.Generator, np.random.RandomState))):
+            raise _param_error(o, "random_state",
+                               "None, an int >= 0 or a numpy Generator/RandomState", rs)
+        verbose = self.verbose
+        if not ((_is_int(verbose) and verbose >= 0) or _is_bool(verbose)):
+            raise _param_error(o, "verbose", "an integer >= 0", verbose)
+        return _Config(
+            n_hidden=_check_int(o, "n_hidden", self.n_hidden, 1),
+            activation=self.activation,
+            output_steps=steps,
+            learn_initial_state=_check_bool(o, "learn_initial_state", self.learn_initial_state),
+            optimizer=self.optimizer,
+            learning_rate=_check_real(o, "learning_rate", self.learning_rate, 0.0,
+                                      lo_open=True, text="a positive number"),
+            momentum=_check_real(o, "momentum", self.momentum, 0.0, 1.0,
+                                 text="a number in [0, 1)"),
+            nesterov=_check_bool(o, "nesterov", self.nesterov),
+            alpha=_check_real(o, "alpha", self.alpha, 0.0, text="a number >= 0"),
+            clip_norm=clip,
+            batch_size=_check_int(o, "batch_size", self.batch_size, 1),
+            max_epochs=_check_int(o, "max_epochs", self.max_epochs, 1),
+            bptt_steps=bptt,
+            early_stopping=_check_bool(o, "early_stopping", self.early_stopping),
+            validation_fraction=_check_real(o, "validation_fraction",
+                                            self.validation_fraction, 0.0, 1.0,
+                                            lo_open=True, text="a number in (0, 1)"),
+            tol=_check_real(o, "tol", self.tol, 0.0, text="a number >= 0"),
+            n_iter_no_change=_check_int(o, "n_iter_no_change", self.n_iter_no_change, 1),
+            dtype=_check_dtype(o, self.dtype),
+            verbose=int(verbose),
+            warm_start=_check_bool(o, "warm_start", self.warm_start),
+        )
+
+    def _is_fitted(self):
+        return hasattr(self, "W_hh_")
+
+    def _check_fitted(self):
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _output_steps(self):
+        """output_steps, validated (for predict/score, which need no other param)."""
+        steps = self.output_steps
+        if steps in ("all", "last") or (_is_int(steps) and steps >= 1):
+            return steps if isinstance(steps, str) else int(steps)
+        raise _param_error(type(self).__name__, "output_steps",
+                           '"all", "last" or an int >= 1', steps)
+
+    def _prepare_inputs(self, X, lengths, initial_state, dtype, H, fitted):
+        X = _check_X(X, dtype, self.n_features_in_ if fitted else None, type(self).__name__)
+        n, T, _ = X.shape
+        lengths = _check_lengths(lengths, n, T)
+        X = _finite_X(X, lengths)
+        init = _check_initial_state(initial_state, n, H, dtype)
+        return X, lengths, init
+
+    def _prepare(self, X, y, lengths, initial_state, cfg, *, fitted, classes=None):
+        """Checked _Data for training (sets classes_ when fitting from scratch)."""
+        X, lengths, init = self._prepare_inputs(X, lengths, initial_state, cfg.dtype,
+                                                cfg.n_hidden, fitted)
+        n, T, _ = X.shape
+        steps, valid = _losses.taught_steps(cfg.output_steps, T, lengths, n)
+        Y = self._encode_targets(y, n, T, lengths, cfg.output_steps, valid, cfg.dtype,
+                                 fitted=fitted, classes=classes)
+        return _Data(X, lengths, init, Y, steps, valid)
+
+    # ----------------------------------------------------------- parameters
+
+    _PARAM_NAMES = ("W_xh", "W_hh", "b", "h0", "W_hy", "b_y")
+
+    def _params(self):
+        """The trainable arrays (the fitted attributes themselves), by name."""
+        d = self.__dict__
+        return {k: d[k + "_"] for k in self._PARAM_NAMES if k + "_" in d}
+
+    def _initialize(self, cfg, n_features, n_outputs, rng):
+        """Draw the initial weights (see the class Notes) and reset the fit history."""
+        D, H, k, dt = n_features, cfg.n_hidden, n_outputs, cfg.dtype
+
+        def glorot(fan_in, fan_out):
+            a = math.sqrt(6.0 / (fan_in + fan_out))
+            return rng.uniform(-a, a, size=(fan_in, fan_out)).astype(dt)
+
+        self.W_xh_ = glorot(D, H) if D > 0 else np.zeros((0, H), dtype=dt)
+        if cfg.activation == "tanh":
+            q, r = np.linalg.qr(rng.standard_normal((H, H)))
+            self.W_hh_ = (q * np.sign(np.diag(r))).astype(dt)  # Haar-distributed orthogonal
+        else:
+            self.W_hh_ = np.eye(H, dtype=dt)
+        self.b_ = np.zeros(H, dtype=dt)
+        if cfg.learn_initial_state:
+            self.h0_ = np.zeros(H, dtype=dt)
+        else:
+            self.__dict__.pop("h0_", None)
+        self.W_hy_ = glorot(H, k)
+        self.b_y_ = np.zeros(k, dtype=dt)
+        self.n_features_in_ = D
+        self.n_outputs_ = k
+        self.n_iter_ = 0
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if cfg.early_stopping else None
+        self.best_validation_score_ = None
+        self.best_loss_ = None if cfg.early_stopping else math.inf
+        self.__dict__.pop("_optimizer", None)
+
+    def _check_continuation(self, cfg, X):
+        """warm_start/partial_fit: the data and hyperparameters must fit the weights."""
+        o = type(self).__name__
+        if X.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[2]} features per step, but {o} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        if cfg.n_hidden != self.W_hh_.shape[0]:
+            raise ValueError(
+                f"{o}: n_hidden={cfg.n_hidden} differs from the fitted weights "
+                f"({self.W_hh_.shape[0]}); set warm_start=False to refit"
+            )
+        if cfg.dtype != self.W_hh_.dtype:
+            raise ValueError(
+                f"{o}: dtype={cfg.dtype.name} differs from the fitted weights "
+                f"({self.W_hh_.dtype.name}); set warm_start=False to refit"
+            )
+        if cfg.learn_initial_state != hasattr(self, "h0_"):
+            raise ValueError(
+                f"{o}: learn_initial_state={cfg.learn_initial_state} differs from the "
+                "fitted model; set warm_start=False to refit"
+            )
+
+    def _make_optimizer(self, cfg):
+        return _optim.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum,
+                                     cfg.nesterov)
+
+    def _penalty(self, alpha):
+        if not alpha:
+            return 0.0
+        total = 0.0
+        for w in (self.W_xh_, self.W_hh_, self.W_hy_):
+            f = w.ravel().astype(np.float64)
+            total += float(np.dot(f, f))
+        return 0.5 * alpha * total
+
+    # ------------------------------------------------ hidden states <-> outputs
+
+    def _batch_h0(self, init):
+        """The initial state of a mini-batch: the caller's per-sequence states
+        (B, H) if given, else the learned ``h0_`` (H,) shared by the batch (the
+        functional API then returns its gradient summed over the batch), else
+        None (zeros)."""
+        if init is not None:
+            return init
+        return self.__dict__.get("h0_")
+
+    def _loss_grad(self, x, lengths, h0, rows, targets, alpha, activation):
+        """Forward, readout, loss and BPTT of one window.
+
+        Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
+        to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
+        when the window has no taught output.
+        """
+        W_xh, W_hh = self.W_xh_, self.W_hh_
+        h = _F.forward(x, W_xh, W_hh, self.b_, h0, activation=activation, lengths=lengths)
+        N = targets.shape[0]
+        if N == 0:
+            return h, 0.0, 0, None
+        loss_sum, dh, dW_hy, db_y = _losses.output_loss(
+            h, rows, targets, self.W_hy_, self.b_y_, self._loss, 1.0 / N)
+        if not math.isfinite(loss_sum):
+            raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
+        try:
+            g = _F.backward(x, h, dh, W_xh, W_hh, h0, activation=activation, lengths=lengths)
+        except ValueError as exc:
+            if not (np.isfinite(h).all() and np.isfinite(dh).all()):
+                raise NonFiniteLossError(
+                    "the hidden states or their gradients are not finite") from exc
+            raise
+        grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
+        if h0 is not None and h0.ndim == 1:  # the learned, shared h0_
+            grads["h0"] = g.dh0
+        grads["W_hy"] = dW_hy
+        grads["b_y"] = db_y
+        if alpha:
+            grads["W_xh"] += alpha * W_xh
+            grads["W_hh"] += alpha * W_hh
+            grads["W_hy"] += alpha * self.W_hy_
+        return h, loss_sum, N, grads
+
+    def _objective(self, X, y, *, lengths=None, initial_state=None):
+        """Objective of one mini-batch (all of X, full BPTT) and its gradients.
+
+        The training objective of a mini-batch: mean loss over the taught
+        outputs plus ``0.5 * alpha * |W|^2``. For tests (finite differences).
+        """
+        self._check_fitted()
+        cfg = self._check_hyperparameters()
+        data = self._prepare(X, y, lengths, initial_state, cfg, fitted=True)
+        rows, targets = _losses.select_window(data.steps, data.valid, data.Y, 0,
+                                              data.X.shape[1])
+        h0 = self._batch_h0(data.init)
+        _, loss_sum, N, grads = self._loss_grad(data.X, data.lengths, h0, rows, targets,
+                                                cfg.alpha, cfg.activation)
+        return loss_sum / N + self._penalty(cfg.alpha), grads
+
+    # ----------------------------------------------------------------- training
+
+    def _apply(self, grads, cfg, params, backup):
+        """Clip, update in place, and undo the update if a weight turned non-finite."""
+        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)
+        if not math.isfinite(norm):
+            raise NonFiniteLossError(f"the gradient norm is not finite ({norm})")
+        for key in grads:
+            np.copyto(backup[key], params[key])
+        self._optimizer.step(params, grads)
+        for key in grads:
+            if not np.isfinite(params[key]).all():
+                for k in grads:
+                    np.copyto(params[k], backup[k])
+                raise NonFiniteLossError(f"the update made {key}_ non-finite")
+
+    def _train_batch(self, batch, cfg, params, backup):
+        """Train on one mini-batch: one update, or one per truncated-BPTT window.
+
+        Returns (sum of losses, number of taught outputs).
+        """
+        X = batch.X
+        T = X.shape[1]
+        k = cfg.bptt_steps
+        if k is None or k >= T:
+            rows, targets = _losses.select_window(batch.steps, batch.valid, batch.Y, 0, T)
+            _, loss_sum, N, grads = self._loss_grad(
+                X, batch.lengths, self._batch_h0(batch.init), rows, targets,
+                cfg.alpha, cfg.activation)
+            if grads is not None:
+                self._apply(grads, cfg, params, backup)
+            return loss_sum, N
+
+        # Truncated BPTT: windows [s, s + k); each sequence's last hidden state in
+        # a window is the (constant) initial state of its next window.
+        L = batch.lengths
+        total, count = 0.0, 0
+        carry = None
+        for s in range(0, T, k):
+            e = min(s + k, T)
+            w = e - s
+            alive = None  # rows of the batch that still have steps in this window
+            Lw = None
+            sub = batch
+            if L is not None:
+                mask = L > s
+                if not mask.all():
+                    alive = np.flatnonzero(mask)
+                    sub = _Data(X, L[alive], None, batch.Y[alive],
+                                None if batch.steps is None else batch.steps[alive],
+                                None if batch.valid is None else batch.valid[alive])
+                Lw = np.minimum(sub.lengths - s, w)
+                if (Lw == w).all():
+                    Lw = None
+            x = X[:, s:e] if alive is None else X[alive, s:e]
+            x = np.ascontiguousarray(x)
+            if s == 0:
+                h0 = self._batch_h0(batch.init)
+            else:
+                h0 = carry if alive is None else carry[alive]
+            rows, targets = _losses.select_window(sub.steps, sub.valid, sub.Y, s, e)
+            h, loss_sum, N, grads = self._loss_grad(x, Lw, h0, rows, targets,
+                                                    cfg.alpha, cfg.activation)
+            if grads is not None:
+                self._apply(grads, cfg, params, backup)
+            total += loss_sum
+            count += N
+            last = h[:, -1] if Lw is None else h[np.arange(h.shape[0]), Lw - 1]
+            if alive is None:
+                carry = np.ascontiguousarray(last)
+            else:
+                carry[alive] = last
+        return total, count
+
+    def _split_validation(self, data, cfg, rng):
+        n = data.n
+        n_val = math.ceil(cfg.validation_fraction * n)
+        if n_val < 1 or n - n_val < 1:
+            raise ValueError(
+                f"{type(self).__name__}: validation_fraction={self.validation_fraction} "
+                f"with {n} sequences leaves {n - n_val} for training and {n_val} for "
+                "validation; both need at least one"
+            )
+        perm = rng.permutation(n)
+        return data.take(np.sort(perm[n_val:])), data.take(np.sort(perm[:n_val]))
+
+    def _run_epochs(self, train, val, cfg, n_epochs, incremental):
+        """The epoch loop of fit (and the single epoch of partial_fit)."""
+        rng = self._rng
+        params = self._params()
+        backup = {k: np.empty_like(v) for k, v in params.items()}
+        n = train.n
+        bs = min(cfg.batch_size, n)
+        n_batches = -(-n // bs)
+        early = cfg.early_stopping and not incremental and val is not None
+        best_params = None
+        no_improvement = 0
+        if not incremental:
+            if early:
+                self.best_validation_score_ = -math.inf
+            else:
+                self.best_loss_ = math.inf
+        name = type(self).__name__
+        for _ in range(n_epochs):
+            t0 = time.perf_counter()
+            perm = rng.permutation(n)
+            loss_total, count = 0.0, 0
+            bar = _ProgressBar(n_batches) if cfg.verbose >= 2 else None
+            for j in range(n_batches):
+                batch = train.take(perm[j * bs:(j + 1) * bs])
+                try:
+                    loss_sum, N = self._train_batch(batch, cfg, params, backup)
+                except NonFiniteLossError as exc:
+                    if bar is not None:
+                        bar.close()
+                    raise NonFiniteLossError(
+                        f"{name}: {exc} in epoch {self.n_iter_ + 1}, mini-batch {j + 1}. "
+                        "Training stopped; the estimator keeps its last finite weights. "
+                        "Lower learning_rate, turn clip_norm on (or lower it), or scale "
+                        "X and y."
+                    ) from None
+                loss_total += loss_sum
+                count += N
+                if bar is not None:
+                    bar.update(j + 1)
+            if bar is not None:
+                bar.close()
+            loss = loss_total / max(count, 1) + self._penalty(cfg.alpha)
+            self.loss_curve_.append(loss)
+            self.n_iter_ += 1
+            stop = False
+            score = None
+            if early:
+                score = self._score_data(val)
+                self.validation_scores_.append(score)
+                if score < self.best_validation_score_ + cfg.tol:
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params = {k: v.copy() for k, v in params.items()}
+            elif not incremental:
+                if loss > self.best_loss_ - cfg.tol:
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                if loss < self.best_loss_:
+                    self.best_loss_ = loss
+            if not incremental and no_improvement > cfg.n_iter_no_change:
+                stop = True
+            if cfg.verbose >= 1:
+                elapsed = time.perf_counter() - t0
+                line = f"Epoch {self.n_iter_}: loss = {loss:.6g}"
+                if score is not None:
+                    line += f", validation score = {score:.6g}"
+                rate = n / elapsed if elapsed > 0 else math.inf
+                line += f", {elapsed:.2f} s, {rate:.0f} sequences/s"
+                if stop:
+                    line += f" (no improvement for {no_improvement} epochs: stopping)"
+                print(line, flush=True)
+            if stop:
+                break
+        if best_params is not None:
+            for k, v in best_params.items():
+                np.copyto(params[k], v)
+
+    def _fit(self, X, y, lengths, initial_state, *, incremental, classes=None):
+        cfg = self._check_hyperparameters()
+        fitted = self._is_fitted()
+        cont = fitted and (incremental or cfg.warm_start)
+        if cont:
+            data = self._prepare(X, y, lengths, initial_state, cfg, fitted=True)
+            self._check_continuation(cfg, data.X)
+            rng = self.__dict__.get("_rng") if incremental else None
+            if rng is None:
+                rng = _make_rng(self.random_state)
+        else:
+            data = self._prepare(X, y, lengths, initial_state, cfg, fitted=False,
+                                 classes=classes)
+            rng = _make_rng(self.random_state)
+            self._initialize(cfg, data.X.shape[2], self._n_outputs_for(data), rng)
+        self._rng = rng
+        opt = self.__dict__.get("_optimizer")
+        if not incremental or opt is None or opt.name != cfg.optimizer:
+            self._optimizer = self._make_optimizer(cfg)
+        else:  # partial_fit: keep the state, take the current hyperparameters
+            hp = {"learning_rate": cfg.learning_rate}
+            if cfg.optimizer == "sgd":
+                hp.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
+            opt.set_hyperparameters(**hp)
+        if cfg.early_stopping and not incremental:
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+            train, val = self._split_validation(data, cfg, rng)
+        else:
+            train, val = data, None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            self._run_epochs(train, val, cfg, 1 if incremental else cfg.max_epochs,
+                             incremental)
+        return self
+
+    # ---------------------------------------------------------------- predict
+
+    def _forward_outputs(self, X, lengths, init, output_steps, want_state):
+        """Readout values at the taught slots: out (n, S, k), valid, final states."""
+        W_hh = self.W_hh_
+        H = W_hh.shape[0]
+        n, T, _ = X.shape
+        steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
+        S = T if steps is None else steps.shape[1]
+        out = np.empty((n, S, self.W_hy_.shape[1]), dtype=W_hh.dtype)
+        h_last = np.empty((n, H), dtype=W_hh.dtype) if want_state else None
+        chunk = max(1, min(n, _PREDICT_CHUNK_VALUES // (T * H)))
+        activation = self.activation
+        if activation not in _ACTIVATIONS:
+            raise _param_error(type(self).__name__, "activation", f"one of {_ACTIVATIONS}",
+                               activation)
+        for i in range(0, n, chunk):
+            sl = slice(i, i + chunk)
+            Lb = None if lengths is None else lengths[sl]
+            h0 = self._batch_h0(None if init is None else init[sl])
+            h = _F.forward(X[sl], self.W_xh_, W_hh, self.b_, h0, activation=activation,
+                           lengths=Lb)
+            b = h.shape[0]
+            if steps is None:
+                hs = h.reshape(b * T, H)
+            else:
+                hs = h[np.arange(b)[:, None], steps[sl]].reshape(-1, H)
+            out[sl] = _losses.readout(hs, self.W_hy_, self.b_y_).reshape(b, S, -1)
+            if want_state:
+                h_last[sl] = h[:, -1] if Lb is None else h[np.arange(b), Lb - 1]
+        return out, valid, h_last
+
+    def _predict_raw(self, X, lengths, initial_state, want_state):
+        self._check_fitted()
+        output_steps = self._output_steps()
+        X, lengths, init = self._prepare_inputs(X, lengths, initial_state,
+                                                self.W_hh_.dtype, self.W_hh_.shape[0], True)
+        return self._forward_outputs(X, lengths, init, output_steps, want_state)
+
+    @staticmethod
+    def _shape_output(out, output_steps):
+        """(n, S, ...) -> the layout of y: (n, T, ...), (n, ...) or (n, K, ...)."""
+        return out[:, 0] if output_steps == "last" else out
+
+    def _score_data(self, data):
+        """Score of checked _Data (early stopping)."""
+        out, valid, _ = self._forward_outputs(data.X, data.lengths, data.init,
+                                              self._output_steps(), False)
+        return self._score_outputs(out, valid, data.Y, encoded=True)
+
+    # ------------------------------------------------------------------- save
+
+    def save(self, path):
+        """Save the fitted model to an ``.npz`` file (read back with :func:`fastrnn.load`).
+
+        The file holds a format version, the hyperparameters (JSON), the weights,
+        the fitted attributes and ``classes_``, all as plain arrays: it is read
+        with ``allow_pickle=False``. A ``random_state`` that is not an int is
+        saved as None. The optimizer state is not saved (``partial_fit`` on a
+        loaded model starts a fresh optimizer).
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file
+            Written exactly there (no extension is added).
+        """
+        self._check_fitted()
+        hyper = {k: _jsonable(k, v) for k, v in self.get_params().items()}
+        attrs = {
+            "n_features_in_": int(self.n_features_in_),
+            "n_outputs_": int(self.n_outputs_),
+            "n_iter_": int(self.n_iter_),
+            "loss_curve_": [float(v) for v in self.loss_curve_],
+            "validation_scores_": (None if self.validation_scores_ is None
+                                   else [float(v) for v in self.validation_scores_]),
+            "best_validation_score_": _float_or_none(self.best_validation_score_),
+            "best_loss_": _float_or_none(self.best_loss_),
+        }
+        attrs.update(self._extra_save_attrs())
+        arrays = {k + "_": v for k, v in self._params().items()}
+        arrays.update(self._extra_save_arrays())
+        _io.write_model(path, type(self).__name__, hyper, attrs, arrays)
+
+
+def _float_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _jsonable(name, v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (int, float)):
+        return v
+    if name == "dtype":
+        return np.dtype(v).name
+    if name == "random_state":
+        return None
+    raise ValueError(f"cannot save hyperparameter {name}={v!r}: not JSON-serializable")
+
+
+class _ProgressBar:
+    """verbose=2: a one-line progress bar within an epoch, on stdout."""
+
+    width = 30
+
+    def __init__(self, total):
+        self.total = total
+        self.shown = -1
+        self.t0 = time.perf_counter()
+
+    def update(self, done):
+        filled = self.width * done // self.total
+        if filled == self.shown and done != self.total:
+            return
+        self.shown = filled
+        bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
+        elapsed = time.perf_counter() - self.t0
+        sys.stdout.write(f"\r[{bar}] {done}/{self.total} mini-batches, {elapsed:.1f} s")
+        sys.stdout.flush()
+
+    def close(self):
+        sys.stdout.write("\r" + " " * (self.width + 48) + "\r")
+        sys.stdout.flush()
+
+
+class RNNRegressor(_BaseRNN):
+    """Vanilla (Elman) RNN regressor trained with BPTT on mean squared error.
+
+    ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``, ``y_t = h_t @ W_hy_ + b_y_``,
+    trained on the mean squared error over every taught output value.
+    %(params)s
+    %(attrs)s
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(64, 10, 1))
+    >>> y = np.cumsum(X, axis=1) / 3          # a target at every step
+    >>> model = RNNRegressor(n_hidden=16, max_epochs=5, random_state=0).fit(X, y)
+    >>> model.predict(X).shape
+    (64, 10, 1)
+    """
+
+    _loss = _losses.SquaredError
+    _estimator_type = "regressor"
+
+    def fit(self, X, y, *, lengths=None, initial_state=None):
+        """Train from scratch (or from the current weights with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like (n_sequences, n_steps, n_features)
+            Input sequences, padded to n_steps.
+        y : array-like
+            (n, n_steps, n_outputs) or (n, n_steps) for ``output_steps="all"``;
+            (n, n_outputs) or (n,) for ``"last"``; (n, K, n_outputs) or (n, K)
+            for an int K. Values at padded steps are ignored.
+        lengths : array-like of int (n_sequences,), optional
+            True length of each sequence (1..n_steps); padded steps carry no loss.
+        initial_state : array-like (n_sequences, n_hidden), optional
+            Initial hidden state of each sequence.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, lengths, initial_state, incremental=False)
+
+    def partial_fit(self, X, y, *, lengths=None, initial_state=None):
+        """One epoch over (X, y), continuing from the current weights and optimizer state.
+
+        Parameters and return value as in :meth:`fit`. Early stopping, ``tol``
+        and ``max_epochs`` do not apply.
+        """
+        return self._fit(X, y, lengths, initial_state, incremental=True)
+
+    def predict(self, X, *, lengths=None, initial_state=None, return_state=False):
+        """Predict the taught outputs.
+
+        Parameters
+        ----------
+        X, lengths, initial_state
+            As in :meth:`fit`.
+        return_state : bool, default=False
+            Also return each sequence's hidden state at its last true step;
+            passing it as ``initial_state`` with the next part of the sequences
+            continues them exactly.
+
+        Returns
+        -------
+        y_pred : ndarray
+            Shaped like y in :meth:`fit` (without the output axis when y had
+            none). Padded steps (``output_steps="all"``) hold 0.
+        final_state : ndarray (n_sequences, n_hidden)
+            Only with ``return_state=True``.
+        """
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, return_state)
+        if valid is not None:
+            out[~valid] = 0
+        if self._single_output_:
+            out = out[..., 0]
+        y = self._shape_output(out, self._output_steps())
+        return (y, h_last) if return_state else y
+
+    def score(self, X, y, *, lengths=None, initial_state=None):
+        """Coefficient of determination R² over all taught outputs.
+
+        Each output dimension's R² is computed over every taught step of every
+        sequence, and they are averaged (scikit-learn's ``r2_score``).
+
+        Returns
+        -------
+        float
+        """
+        self._check_fitted()
+        steps_param = self._output_steps()
+        dt = self.W_hh_.dtype
+        X, lengths, init = self._prepare_inputs(X, lengths, initial_state, dt,
+                                                self.W_hh_.shape[0], True)
+        n, T, _ = X.shape
+        _, valid = _losses.taught_steps(steps_param, T, lengths, n)
+        Y = self._encode_targets(y, n, T, lengths, steps_param, valid, dt, fitted=True)
+        out, valid, _ = self._forward_outputs(X, lengths, init, steps_param, False)
+        return self._score_outputs(out, valid, Y, encoded=True)
+
+    # -- regressor specifics
+
+    def _n_outputs_for(self, data):
+        return data.Y.shape[2]
+
+    def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
+                        classes=None):
+        arr = _numeric_array("y", y)
+        Y, single = _target_layout(arr, n, T, lengths, output_steps, multi_ok=True)
+        if fitted:
+            if Y.shape[2] != self.n_outputs_:
+                raise ValueError(
+                    f"y has {Y.shape[2]} outputs per target, but {type(self).__name__} "
+                    f"was fitted with {self.n_outputs_}"
+                )
+        else:
+            self._single_output_ = single
+        Y = np.ascontiguousarray(Y, dtype=dtype)
+        taught = Y if valid is None else Y[valid]
+        if not np.isfinite(taught).all():
+            raise ValueError("y contains NaN or inf at a taught step")
+        if valid is not None and not np.isfinite(Y).all():
+            Y = np.where(valid[:, :, None], Y, 0).astype(dtype)
+        return Y
+
+    def _score_outputs(self, out, valid, Y, encoded):
+        k = out.shape[2]
+        if valid is None:
+            return _r2(Y.reshape(-1, k), out.reshape(-1, k))
+        return _r2(Y[valid], out[valid])
+
+    def _extra_save_attrs(self):
+        return {"single_output": bool(self._single_output_)}
+
+    def _extra_save_arrays(self):
+        return {}
+
+
+class RNNClassifier(_BaseRNN):
+    """Vanilla (Elman) RNN classifier trained with BPTT on softmax cross-entropy.
+
+    ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``; the logits
+    ``h_t @ W_hy_ + b_y_`` of each taught step give class probabilities by
+    softmax, and training minimizes the mean cross-entropy (computed with a
+    stable log-softmax). Labels may be any sortable values (strings too).
+    %(params)s
+    %(attrs)s
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 12, 1))
+    >>> y = np.where(X[:, 0, 0] > 0, "up", "down")   # remember the first step
+    >>> clf = RNNClassifier(n_hidden=16, output_steps="last", max_epochs=5,
+    ...                     random_state=0).fit(X, y)
+    >>> clf.classes_.tolist()
+    ['down', 'up']
+    """
+
+    _loss = _losses.SoftmaxCrossEntropy
+    _estimator_type = "classifier"
+
+    def fit(self, X, y, *, lengths=None, initial_state=None):
+        """Train from scratch (or from the current weights with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like (n_sequences, n_steps, n_features)
+            Input sequences, padded to n_steps.
+        y : array-like of labels
+            (n, n_steps) for ``output_steps="all"``, (n,) for ``"last"``,
+            (n, K) for an int K. Labels at padded steps are ignored.
+        lengths : array-like of int (n_sequences,), optional
+            True length of each sequence (1..n_steps); padded steps carry no loss.
+        initial_state : array-like (n_sequences, n_hidden), optional
+            Initial hidden state of each sequence.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, lengths, initial_state, incremental=False)
+
+    def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None):
+        """One epoch over (X, y), continuing from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        classes : array-like, optional
+            All the labels that can occur; required on the first call.
+
+        Other parameters and return value as in :meth:`fit`.
+        """
+        if not self._is_fitted():
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit "
+                    "(all the labels that can occur)"
+                )
+            classes = _unique_labels(np.asarray(classes).ravel(), "classes")
+        elif classes is not None:
+            c = _unique_labels(np.asarray(classes).ravel(), "classes")
+            if c.shape != self.classes_.shape or not np.array_equal(c, self.classes_):
+                raise ValueError(
+                    f"classes={c!r} differs from the classes of a previous call "
+                    f"({self.classes_!r})"
+                )
+        return self._fit(X, y, lengths, initial_state, incremental=True, classes=classes)
+
+    def predict_proba(self, X, *, lengths=None, initial_state=None, return_state=False):
+        """Class probabilities of the taught outputs.
+
+        Returns
+        -------
+        proba : ndarray
+            (n, n_steps, n_classes), (n, n_classes) or (n, K, n_classes)
+            following ``output_steps``, columns in the order of ``classes_``;
+            rows of padded steps are 0.
+        final_state : ndarray (n_sequences, n_hidden)
+            Only with ``return_state=True`` (see :meth:`RNNRegressor.predict`).
+        """
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, return_state)
+        proba = _losses.softmax(out)
+        if valid is not None:
+            proba[~valid] = 0
+        proba = self._shape_output(proba, self._output_steps())
+        return (proba, h_last) if return_state else proba
+
+    def predict(self, X, *, lengths=None, initial_state=None, return_state=False):
+        """Predicted labels of the taught outputs.
+
+        Returns
+        -------
+        y_pred : ndarray
+            (n, n_steps), (n,) or (n, K) labels from ``classes_``; padded
+            steps hold ``classes_[0]``.
+        final_state : ndarray (n_sequences, n_hidden)
+            Only with ``return_state=True``: each sequence's hidden state at
+            its last true step; passing it as ``initial_state`` continues the
+            sequences exactly.
+        """
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, return_state)
+        idx = out.argmax(axis=2)
+        if valid is not None:
+            idx[~valid] = 0
+        y = self.classes_[self._shape_output(idx, self._output_steps())]
+        return (y, h_last) if return_state else y
+
+    def score(self, X, y, *, lengths=None, initial_state=None):
+        """Accuracy over all taught outputs (every taught step of every sequence).
+
+        Returns
+        -------
+        float
+        """
+        self._check_fitted()
+        steps_param = self._output_steps()
+        dt = self.W_hh_.dtype
+        X, lengths, init = self._prepare_inputs(X, lengths, initial_state, dt,
+                                                self.W_hh_.shape[0], True)
+        n, T, _ = X.shape
+        labels, _ = _target_layout(np.asarray(y), n, T, lengths, steps_param, multi_ok=False)
+        out, valid, _ = self._forward_outputs(X, lengths, init, steps_param, False)
+        return self._score_outputs(out, valid, labels, encoded=False)
+
+    # -- classifier specifics
+
+    def _n_outputs_for(self, data):
+        return len(self.classes_)
+
+    def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
+                        classes=None):
+        labels, _ = _target_layout(np.asarray(y), n, T, lengths, output_steps,
+                                   multi_ok=False)
+        taught = labels if valid is None else labels[valid]
+        if taught.dtype.kind == "f" and not np.isfinite(taught).all():
+            raise ValueError("y contains NaN or inf labels")
+        if not fitted and classes is None:
+            classes, inv = _unique_labels(taught, "y", return_inverse=True)
+            self.classes_ = classes
+        else:
+            if not fitted:
+                self.classes_ = classes
+            inv = _encode_labels(taught, self.classes_)
+        codes = np.zeros(labels.shape, dtype=np.intp)
+        if valid is None:
+            codes[...] = inv.reshape(labels.shape)
+        else:
+            codes[valid] = inv
+        return codes
+
+    def _score_outputs(self, out, valid, Y, encoded):
+        idx = out.argmax(axis=2)
+        if encoded:
+            hit = idx == Y
+        else:
+            hit = _labels_equal(self.classes_[idx], Y)
+        return float(hit.mean() if valid is None else hit[valid].mean())
+
+    def _extra_save_attrs(self):
+        return {"classes_dtype": "object" if self.classes_.dtype.kind == "O" else "native"}
+
+    def _extra_save_arrays(self):
+        c = self.classes_
+        if c.dtype.kind == "O":
+            if not all(isinstance(v, str) for v in c):
+                raise ValueError(
+                    "cannot save classes_ of mixed or non-string objects: a fastrnn model "
+                    "file holds numbers, booleans or strings"
+                )
+            c = c.astype(str)
+        return {"classes_": c}
+
+
+def _unique_labels(taught, name, return_inverse=False):
+    try:
+        res = np.unique(taught, return_inverse=return_inverse)
+    except TypeError as exc:
+        raise ValueError(
+            f"{name} holds labels that cannot be sorted together (mixed types?): {exc}"
+        ) from exc
+    if return_inverse:
+        return res[0], res[1].reshape(-1)
+    return res
+
+
+def _encode_labels(taught, classes):
+    """Indices of labels in classes (sorted); ValueError for unknown labels."""
+    try:
+        pos = np.searchsorted(classes, taught)
+    except TypeError as exc:
+        raise ValueError(f"y's labels are not comparable with classes_ ({exc})") from exc
+    pos = np.clip(pos, 0, len(classes) - 1)
+    ok = _labels_equal(classes[pos], taught)
+    if not ok.all():
+        unknown = np.unique(np.asarray(taught)[~ok])[:5]
+        raise ValueError(
+            f"y contains labels {unknown.tolist()} that are not in classes_ "
+            f"{classes.tolist()}"
+        )
+    return pos.reshape(-1)
+
+
+def _labels_equal(a, b):
+    eq = np.asarray(a) == np.asarray(b)
+    if np.ndim(eq) == 0:  # numpy could not compare elementwise
+        return np.zeros(np.shape(b), dtype=bool)
+    return eq
+
+
+for _cls, _shapes in (
+    (RNNRegressor, {"all": "(n, T, n_outputs) or (n, T)", "last": "(n, n_outputs) or (n,)",
+                    "K": "(n, K, n_outputs) or (n, K)"}),
+    (RNNClassifier, {"all": "(n, T) of labels", "last": "(n,)", "K": "(n, K)"}),
+):
+    _k = "n_outputs" if _cls is RNNRegressor else "n_classes"
+    _cls.__doc__ = _cls.__doc__ % {
+        "params": _PARAMS_DOC % _shapes,
+        "attrs": _ATTRS_DOC % {
+            "k": _k,
+            "n_outputs": ("Output values per target." if _cls is RNNRegressor
+                          else "Number of classes (logits per target)."),
+            "extra": ("" if _cls is RNNRegressor else
+                      "\n    classes_ : ndarray (n_classes,)\n        The sorted class "
+                      "labels seen in ``fit`` (or passed to ``partial_fit``)."),
+        },
+    }
+
+
+# --------------------------------------------------------------------------
+# load
+# --------------------------------------------------------------------------
+
+_ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
+
+
+def load(path):
+    """Load an estimator saved with ``save``.
+
+    The file is read with ``allow_pickle=False``: nothing in it is unpickled.
+    Everything is checked (format version, class, hyperparameters, weight
+    shapes and dtypes, finiteness, classes).
+
+    Parameters
+    ----------
+    path : str, path-like or readable binary file
+
+    Returns
+    -------
+    RNNRegressor or RNNClassifier
+
+    Raises
+    ------
+    ValueError
+        For a file that is truncated or corrupt, is not a fastrnn model, has
+        another format version, or has missing or inconsistent contents.
+    """
+    where = _io._describe(path)
+    name, hyper, attrs, arrays = _io.read_model(path)
+
+    def bad(msg):
+        return ValueError(f"{where}: {msg}")
+
+    cls = _ESTIMATORS.get(name)
+    if cls is None:
+        raise bad(f"unknown estimator {name!r} (expected one of {sorted(_ESTIMATORS)})")
+    expected = set(cls._get_param_names())
+    if set(hyper) != expected:
+        missing = sorted(expected - set(hyper))
+        extra = sorted(set(hyper) - expected)
+        raise bad(f"hyperparameters do not match {name}: missing {missing}, unknown {extra}")
+    est = cls(**hyper)
+    try:
+        cfg = est._check_hyperparameters()
+    except ValueError as exc:
+        raise bad(f"invalid hyperparameters: {exc}") from exc
+
+    def attr_int(key, lo):
+        v = attrs.get(key)
+        if not _is_int(v) or v < lo:
+            raise bad(f"attribute {key} must be an integer >= {lo}, got {v!r}")
+        return int(v)
+
+    def attr_floats(key, allow_none):
+        v = attrs.get(key)
+        if v is None and allow_none:
+            return None
+        if not isinstance(v, list) or not all(_is_real(x) for x in v):
+            raise bad(f"attribute {key} must be a list of numbers, got {v!r}")
+        return [float(x) for x in v]
+
+    def attr_float(key):
+        v = attrs.get(key)
+        if v is not None and not _is_real(v):
+            raise bad(f"attribute {key} must be a number or null, got {v!r}")
+        return None if v is None else float(v)
+
+    D = attr_int("n_features_in_", 0)
+    k = attr_int("n_outputs_", 1)
+    H = cfg.n_hidden
+    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,), "W_hy_": (H, k), "b_y_": (k,)}
+    if cfg.learn_initial_state:
+        shapes["h0_"] = (H,)
+    allowed = set(shapes) | ({"classes_"} if cls is RNNClassifier else set())
+    extra = sorted(set(arrays) - allowed)
+    if extra:
+        raise bad(f"unexpected members {extra}")
+    weights = {}
+    for key, shape in shapes.items():
+        if key not in arrays:
+            raise bad(f"missing weight array {key!r}")
+        arr = arrays[key]
+        if arr.dtype != cfg.dtype or arr.shape != shape:
+            raise bad(
+                f"{key} must be {cfg.dtype.name} with shape {_shape(shape)}, got "
+                f"{arr.dtype} with shape {_shape(arr.shape)}"
+            )
+        if not np.isfinite(arr).all():
+            raise bad(f"{key} contains NaN or inf")
+        weights[key] = np.ascontiguousarray(arr)
+
+    if cls is RNNClassifier:
+        if "classes_" not in arrays:
+            raise bad("missing classes_")
+        classes = arrays["classes_"]
+        if classes.ndim != 1 or classes.shape[0] != k:
+            raise bad(f"classes_ must have shape ({k},), got {_shape(classes.shape)}")
+        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+            raise bad("classes_ contains NaN or inf")
+        if k > 1 and not (classes[1:] > classes[:-1]).all():
+            raise bad("classes_ must be sorted and unique")
+        kind = attrs.get("classes_dtype")
+        if kind not in ("object", "native"):
+            raise bad(f"attribute classes_dtype must be 'object' or 'native', got {kind!r}")
+        if kind == "object":
+            classes = classes.astype(object)
+        est.classes_ = classes
+    else:
+        single = attrs.get("single_output")
+        if not isinstance(single, bool) or (single and k != 1):
+            raise bad(f"attribute single_output must be a boolean (true only when "
+                      f"n_outputs_ is 1), got {single!r}")
+        est._single_output_ = single
+
+    n_iter = attr_int("n_iter_", 0)
+    loss_curve = attr_floats("loss_curve_", False)
+    val_scores = attr_floats("validation_scores_", True)
+    best_val = attr_float("best_validation_score_")
+    best_loss = attr_float("best_loss_")
+    for key, arr in weights.items():
+        setattr(est, key, arr)
+    est.n_features_in_ = D
+    est.n_outputs_ = k
+    est.n_iter_ = n_iter
+    est.loss_curve_ = loss_curve
+    est.validation_scores_ = val_scores
+    est.best_validation_score_ = best_val
+    est.best_loss_ = best_loss
+    return est

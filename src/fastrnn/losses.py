@@ -1,0 +1,277 @@
+"""Readout, losses and their gradients for the estimators.
+
+Everything that sits between the hidden states ``h`` (B, T, H) returned by
+:func:`fastrnn.functional.forward` and a scalar loss lives here:
+
+1. *Taught positions*: which steps of which sequence carry a target, given
+   ``output_steps`` and the true ``lengths`` (:func:`taught_steps`), and which
+   rows of a window's ``h.reshape(-1, H)`` they are (:func:`select_window`).
+   Padded steps are never taught, so they carry no loss and no gradient.
+2. *Readout*: ``out = h_t @ W_hy + b_y`` on the taught rows only
+   (:func:`readout`).
+3. *Loss*: mean squared error (:class:`SquaredError`) or softmax
+   cross-entropy with a stable log-softmax (:class:`SoftmaxCrossEntropy`).
+
+:func:`output_loss` chains them and returns the loss and ``dL/dh`` in the
+(B, T, H) layout that :func:`fastrnn.functional.backward` takes, plus the
+readout's gradients. Losses are *sums* over taught outputs; the caller passes
+``scale`` (1 / number of taught outputs) so that the gradients are those of
+the mean without another pass over the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import blas as _scipy_blas
+
+__all__ = [
+    "taught_steps",
+    "select_window",
+    "readout",
+    "log_softmax",
+    "softmax",
+    "SquaredError",
+    "SoftmaxCrossEntropy",
+    "output_loss",
+]
+
+
+# --------------------------------------------------------------------------
+# Taught positions
+# --------------------------------------------------------------------------
+
+def taught_steps(output_steps, n_steps, lengths, n):
+    """Steps that carry a target, for each of ``n`` sequences.
+
+    Parameters
+    ----------
+    output_steps : "all", "last" or int K
+        A target at every step, at the last step, or at the last K steps of
+        each sequence (its *true* last steps when ``lengths`` is given).
+    n_steps : int
+        T, the padded length.
+    lengths : None or int array (n,)
+        True lengths in 1..T (already checked; K <= every length).
+    n : int
+        Number of sequences.
+
+    Returns
+    -------
+    steps : None or intp array (n, S)
+        Step index of each target; None for ``"all"`` (target s is step s).
+    valid : None or bool array (n, S)
+        False where a target slot is padding (only for ``"all"`` with
+        ``lengths``); None when every slot is taught.
+    """
+    T = n_steps
+    if output_steps == "all":
+        if lengths is None:
+            return None, None
+        return None, np.arange(T)[None, :] < lengths[:, None]
+    K = 1 if output_steps == "last" else int(output_steps)
+    last = np.full(n, T, dtype=np.intp) if lengths is None else lengths.astype(np.intp)
+    steps = (last - K)[:, None] + np.arange(K, dtype=np.intp)[None, :]
+    return steps, None
+
+
+def select_window(steps, valid, Y, start, stop):
+    """Taught outputs of one window ``[start, stop)`` of a mini-batch.
+
+    Parameters
+    ----------
+    steps, valid : as returned by :func:`taught_steps` (rows of the batch)
+    Y : array (B, S, ...)
+        Targets in the compact layout of ``steps`` (for ``"all"``, S = T).
+    start, stop : int
+        The window, in steps of the full sequences.
+
+    Returns
+    -------
+    rows : None or intp array (N,)
+        Rows of the window's ``h.reshape(-1, H)`` (B * (stop - start) rows)
+        that carry a target, in the order of ``targets``; None when every row
+        does (then ``targets`` is in row order).
+    targets : array (N, ...)
+    """
+    w = stop - start
+    if steps is None:  # "all": target slot s is step s
+        if valid is None:
+            Yw = Y if (start == 0 and stop == Y.shape[1]) else Y[:, start:stop]
+            return None, Yw.reshape((-1,) + Y.shape[2:])
+        mask = valid[:, start:stop]
+        if mask.all():
+            return None, Y[:, start:stop].reshape((-1,) + Y.shape[2:])
+        return np.flatnonzero(mask), Y[:, start:stop][mask]
+    inside = (steps >= start) & (steps < stop)
+    if valid is not None:
+        inside &= valid
+    elif inside.all():  # every slot, in row order
+        rows = np.arange(0, steps.shape[0] * w, w)[:, None] + (steps - start)
+        return rows.ravel(), Y.reshape((-1,) + Y.shape[2:])
+    bi, si = np.nonzero(inside)
+    rows = bi * w + (steps[bi, si] - start)
+    return rows, Y[bi, si]
+
+
+# --------------------------------------------------------------------------
+# Matrix products on SciPy's BLAS
+# --------------------------------------------------------------------------
+# The kernels call SciPy's BLAS (scipy.linalg.cython_blas); NumPy's matmul calls
+# NumPy's own copy of OpenBLAS, with a second thread pool. When the two
+# alternate, as they do in every training step, the idle workers of one pool
+# spin on the cores the other one needs (steps 2-3x slower were measured on 2
+# cores). The readout's products therefore go through scipy.linalg.blas too.
+# Row-major C = A @ B is column-major C^T = B^T A^T, and the transpose of a
+# C-contiguous array is a Fortran-contiguous one: no copies.
+
+def _gemm(dtype):
+    return _scipy_blas.get_blas_funcs("gemm", dtype=dtype)
+
+
+def matmul(a, b):
+    """``a @ b`` for C-contiguous 2-D a (m, k), b (k, n); C-contiguous result."""
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    return _gemm(a.dtype)(1.0, b.T, a.T).T
+
+
+def matmul_tn(a, b):
+    """``a.T @ b`` for a (k, m), b (k, n)."""
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    return _gemm(a.dtype)(1.0, b.T, a.T, trans_b=1).T
+
+
+def matmul_nt(a, b):
+    """``a @ b.T`` for a (m, k), b (n, k)."""
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    return _gemm(a.dtype)(1.0, b.T, a.T, trans_a=1).T
+
+
+# --------------------------------------------------------------------------
+# Readout
+# --------------------------------------------------------------------------
+
+def readout(hs, W_hy, b_y):
+    """Linear readout ``hs @ W_hy + b_y`` of hidden states hs (N, H)."""
+    out = matmul(hs, W_hy)
+    out += b_y
+    return out
+
+
+# --------------------------------------------------------------------------
+# Losses: loss_grad(out, targets, scale) -> (sum of losses, scale * dsum/dout)
+# --------------------------------------------------------------------------
+
+def log_softmax(z):
+    """``log(softmax(z))`` along the last axis, computed stably.
+
+    Subtracting the row maximum first keeps ``exp`` from overflowing: the
+    result is exact for logits of any magnitude.
+    """
+    z = np.asarray(z)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(z):
+    """Softmax along the last axis, computed stably."""
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+class SquaredError:
+    """Squared error, averaged over the output dimensions of each taught output.
+
+    For one taught output with prediction ``p`` and target ``y`` (k values)
+    the loss is ``mean((p - y) ** 2)``, so the mean over taught outputs is the
+    mean squared error over every target value.
+    """
+
+    name = "squared_error"
+
+    @staticmethod
+    def loss_grad(out, targets, scale):
+        """Return ``(sum of losses, scale * d(sum)/d(out))``.
+
+        ``out`` (N, k) is overwritten by the gradient.
+        """
+        k = out.shape[1]
+        diff = np.subtract(out, targets, out=out)
+        flat = diff.ravel()
+        loss_sum = float(np.dot(flat, flat)) / k
+        diff *= 2.0 * scale / k
+        return loss_sum, diff
+
+
+class SoftmaxCrossEntropy:
+    """Softmax cross-entropy ``-log softmax(out)[y]`` with integer targets.
+
+    The log-softmax is computed with the row maximum subtracted, so that
+    logits of any size give finite losses and gradients
+    ``softmax(out) - onehot(y)``.
+    """
+
+    name = "log_loss"
+
+    @staticmethod
+    def loss_grad(out, targets, scale):
+        """Return ``(sum of losses, scale * d(sum)/d(out))``.
+
+        ``out`` (N, C) holds logits and is overwritten by the gradient;
+        ``targets`` (N,) holds class indices.
+        """
+        N = out.shape[0]
+        out -= out.max(axis=1, keepdims=True)  # shifted logits, max 0
+        rows = np.arange(N)
+        picked = out[rows, targets]
+        np.exp(out, out=out)
+        norm = out.sum(axis=1, keepdims=True)
+        # -log softmax[y] = log(sum exp(shifted)) - shifted[y]
+        loss_sum = float(np.log(norm).sum(dtype=np.float64) - picked.sum(dtype=np.float64))
+        out /= norm  # softmax
+        out[rows, targets] -= 1.0
+        out *= scale
+        return loss_sum, out
+
+
+def output_loss(h, rows, targets, W_hy, b_y, loss, scale):
+    """Readout and loss of one window, with gradients.
+
+    Parameters
+    ----------
+    h : array (B, T, H)
+        Hidden states of the window.
+    rows, targets : as returned by :func:`select_window`
+    W_hy, b_y : arrays (H, k), (k,)
+    loss : SquaredError or SoftmaxCrossEntropy
+    scale : float
+        Multiplies the gradients (1 / number of taught outputs for a mean).
+
+    Returns
+    -------
+    loss_sum : float
+        Sum of the losses of the taught outputs.
+    dh : array (B, T, H), C-contiguous
+        ``scale * d(loss_sum)/dh``; zero at steps without a target.
+    dW_hy, db_y : arrays (H, k), (k,)
+        ``scale * d(loss_sum)/dW_hy`` and ``/db_y``.
+    """
+    B, T, H = h.shape
+    hflat = h.reshape(B * T, H)
+    hs = hflat if rows is None else hflat[rows]
+    out = readout(hs, W_hy, b_y)
+    loss_sum, dout = loss.loss_grad(out, targets, scale)
+    dW_hy = matmul_tn(hs, dout)
+    db_y = dout.sum(axis=0)
+    dhs = matmul_nt(dout, W_hy)
+    if rows is None:
+        dh = dhs.reshape(B, T, H)
+    else:
+        dh = np.zeros((B * T, H), dtype=h.dtype)
+        dh[rows] = dhs
+        dh = dh.reshape(B, T, H)
+    return loss_sum, dh, dW_hy, db_y

@@ -1,0 +1,206 @@
+"""First-order optimizers and global gradient-norm clipping.
+
+Each optimizer updates a dict of parameter arrays in place from a dict of
+gradients with the same keys, and keeps its state (velocities, accumulators,
+moments, step count) between calls, so that ``partial_fit`` continues where
+the last call stopped. The update rules are PyTorch's (``torch.optim.SGD``,
+``Adagrad``, ``Adam`` with default options), which the tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import blas as _scipy_blas
+
+__all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "OPTIMIZERS"]
+
+
+class Optimizer:
+    """Base class: ``step(params, grads)`` updates ``params`` in place."""
+
+    name = ""
+
+    def __init__(self, learning_rate):
+        self.learning_rate = float(learning_rate)
+        self.n_steps = 0
+        self.state = {}
+
+    def _slot(self, key, param, slot):
+        """A zero-initialized state array of param's shape, created on first use."""
+        state = self.state.setdefault(key, {})
+        arr = state.get(slot)
+        if arr is None:
+            arr = state[slot] = np.zeros_like(param)
+        return arr
+
+    def _scratch(self, key, param):
+        """A work array of param's shape (not state: not kept when pickled)."""
+        scratch = self.__dict__.setdefault("_work", {})
+        arr = scratch.get(key)
+        if arr is None or arr.shape != param.shape or arr.dtype != param.dtype:
+            arr = scratch[key] = np.empty_like(param)
+        return arr
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_work", None)
+        return state
+
+    def step(self, params, grads):
+        """Update every ``params[key]`` in place from ``grads[key]``."""
+        self.n_steps += 1
+        for key, g in grads.items():
+            self._update(key, params[key], g)
+
+    def _update(self, key, p, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def set_hyperparameters(self, **kwargs):
+        """Change hyperparameters (e.g. the learning rate) and keep the state."""
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (optionally Nesterov) momentum.
+
+    ``v = momentum * v + g``; then ``p -= lr * v``, or with Nesterov
+    ``p -= lr * (g + momentum * v)``. ``momentum=0`` is plain SGD.
+    """
+
+    name = "sgd"
+
+    def __init__(self, learning_rate, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, key, p, g):
+        lr, mu = self.learning_rate, self.momentum
+        if mu == 0.0:
+            p -= lr * g
+            return
+        v = self._slot(key, p, "velocity")
+        v *= mu
+        v += g
+        if self.nesterov:
+            p -= lr * (g + mu * v)
+        else:
+            p -= lr * v
+
+
+class Adagrad(Optimizer):
+    """Adagrad: ``G += g**2``; ``p -= lr * g / (sqrt(G) + eps)``."""
+
+    name = "adagrad"
+
+    def __init__(self, learning_rate, eps=1e-10):
+        super().__init__(learning_rate)
+        self.eps = float(eps)
+
+    def _update(self, key, p, g):
+        G = self._slot(key, p, "sum_sq")
+        tmp = self._scratch(key, p)
+        np.multiply(g, g, out=tmp)
+        G += tmp
+        np.sqrt(G, out=tmp)
+        tmp += self.eps
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.learning_rate
+        p -= tmp
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias-corrected moments.
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g**2``,
+    ``p -= lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)``.
+    """
+
+    name = "adam"
+
+    def __init__(self, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(learning_rate)
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
+        self.eps = float(eps)
+
+    def step(self, params, grads):
+        self.n_steps += 1
+        t = self.n_steps
+        b1, b2 = self.beta1, self.beta2
+        step_size = self.learning_rate / (1.0 - b1**t)
+        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2**t)
+        for key, g in grads.items():
+            p = params[key]
+            m = self._slot(key, p, "m")
+            v = self._slot(key, p, "v")
+            tmp = self._scratch(key, p)
+            # in place, with one scratch array: no allocation per step
+            m *= b1
+            np.multiply(g, 1.0 - b1, out=tmp)
+            m += tmp
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp *= inv_sqrt_bc2
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
+
+OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam}
+
+
+def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False):
+    """The optimizer called ``name`` ("sgd", "adagrad" or "adam")."""
+    if name == "sgd":
+        return SGD(learning_rate, momentum=momentum, nesterov=nesterov)
+    if name == "adagrad":
+        return Adagrad(learning_rate)
+    if name == "adam":
+        return Adam(learning_rate)
+    raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {name!r}")
+
+
+def _sum_of_squares(f):
+    """``f @ f`` for a 1-D float array, on SciPy's BLAS as in the kernels (see
+    :mod:`fastrnn.losses`); overflows to inf without a warning."""
+    if not f.size:
+        return 0.0
+    return float(_scipy_blas.get_blas_funcs("dot", dtype=f.dtype)(f, f))
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients together so that their global L2 norm is <= max_norm.
+
+    Parameters
+    ----------
+    grads : iterable of arrays
+        Modified in place.
+    max_norm : float or None
+        None only measures the norm.
+
+    Returns
+    -------
+    float
+        The global norm before clipping (``sqrt`` of the sum of squares of every
+        entry); inf or nan when a gradient is not finite, and then nothing is
+        scaled.
+    """
+    grads = list(grads)
+    sq = sum(_sum_of_squares(g.ravel()) for g in grads)
+    if not math.isfinite(sq):
+        # float32 sums of squares overflow above ~3e38: redo them in float64,
+        # which only fails for gradients that are not finite themselves.
+        sq = sum(_sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
+    norm = math.sqrt(sq) if math.isfinite(sq) else sq
+    if max_norm is not None and math.isfinite(norm) and norm > max_norm:
+        scale = max_norm / norm
+        for g in grads:
+            g *= scale
+    return norm
