@@ -5,9 +5,20 @@ backpropagation through time on the compiled kernels; ``fastrnn.reference``
 has the same functions in plain NumPy.
 """
 
+from . import reference
 from .functional import Gradients, backward, forward
 from .estimator import NotFittedError, RNNClassifier, RNNRegressor, load
 
 __version__ = "0.1.0"
 
-__all__ = ["forward", "backward", "Gradients", "__version__"]
+__all__ = [
+    "forward",
+    "backward",
+    "Gradients",
+    "reference",
+    "RNNRegressor",
+    "RNNClassifier",
+    "load",
+    "NotFittedError",
+    "__version__",
+]

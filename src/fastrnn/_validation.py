@@ -53,7 +53,7 @@ def _float_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
         raise TypeError(
             f"{name} must be a floating-point array, got dtype {arr.dtype}"
         )
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")  # keeps 0-D arrays 0-D
 
 
 def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], meaning: str) -> None:
