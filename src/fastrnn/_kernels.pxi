@@ -55,7 +55,7 @@ cdef extern from *:
         double ax = fabs(x);
         double y, n, r, p, s, u, e;
         uint64_t bits;
-        ax = ax < 19.1 ? ax : 19.1;
+        ax = ax > 19.1 ? 19.1 : ax;                    /* NaN stays NaN */
         y = -2.0 * ax;
         n = (y * log2e + magic) - magic;
         r = (y - n * ln2_hi) - n * ln2_lo;
@@ -89,7 +89,7 @@ cdef extern from *:
         float ax = fabsf(x);
         float y, n, r, p, s, u, e;
         uint32_t bits;
-        ax = ax < 9.1f ? ax : 9.1f;
+        ax = ax > 9.1f ? 9.1f : ax;
         y = -2.0f * ax;
         n = (y * log2e + magic) - magic;
         r = (y - n * ln2_hi) - n * ln2_lo;
@@ -129,7 +129,7 @@ cdef inline void _activate(floating* row, Py_ssize_t n, int activation) noexcept
             row[j] = _tanh(row[j])
     else:
         for j in range(n):
-            row[j] = row[j] if row[j] > 0 else 0
+            row[j] = 0 if row[j] < 0 else row[j]    # NaN stays NaN
 
 
 cdef inline void _times_act_grad(floating* g, const floating* hrow, Py_ssize_t n,

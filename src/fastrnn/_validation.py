@@ -74,6 +74,8 @@ def compute_dtype(W_xh: Any, W_hh: Any) -> np.dtype:
     dtypes = []
     for name, w in (("W_xh", W_xh), ("W_hh", W_hh)):
         dt = np.asarray(w).dtype
+        if dt.kind == "f" and not dt.isnative:
+            dt = dt.newbyteorder("=")  # the same values in this machine's byte order
         if dt not in FLOAT_DTYPES:
             raise TypeError(f"{name} must be float32 or float64, got dtype {dt}")
         dtypes.append(dt)

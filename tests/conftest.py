@@ -1,0 +1,92 @@
+"""Shared fixtures: the compiled kernel builds, the kernels' two step-product
+paths and the two dtypes.
+
+Every test that runs the compiled kernels should take ``path`` (and, where the
+float32 kernels matter, ``dtype``) so that each branch of the fused-type
+kernels is exercised: {loop, BLAS} x {float32, float64}, in every kernel build
+this machine runs (``path`` depends on ``kernels``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from fastrnn import functional
+
+# The compiled kernel modules this CPU runs, by name ("baseline", and "avx2"
+# where built and supported); fastrnn.functional calls `functional.kernels`.
+KERNEL_MODULES = dict(getattr(functional, "KERNEL_MODULES", None) or {"baseline": functional._core})
+
+# BLAS_MIN_STEP_WORK values that force each step-product path for any B and H.
+_PATHS = {
+    "loop": {"BLAS_MIN_STEP_WORK": 1 << 62},  # B * H * H never reaches it: the hand loop
+    "blas": {"BLAS_MIN_STEP_WORK": 0},  # always reached: a GEMM per step
+}
+
+
+def pytest_configure(config):
+    # When a hypothesis test fails, hypothesis' pytest plugin imports libcst to
+    # suggest a patch; libcst 1.0 warns on import through mypy_extensions, and
+    # filterwarnings = error turns that into an INTERNALERROR that hides the
+    # failure. Later filters take precedence over the "error" one.
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning",
+    )
+
+
+@contextlib.contextmanager
+def _configured(path, build):
+    """Make fastrnn.functional use one kernel build and one path, then restore it."""
+    values = dict(_PATHS[path])
+    if len(KERNEL_MODULES) > 1:
+        values["kernels"] = KERNEL_MODULES[build]
+    saved = {name: getattr(functional, name) for name in values}  # AttributeError if gone
+    try:
+        for name, value in values.items():
+            setattr(functional, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(functional, name, value)
+
+
+@pytest.fixture(scope="session")
+def kernel_configs():
+    """Every (path, build) pair, for tests that draw one per hypothesis example;
+    use them with the `configure_kernels` context manager."""
+    return [(p, b) for p in _PATHS for b in sorted(KERNEL_MODULES)]
+
+
+@pytest.fixture(scope="session")
+def configure_kernels():
+    """Context manager factory: ``with configure_kernels(path, build): ...``."""
+    return _configured
+
+
+@pytest.fixture(params=sorted(KERNEL_MODULES))
+def kernels(request, monkeypatch):
+    """The kernel module fastrnn.forward/backward call (one per build)."""
+    module = KERNEL_MODULES[request.param]
+    if len(KERNEL_MODULES) > 1:
+        # Without this attribute the fixture could not choose a build.
+        assert hasattr(functional, "kernels"), "fastrnn.functional.kernels is gone"
+        monkeypatch.setattr(functional, "kernels", module)
+    return module
+
+
+@pytest.fixture(params=list(_PATHS))
+def path(request, monkeypatch, kernels):
+    """The step-product path the compiled kernels take: "loop" or "blas"."""
+    for name, value in _PATHS[request.param].items():
+        monkeypatch.setattr(functional, name, value)  # raises if functional lost it
+    return request.param
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    """A computation dtype of the kernels."""
+    return np.dtype(request.param)

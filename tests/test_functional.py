@@ -1,0 +1,527 @@
+"""The compiled forward pass and BPTT against the NumPy reference, PyTorch and
+finite differences, on both step-product paths (``path``) and both dtypes.
+
+Errors are normwise: ``max|a - b| / max(max|b|, scale, tiny)``. Elementwise
+tolerances are meaningless where BLAS reorders sums that cancel. ``scale`` is
+the same sum taken over the magnitudes of its terms (see ``summand_scales``):
+where a gradient entry is a sum that cancels (a single hidden unit makes
+dW_hh, db and a shared dh0 scalars), its rounding error is relative to the
+terms, not to the small result. A wrong term is still an O(1) error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastrnn
+from fastrnn import Gradients, functional, reference
+
+ACTIVATIONS = ("tanh", "relu")
+H0_KINDS = ("none", "shared", "per_seq")
+GRAD_NAMES = Gradients._fields  # dx, dW_xh, dW_hh, db, dh0
+
+# Tolerances (normwise relative).
+TOL_REFERENCE = 1e-12  # float64 kernels vs the NumPy reference
+TOL_TORCH = 1e-10  # float64 kernels vs torch.nn.RNN
+TOL_FLOAT32 = 1e-4  # float32 kernels vs the float64 result
+TOL_FD = 1e-7  # analytic gradients vs central differences (float64)
+
+# Small shapes (B, T, D, H): batch, steps, features (0 allowed), hidden units.
+EDGE_SHAPES = [(1, 1, 1, 1), (1, 1, 0, 1), (3, 4, 0, 2), (2, 5, 3, 1)]
+
+HYPOTHESIS = settings(
+    max_examples=40,
+    deadline=None,
+    # The `path` fixture is function-scoped on purpose: it sets one module
+    # global that stays the same for every example.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+# --- problems -------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    """One forward/backward problem; dh is also R in the loss sum(h * R)."""
+
+    x: np.ndarray
+    W_xh: np.ndarray
+    W_hh: np.ndarray
+    b: np.ndarray
+    h0: np.ndarray | None
+    lengths: np.ndarray | None
+    dh: np.ndarray
+    activation: str
+
+    @property
+    def shape(self):
+        B, T, D = self.x.shape
+        return B, T, D, self.W_hh.shape[0]
+
+    def astype(self, dtype):
+        def cast(a):
+            return None if a is None else a.astype(dtype)
+
+        return replace(self, x=cast(self.x), W_xh=cast(self.W_xh), W_hh=cast(self.W_hh),
+                       b=cast(self.b), h0=cast(self.h0), dh=cast(self.dh))
+
+    def forward(self, api=fastrnn):
+        return api.forward(self.x, self.W_xh, self.W_hh, self.b, self.h0,
+                           activation=self.activation, lengths=self.lengths)
+
+    def backward(self, h, api=fastrnn):
+        return api.backward(self.x, h, self.dh, self.W_xh, self.W_hh, self.h0,
+                            activation=self.activation, lengths=self.lengths)
+
+    def valid(self):
+        """(B, T) booleans: step t is inside sequence b."""
+        B, T, _, _ = self.shape
+        if self.lengths is None:
+            return np.ones((B, T), dtype=bool)
+        return np.arange(T)[None, :] < np.asarray(self.lengths)[:, None]
+
+    def h0_full(self):
+        B, _, _, H = self.shape
+        if self.h0 is None:
+            return np.zeros((B, H))
+        return np.broadcast_to(self.h0, (B, H))
+
+
+def make_problem(seed, B, T, D, H, activation="tanh", h0_kind="none", with_lengths=False):
+    """Random float64 problem, scaled so that neither tanh saturates nor relu blows up."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, T, D))
+    W_xh = 0.5 * rng.standard_normal((D, H)) / np.sqrt(max(D, 1))
+    W_hh = rng.standard_normal((H, H)) / np.sqrt(H)
+    b = 0.5 * rng.standard_normal(H)
+    h0 = {
+        "none": None,
+        "shared": 0.5 * rng.standard_normal(H),
+        "per_seq": 0.5 * rng.standard_normal((B, H)),
+    }[h0_kind]
+    lengths = None
+    if with_lengths:
+        lengths = rng.integers(1, T + 1, size=B)
+        if T > 1:  # at least one padded sequence
+            lengths[rng.integers(B)] = rng.integers(1, T)
+    dh = rng.standard_normal((B, T, H))  # nonzero at padded steps too: must be ignored
+    return Problem(x, W_xh, W_hh, b, h0, lengths, dh, activation)
+
+
+@st.composite
+def problems(draw):
+    B = draw(st.integers(1, 6))
+    T = draw(st.integers(1, 6))
+    D = draw(st.integers(0, 7))
+    H = draw(st.integers(1, 7))
+    return make_problem(
+        draw(st.integers(0, 2**32 - 1)), B, T, D, H,
+        activation=draw(st.sampled_from(ACTIVATIONS)),
+        h0_kind=draw(st.sampled_from(H0_KINDS)),
+        with_lengths=draw(st.booleans()),
+    )
+
+
+def edge_cases():
+    return pytest.mark.parametrize(
+        "shape,activation,h0_kind,with_lengths",
+        [(s, a, k, w) for s in EDGE_SHAPES for a in ACTIVATIONS for k in H0_KINDS
+         for w in (False, True)],
+    )
+
+
+# --- comparisons ----------------------------------------------------------
+
+
+def rel_err(actual, expected, scale=None):
+    """max|actual - expected| / max(max|expected|, max|scale|, tiny)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    if expected.size == 0:
+        return 0.0
+    denom = np.abs(expected).max()
+    if scale is not None:
+        denom = max(denom, np.abs(scale).max())
+    return float(np.abs(actual - expected).max() / max(denom, np.finfo(np.float64).tiny))
+
+
+def summand_scales(p, h):
+    """Each gradient's sum over the magnitudes of its terms (a Gradients tuple).
+
+    dL/da (B, T, H) comes from the reference: its dx is dL/da @ W_xh^T, so
+    with x of width H and W_xh = I it is dL/da itself.
+    """
+    B, T, D, H = p.shape
+    da = np.abs(reference.backward(np.zeros((B, T, H)), h, p.dh, np.eye(H), p.W_hh, p.h0,
+                                   activation=p.activation, lengths=p.lengths).dx)
+    h_prev = np.concatenate([p.h0_full()[:, None], h[:, :-1]], axis=1)
+    rows = da.reshape(B * T, H)
+    dh0 = None
+    if p.h0 is not None:
+        dh0 = da[:, 0] @ np.abs(p.W_hh).T
+        if p.h0.ndim == 1:
+            dh0 = dh0.sum(axis=0)
+    return Gradients(
+        dx=da @ np.abs(p.W_xh).T,
+        dW_xh=np.abs(p.x).reshape(B * T, D).T @ rows,
+        dW_hh=np.abs(h_prev).reshape(B * T, H).T @ rows,
+        db=rows.sum(axis=0),
+        dh0=dh0,
+    )
+
+
+def assert_grads_close(actual, expected, tol, scales=None, skip=()):
+    assert isinstance(actual, Gradients)
+    assert (actual.dh0 is None) == (expected.dh0 is None)
+    for name in GRAD_NAMES:
+        a, e = getattr(actual, name), getattr(expected, name)
+        if name in skip or e is None:
+            continue
+        assert a.shape == e.shape, name
+        s = None if scales is None else getattr(scales, name)
+        err = rel_err(a, e, s)
+        assert err <= tol, f"{name}: normwise error {err:.3g} > {tol:g}"
+
+
+def assert_padding_zero(p, h, grads=None):
+    """h is exactly 0 at padded steps, and so is dx."""
+    pad = ~p.valid()
+    assert not h[pad].any()
+    if grads is not None:
+        assert not grads.dx[pad].any()
+
+
+# --- PyTorch --------------------------------------------------------------
+
+
+@pytest.fixture
+def torch():
+    """PyTorch; the test is skipped without it."""
+    return pytest.importorskip("torch")
+
+
+def torch_rnn(torch, p, seed=0):
+    """h and Gradients from torch.nn.RNN (float64) on problem p, plus bias_hh's gradient.
+
+    D = 0 is emulated with one zero input feature: dx and dW_xh are then
+    returned with torch's (B, T, 1) and (1, H) shapes and must not be compared.
+    """
+    B, T, D, H = p.shape
+    D_in = max(D, 1)
+    x = p.x if D > 0 else np.zeros((B, T, 1))
+    W_xh = p.W_xh if D > 0 else np.zeros((1, H))
+    rnn = torch.nn.RNN(D_in, H, nonlinearity=p.activation, batch_first=True,
+                       dtype=torch.float64)
+    bias_ih = np.random.default_rng(seed).standard_normal(H)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(W_xh.T)))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(np.ascontiguousarray(p.W_hh.T)))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(bias_ih))
+        rnn.bias_hh_l0.copy_(torch.from_numpy(p.b - bias_ih))  # sum is b
+    x_t = torch.tensor(x, requires_grad=True)
+    h0_t = hx = None
+    if p.h0 is not None:
+        h0_t = torch.tensor(p.h0, requires_grad=True)  # leaf: (H,) or (B, H)
+        hx = h0_t.expand(B, H).unsqueeze(0).contiguous()  # (num_layers, B, H)
+    if p.lengths is None:
+        out, _ = rnn(x_t, hx)
+    else:
+        utils = torch.nn.utils.rnn
+        packed = utils.pack_padded_sequence(x_t, torch.as_tensor(p.lengths, dtype=torch.int64),
+                                            batch_first=True, enforce_sorted=False)
+        out, _ = rnn(packed, hx)
+        out, _ = utils.pad_packed_sequence(out, batch_first=True, total_length=T)
+    (out * torch.from_numpy(p.dh)).sum().backward()
+    grads = Gradients(
+        dx=x_t.grad.numpy(),
+        dW_xh=rnn.weight_ih_l0.grad.numpy().T,
+        dW_hh=rnn.weight_hh_l0.grad.numpy().T,
+        db=rnn.bias_ih_l0.grad.numpy(),
+        dh0=None if h0_t is None else h0_t.grad.numpy(),
+    )
+    return out.detach().numpy(), grads, rnn.bias_hh_l0.grad.numpy()
+
+
+# --- checks shared by the hypothesis and the explicit tests ---------------
+
+
+def check_against_reference(p):
+    """float64 kernels == reference to TOL_REFERENCE; backward on the same h."""
+    h_ref = p.forward(reference)
+    h = p.forward()
+    assert h.dtype == np.float64 and h.shape == h_ref.shape
+    assert rel_err(h, h_ref) <= TOL_REFERENCE
+    assert_padding_zero(p, h)
+    # Same h for both: a forward rounding difference must not be amplified
+    # (through 1 - h^2) into the comparison of the BPTT kernels.
+    g_ref = p.backward(h_ref, reference)
+    g = p.backward(h_ref)
+    assert all(a is None or a.dtype == np.float64 for a in g)
+    assert_grads_close(g, g_ref, TOL_REFERENCE, summand_scales(p, h_ref))
+    assert_padding_zero(p, h, g)
+
+
+def check_against_torch(torch, p):
+    """float64 kernels, forward then backward, == torch.nn.RNN to TOL_TORCH."""
+    h_t, g_t, db_hh = torch_rnn(torch, p)
+    h = p.forward()
+    g = p.backward(h)
+    assert rel_err(h, h_t) <= TOL_TORCH
+    assert_padding_zero(p, h_t)
+    scales = summand_scales(p, p.forward(reference))
+    D = p.shape[2]
+    skip = () if D > 0 else ("dx", "dW_xh")
+    assert_grads_close(g, g_t, TOL_TORCH, scales, skip=skip)
+    # b = bias_ih + bias_hh: both biases take the gradient db.
+    assert rel_err(g.db, db_hh, scales.db) <= TOL_TORCH
+    if D == 0:
+        assert g.dx.shape == p.x.shape and g.dW_xh.shape == p.W_xh.shape
+
+
+def check_float32(p):
+    """float32 kernels == float64 result on the same (float32) values to TOL_FLOAT32."""
+    p32 = p.astype(np.float32)
+    p64 = p32.astype(np.float64)  # exactly the float32 values
+    h64 = p64.forward(reference)
+    g64 = p64.backward(h64, reference)
+    h = p32.forward()
+    g = p32.backward(h)
+    assert h.dtype == np.float32
+    assert all(a is None or a.dtype == np.float32 for a in g)
+    assert rel_err(h, h64) <= TOL_FLOAT32
+    assert_grads_close(g, g64, TOL_FLOAT32, summand_scales(p64, h64))
+    assert_padding_zero(p, h, g)
+
+
+# --- 1. float64 against the reference and PyTorch -------------------------
+
+
+@HYPOTHESIS
+@given(p=problems())
+def test_float64_matches_reference(path, p):
+    check_against_reference(p)
+
+
+@edge_cases()
+def test_float64_matches_reference_edge_shapes(path, shape, activation, h0_kind, with_lengths):
+    check_against_reference(make_problem(1, *shape, activation, h0_kind, with_lengths))
+
+
+@pytest.mark.torch
+@HYPOTHESIS
+@given(p=problems())
+def test_float64_matches_torch(torch, path, p):
+    check_against_torch(torch, p)
+
+
+@pytest.mark.torch
+@edge_cases()
+def test_float64_matches_torch_edge_shapes(torch, path, shape, activation, h0_kind, with_lengths):
+    check_against_torch(torch, make_problem(2, *shape, activation, h0_kind, with_lengths))
+
+
+# --- 2. float32 against float64 -------------------------------------------
+
+
+@HYPOTHESIS
+@given(p=problems())
+def test_float32_matches_float64(path, p):
+    check_float32(p)
+
+
+@edge_cases()
+def test_float32_matches_float64_edge_shapes(path, shape, activation, h0_kind, with_lengths):
+    check_float32(make_problem(3, *shape, activation, h0_kind, with_lengths))
+
+
+# --- hidden sizes past the vector widths ----------------------------------
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("H", [8, 9, 16, 24, 31, 32, 33, 57, 64])
+def test_hidden_sizes_across_vector_blocks(path, dtype, activation, H):
+    """H beyond the small sizes above: the step product's column blocks
+    (32, 16, 8 and the remainder) and odd k counts, in both dtypes."""
+    p = make_problem(11, 3, 4, 5, H, activation, "per_seq", with_lengths=True)
+    if dtype == np.float32:
+        check_float32(p)
+    else:
+        check_against_reference(p)
+
+
+# --- the paths and the fixture that picks them ----------------------------
+
+
+def test_path_fixture_selects_path(path):
+    for B, H in [(1, 1), (5, 7), (64, 64)]:
+        assert functional._use_blas(B, H) is (path == "blas")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_paths_agree(path, monkeypatch, dtype, activation):
+    """Each path against the loop, in float32 too."""
+    p = make_problem(4, 5, 6, 3, 7, activation, "per_seq", with_lengths=True).astype(dtype)
+    h = p.forward()
+    g = p.backward(h)
+    monkeypatch.setattr(functional, "BLAS_MIN_STEP_WORK", 1 << 62)
+    h_loop = p.forward()
+    g_loop = p.backward(h_loop)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert rel_err(h, h_loop) <= tol
+    assert_grads_close(g, g_loop, tol)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_default_threshold_large_problem(dtype, activation):
+    """Sizes past the default BLAS_MIN_STEP_WORK, without the fixture."""
+    B, H = 16, 64
+    assert functional._use_blas(B, H)
+    p = make_problem(5, B, 4, 5, H, activation, "shared", with_lengths=True)
+    h_ref = p.forward(reference)
+    g_ref = p.backward(h_ref, reference)
+    q = p.astype(dtype)
+    h = q.forward()
+    g = q.backward(h)
+    tol = TOL_FLOAT32 if dtype == np.float32 else 1e-11
+    assert rel_err(h, h_ref) <= tol
+    assert_grads_close(g, g_ref, tol, summand_scales(p, h_ref))
+
+
+# --- semantics --------------------------------------------------------------
+
+
+def test_dh_ignored_at_padded_steps(path, dtype):
+    p = make_problem(6, 4, 5, 3, 4, "tanh", "per_seq", with_lengths=True).astype(dtype)
+    h = p.forward()
+    g = p.backward(h)
+    pad = ~p.valid()
+    assert pad.any()
+    dh = p.dh.copy()
+    dh[pad] = 1e3
+    g2 = replace(p, dh=dh).backward(h)
+    for a, c in zip(g, g2):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_full_lengths_equal_no_lengths(path, dtype):
+    p = make_problem(7, 3, 4, 2, 5, "relu", "shared").astype(dtype)
+    q = replace(p, lengths=np.full(3, 4))
+    h_p, h_q = p.forward(), q.forward()
+    np.testing.assert_array_equal(h_p, h_q)
+    for a, c in zip(p.backward(h_p), q.backward(h_q)):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_shared_h0_is_broadcast_and_its_gradient_summed(path, dtype):
+    p = make_problem(8, 3, 4, 2, 5, "tanh", "shared", with_lengths=True).astype(dtype)
+    q = replace(p, h0=np.tile(p.h0, (3, 1)))
+    h_p, h_q = p.forward(), q.forward()
+    np.testing.assert_array_equal(h_p, h_q)
+    g_p, g_q = p.backward(h_p), q.backward(h_q)
+    assert g_p.dh0.shape == (5,) and g_q.dh0.shape == (3, 5)
+    tol = 1e-5 if dtype == np.float32 else 1e-14
+    assert rel_err(g_p.dh0, g_q.dh0.sum(axis=0)) <= tol
+    for name in ("dx", "dW_xh", "dW_hh", "db"):
+        np.testing.assert_array_equal(getattr(g_p, name), getattr(g_q, name))
+
+
+def test_zero_features(path, dtype):
+    """D = 0: the input adds nothing; dx and dW_xh are empty."""
+    p = make_problem(9, 2, 3, 0, 4, "tanh", "per_seq").astype(dtype)
+    h = p.forward()
+    g = p.backward(h)
+    assert g.dx.shape == (2, 3, 0) and g.dW_xh.shape == (0, 4)
+    assert g.dx.dtype == dtype and g.dW_xh.dtype == dtype
+    # The same network with one all-zero input feature.
+    q = replace(p, x=np.zeros((2, 3, 1), dtype), W_xh=np.ones((1, 4), dtype))
+    h_q = q.forward()
+    np.testing.assert_array_equal(h, h_q)
+    g_q = q.backward(h_q)
+    for name in ("dW_hh", "db", "dh0"):
+        np.testing.assert_array_equal(getattr(g, name), getattr(g_q, name))
+
+
+def test_backward_does_not_modify_inputs(path, dtype):
+    p = make_problem(10, 3, 4, 2, 5, "tanh", "per_seq", with_lengths=True).astype(dtype)
+    h = p.forward()
+    arrays = [p.x, h, p.dh, p.W_xh, p.W_hh, p.b, p.h0, p.lengths]
+    copies = [a.copy() for a in arrays]
+    p.backward(h)
+    p.forward()
+    for a, c in zip(arrays, copies):
+        np.testing.assert_array_equal(a, c)
+
+
+# --- 3. finite differences ------------------------------------------------
+
+
+def fd_problem(activation, h0_kind, with_lengths, margin=1e-3):
+    """Tiny problem whose pre-activations all stay `margin` away from relu's kink."""
+    for seed in range(100):
+        p = make_problem(seed, 3, 3, 2, 3, activation, h0_kind, with_lengths)
+        if activation == "tanh":
+            return p
+        h = p.forward(reference)
+        h_prev = np.concatenate([p.h0_full()[:, None], h[:, :-1]], axis=1)
+        a = p.x @ p.W_xh + h_prev @ p.W_hh + p.b
+        if np.abs(a[p.valid()]).min() > margin:
+            return p
+    raise AssertionError("no seed keeps relu's pre-activations off 0")  # pragma: no cover
+
+
+def numerical_gradients(p, api, eps=1e-6):
+    """Central differences of L = sum(h * R), R = p.dh, for every parameter."""
+
+    def loss():
+        return float(np.sum(p.forward(api) * p.dh))
+
+    def grad(arr):
+        g = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            old = arr[idx]
+            arr[idx] = old + eps
+            up = loss()
+            arr[idx] = old - eps
+            down = loss()
+            arr[idx] = old
+            g[idx] = (up - down) / (2 * eps)
+        return g
+
+    return Gradients(grad(p.x), grad(p.W_xh), grad(p.W_hh), grad(p.b),
+                     None if p.h0 is None else grad(p.h0))
+
+
+def check_fd(p, api):
+    g = p.backward(p.forward(api), api)
+    g_fd = numerical_gradients(p, api)
+    assert_grads_close(g, g_fd, TOL_FD)
+
+
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("h0_kind", H0_KINDS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_finite_differences_compiled(path, activation, h0_kind, with_lengths):
+    check_fd(fd_problem(activation, h0_kind, with_lengths), fastrnn)
+
+
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("h0_kind", H0_KINDS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_finite_differences_reference(activation, h0_kind, with_lengths):
+    check_fd(fd_problem(activation, h0_kind, with_lengths), reference)
+
+
+def test_finite_differences_can_fail(path):
+    """The check is not vacuous: a gradient 1% off fails it."""
+    p = fd_problem("tanh", "per_seq", True)
+    g = p.backward(p.forward())
+    wrong = g._replace(dW_hh=g.dW_hh * 1.01)
+    with pytest.raises(AssertionError, match="dW_hh"):
+        assert_grads_close(wrong, numerical_gradients(p, fastrnn), TOL_FD)
