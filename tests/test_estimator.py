@@ -275,6 +275,21 @@ def test_bptt_window_covering_the_sequence_is_full_bptt():
     assert not np.array_equal(short.W_hh_, full.W_hh_)
 
 
+def test_truncated_bptt_window_after_every_sequence_of_the_batch_ended():
+    # Windows at steps 6.. and 9.. of T = 10 hold no true step of any sequence
+    # (all lengths <= 5): they are skipped, not run on an empty batch.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(8, 10, 2))
+    L = rng.integers(1, 6, size=8)
+    y = rng.integers(0, 2, size=8)
+    kw = dict(n_hidden=4, output_steps="last", max_epochs=2, batch_size=4, dtype="float64",
+              random_state=0)
+    windows = RNNClassifier(bptt_steps=3, **kw).fit(X, y, lengths=L)
+    short = RNNClassifier(bptt_steps=3, **kw).fit(X[:, :5], y, lengths=L)
+    for name in WEIGHTS:
+        np.testing.assert_array_equal(getattr(windows, name), getattr(short, name))
+
+
 # --------------------------------------------------------------------------
 # 3. Reproducibility
 # --------------------------------------------------------------------------

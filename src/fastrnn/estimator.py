@@ -7,14 +7,21 @@ next. The recurrence and its BPTT are :func:`fastrnn.functional.forward` and
 readout and losses are in :mod:`fastrnn.losses`, optimizers and clipping in
 :mod:`fastrnn.optim`, the file format in :mod:`fastrnn.io`.
 
-Two places connect the recurrence to the rest, so that later teaching signals
-slot in without touching the training loop:
+Two places connect the recurrence to the rest, so that the ways of feeding and
+teaching the network slot in without touching the training loop:
 
-* :meth:`_BaseRNN._batch_h0` builds the initial state of a mini-batch
-  (zeros, the learned ``h0_``, or the caller's ``initial_state``);
+* :meth:`_BaseRNN._batch_h0` builds the initial state of a mini-batch (zeros,
+  the learned ``h0_``, the caller's ``initial_state``, or the two mixed unit
+  by unit by ``initial_state_mask``), and :func:`_h0_gradient` turns the
+  per-sequence initial-state gradient of :func:`fastrnn.functional.backward`
+  into ``h0_``'s (no kernel change: a masked h0 is an ordinary (B, H) h0);
 * :func:`fastrnn.losses.select_window` + :func:`fastrnn.losses.output_loss`
-  map hidden states to outputs, targets and losses, and the loss gradient back
-  to ``dL/dh``.
+  map hidden states to outputs (the readout, or hidden units 0..k-1 with
+  ``readout=False``), targets (all, last or last-K steps, any subset with a
+  ``target_mask``) and losses, and the loss gradient back to ``dL/dh``.
+
+Integer-id inputs X (n, T) go to the functional layer as they are (a row
+lookup into ``W_xh_``); :meth:`step` advances a fitted model chunk by chunk.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ _OPTIMIZERS = ("sgd", "adagrad", "adam")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # predict runs the recurrence over at most this many hidden-state values at once
 _PREDICT_CHUNK_VALUES = 1 << 22
+# a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
+_H0_INIT_SCALE = 0.1
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -77,6 +86,7 @@ class _Config:
     n_hidden: int
     activation: str
     output_steps: object  # "all", "last" or int K
+    readout: bool
     learn_initial_state: bool
     optimizer: str
     learning_rate: float
@@ -92,6 +102,7 @@ class _Config:
     tol: float
     n_iter_no_change: int
     dtype: np.dtype
+    n_symbols: int | None
     verbose: int
     warm_start: bool
 
@@ -186,15 +197,32 @@ def _numeric_array(name, value):
     return arr
 
 
+def _is_ids(arr):
+    """X given as integer ids (n, T): one-hot rows of an (n, T, V) input."""
+    return arr.ndim == 2 and arr.dtype.kind in "iu"
+
+
 def _check_X(X, dtype, n_features=None, owner=""):
+    """X as a C-contiguous array: (n, T, D) in the computation dtype, or integer
+    ids (n, T) as intp (their range is checked by :func:`_check_ids`)."""
     arr = _numeric_array("X", X)
+    if _is_ids(arr):
+        n, T = arr.shape
+        if n < 1 or T < 1:
+            raise ValueError(
+                f"X must hold at least one sequence of at least one step, got shape "
+                f"{_shape(arr.shape)}"
+            )
+        return np.ascontiguousarray(arr, dtype=np.intp)
     if arr.ndim != 3:
         hint = ""
         if arr.ndim == 2:
-            hint = " (for one feature per step, use X[:, :, None]; for one sequence, X[None])"
+            hint = (" (for one feature per step, use X[:, :, None]; for one sequence, "
+                    "X[None]; integer ids (n_sequences, n_steps) need an integer dtype)")
         raise ValueError(
-            "X must be a 3-D array (n_sequences, n_steps, n_features), got a "
-            f"{arr.ndim}-D array of shape {_shape(arr.shape)}{hint}"
+            "X must be a 3-D array (n_sequences, n_steps, n_features) or a 2-D integer "
+            f"array of ids (n_sequences, n_steps), got a {arr.ndim}-D array of shape "
+            f"{_shape(arr.shape)}{hint}"
         )
     n, T, D = arr.shape
     if n < 1 or T < 1:
@@ -206,6 +234,27 @@ def _check_X(X, dtype, n_features=None, owner=""):
             f"X has {D} features per step, but {owner} was fitted with {n_features}"
         )
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_ids(X, lengths, V, why):
+    """Integer ids X (n, T) must lie in 0..V-1 at the true steps; ids at padded
+    steps may be anything (a copy with 0 there is returned when they are not).
+
+    why: where V comes from, for the error message.
+    """
+    bad = (X < 0) | (X >= V)
+    if not bad.any():
+        return X
+    if lengths is not None:
+        valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
+        if not (bad & valid).any():
+            return np.where(valid, X, 0).astype(np.intp)
+        bad &= valid
+    i, t = np.argwhere(bad)[0]
+    raise ValueError(
+        f"X holds integer ids, which must lie in 0..{V - 1} ({why}), got X[{i}, {t}] = "
+        f"{X[i, t]}"
+    )
 
 
 def _check_lengths(lengths, n, T):
@@ -233,7 +282,7 @@ def _check_lengths(lengths, n, T):
 
 def _finite_X(X, lengths):
     """Check X is finite at the true steps; zero (a copy of) padded steps that are not."""
-    if np.isfinite(X).all():
+    if X.ndim == 2 or np.isfinite(X).all():  # integer ids are finite
         return X
     finite_steps = np.isfinite(X).all(axis=2)
     if lengths is not None:
@@ -244,18 +293,82 @@ def _finite_X(X, lengths):
     raise ValueError(f"X contains NaN or inf (first at sequence {i}, step {t})")
 
 
-def _check_initial_state(initial_state, n, H, dtype):
+def _check_initial_state_mask(mask, H, have_state):
+    """initial_state_mask as a bool (H,) array, or None when absent."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype.kind != "b":
+        raise ValueError(
+            f"initial_state_mask must be a boolean array of shape ({H},) (which units "
+            f"initial_state sets), got an array of dtype {arr.dtype}"
+        )
+    if arr.shape != (H,):
+        raise ValueError(
+            f"initial_state_mask must have shape ({H},) (n_hidden,), got {_shape(arr.shape)}"
+        )
+    if not have_state:
+        raise ValueError(
+            "initial_state_mask was given without initial_state (it selects the units "
+            "that initial_state sets)"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _check_initial_state(initial_state, n, H, dtype, mask=None, name="initial_state"):
+    """initial_state as a C-contiguous (n, H) array; it must be finite at the
+    units mask sets (all units when mask is None); the others are ignored."""
     if initial_state is None:
         return None
-    arr = _numeric_array("initial_state", initial_state)
+    arr = _numeric_array(name, initial_state)
     if arr.shape != (n, H):
         raise ValueError(
-            f"initial_state must have shape ({n}, {H}) (n_sequences, n_hidden), "
+            f"{name} must have shape ({n}, {H}) (n_sequences, n_hidden), "
             f"got {_shape(arr.shape)}"
         )
-    if not np.isfinite(arr).all():
-        raise ValueError("initial_state contains NaN or inf")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    used = arr if mask is None else arr[:, mask]
+    if not np.isfinite(used).all():
+        raise ValueError(f"{name} contains NaN or inf"
+                         + ("" if mask is None else " at a unit of initial_state_mask"))
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if mask is not None and not np.isfinite(arr).all():
+        arr = np.where(mask, arr, 0).astype(dtype)
+    return arr
+
+
+def _compose_h0(base, init, mask, dtype):
+    """The initial state of a batch and where h0_'s gradient comes from.
+
+    base : None (zeros) or the learned h0_ (H,)
+    init : None or per-sequence initial states (B, H)
+    mask : None or bool (H,): units set from init (the others from base)
+
+    Returns (h0, free): h0 for :func:`fastrnn.functional.forward` (None, (H,)
+    or (B, H)); free tells :func:`_h0_gradient` how h0_'s gradient follows from
+    backward's dh0: None (h0_ is not used), True (h0 is h0_ itself), or a bool
+    (H,) array of the units that start from h0_.
+    """
+    if init is None:
+        return base, (None if base is None else True)
+    if mask is None:
+        return init, None
+    if base is None:
+        return np.where(mask, init, 0).astype(dtype), None
+    return np.where(mask, init, base).astype(dtype), ~mask
+
+
+def _h0_gradient(dh0, free):
+    """Gradient of the learned h0_ (H,) from backward's dh0 (see _compose_h0):
+    dh0 itself for a shared h0_, else the per-sequence dh0 (B, H) summed over
+    the batch at the units that start from h0_ (the units set from
+    initial_state take none). None when h0_ is not used."""
+    if free is None:
+        return None
+    if free is True:
+        return dh0
+    g = dh0.sum(axis=0)
+    g[~free] = 0
+    return g
 
 
 def _target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
@@ -303,10 +416,36 @@ def _target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
     return y, single
 
 
-def _r2(y_true, y_pred):
-    """R² of each output column, averaged (sklearn's r2_score, uniform_average)."""
+def _target_mask_layout(target_mask, y_shape, output_steps, multi_ok):
+    """target_mask (y's shape, bool) in y's compact layout: (n, S) for a
+    classifier, (n, S, k) for a regressor (see _target_layout)."""
+    m = np.asarray(target_mask)
+    if m.dtype.kind != "b":
+        raise ValueError(
+            f"target_mask must be a boolean array of y's shape, got dtype {m.dtype}"
+        )
+    if m.shape != tuple(y_shape):
+        raise ValueError(
+            f"target_mask must have y's shape {_shape(tuple(y_shape))}, got {_shape(m.shape)}"
+        )
+    if output_steps == "last":
+        m = m[:, None]
+    if multi_ok and m.ndim == 2:
+        m = m[..., None]
+    return m
+
+
+def _r2(y_true, y_pred, mask=None):
+    """R² of each output column, averaged (sklearn's r2_score, uniform_average).
+
+    mask (N, k) bool, optional: each column's R² over its True entries only
+    (columns without any are left out of the average)."""
     y_true = y_true.astype(np.float64)
     y_pred = y_pred.astype(np.float64)
+    if mask is not None:
+        cols = [j for j in range(y_true.shape[1]) if mask[:, j].any()]
+        return float(np.mean([_r2(y_true[mask[:, j], j][:, None],
+                                  y_pred[mask[:, j], j][:, None]) for j in cols]))
     ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
     ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -320,12 +459,15 @@ class _Data:
     """Checked training data: inputs, and targets in the compact layout of
     :func:`fastrnn.losses.taught_steps` (S slots per sequence)."""
 
-    X: np.ndarray  # (n, T, D), C-contiguous, computation dtype
+    X: np.ndarray  # (n, T, D) C-contiguous, computation dtype; or ids (n, T) intp
     lengths: np.ndarray | None  # (n,) intp, None when all are T
     init: np.ndarray | None  # (n, H) initial states, or None
     Y: np.ndarray | None  # (n, S, k) values or (n, S) class indices
     steps: np.ndarray | None  # (n, S) step of each slot; None for "all"
     valid: np.ndarray | None  # (n, S) slot is taught; None when all are
+    n_in: int | None = None  # rows of W_xh: D, or the vocabulary size V of ids
+    init_mask: np.ndarray | None = None  # (H,) units set from init; None: all
+    vmask: np.ndarray | None = None  # (n, S, k) taught values; None: all of a taught slot
 
     @property
     def n(self):
@@ -336,7 +478,8 @@ class _Data:
         def sub(a):
             return None if a is None else a[idx]
         return _Data(self.X[idx], sub(self.lengths), sub(self.init), sub(self.Y),
-                     sub(self.steps), sub(self.valid))
+                     sub(self.steps), sub(self.valid), self.n_in, self.init_mask,
+                     sub(self.vmask))
 
 
 # --------------------------------------------------------------------------
@@ -437,13 +580,26 @@ _PARAMS_DOC = """
     activation : {"tanh", "relu"}, default="tanh"
         Nonlinearity of the recurrence ``h_t = act(x_t W_xh + h_{t-1} W_hh + b)``.
     output_steps : "all", "last" or int, default="all"
-        Where the targets are: one per step (y of shape %(all)s), one per
-        sequence at its last true step (%(last)s), or at the last K true
-        steps of each sequence (%(K)s).
+        Where the targets (teaching signals) are: one per step (y of shape
+        %(all)s), one per sequence at its last true step (%(last)s), or at
+        the last K true steps of each sequence (%(K)s). A ``target_mask``
+        passed to fit/score teaches any subset of these.
+    readout : bool, default=True
+        True: the outputs are the linear readout ``h_t @ W_hy_ + b_y_``.
+        False (regressor only): there is no readout; the targets are put on the
+        hidden units themselves, y's k columns being the desired activities
+        of units 0..k-1 (k <= n_hidden; k = n_hidden teaches every unit), and
+        must lie in the activation's range (tanh: [-1, 1], relu: >= 0).
+        ``RNNClassifier`` raises a ValueError in fit for False (its
+        probabilities need the readout's logits).
     learn_initial_state : bool, default=False
-        False: ``h_{-1}`` is zeros. True: it is a learned vector ``h0_``
-        shared by all sequences (its gradient is the sum over the batch).
-        An ``initial_state`` passed to fit/predict/score overrides both.
+        False: ``h_{-1}`` is zeros. True: it is a parameter ``h0_`` shared
+        by all sequences, started from a small random guess (see Notes) and
+        trained like any weight: BPTT carries the loss gradient back to the
+        initial state of each training sequence, summed over the mini-batch
+        (with truncated BPTT, from the first window only). An
+        ``initial_state`` passed to fit/predict/score overrides it at the
+        units it sets (all of them, or those of ``initial_state_mask``).
     optimizer : {"adam", "sgd", "adagrad"}, default="adam"
         Update rule (PyTorch's): Adam (beta1=0.9, beta2=0.999, eps=1e-8),
         SGD with ``momentum`` (and ``nesterov``), or Adagrad (eps=1e-10).
@@ -485,6 +641,15 @@ _PARAMS_DOC = """
         Epochs without improvement before stopping.
     dtype : {"float32", "float64"}, default="float32"
         Computation dtype of the weights and data.
+    n_symbols : int or None, default=None
+        Vocabulary size V of integer-id inputs. An integer X of shape
+        (n_sequences, n_steps) holds ids in 0..V-1 that stand for one-hot rows
+        of an (n_sequences, n_steps, V) float X (computed as a row lookup into
+        ``W_xh_``, so a large vocabulary costs no one-hot array); then
+        ``n_features_in_`` is V. None: V is 1 + the largest id at a true step
+        of the first ``fit``. Later ids outside 0..V-1 are a ValueError (ids at
+        padded steps, beyond ``lengths``, are ignored). With float X it must
+        be None or X's n_features.
     random_state : None, int or numpy.random.Generator, default=None
         Seeds initialization, the validation split and the shuffling of the
         mini-batches; an int makes ``fit`` reproducible bit for bit.
@@ -504,8 +669,9 @@ _ATTRS_DOC = """
     h0_ : ndarray (n_hidden,)
         Learned initial state; only with ``learn_initial_state=True``.
     W_hy_, b_y_ : ndarray (n_hidden, %(k)s), (%(k)s,)
-        Readout ``y_t = h_t @ W_hy_ + b_y_``.
+        Readout ``y_t = h_t @ W_hy_ + b_y_``; absent with ``readout=False``.
     n_features_in_ : int
+        Features per step of X; for integer ids, the vocabulary size V.
     n_outputs_ : int
         %(n_outputs)s
     loss_curve_ : list of float
@@ -532,10 +698,33 @@ _ATTRS_DOC = """
     sends back through many steps (a spectral radius far above 1 makes them
     explode, far below 1 vanish). For relu, ``W_hh_`` is the identity (the
     IRNN of Le, Jaitly and Hinton, 2015), which makes the network start as an
-    integrator of its inputs. Biases, ``b_y_`` and ``h0_`` start at zero.
+    integrator of its inputs. Biases and ``b_y_`` start at zero. A learned
+    ``h0_`` starts from a small random guess, ``U(-0.1, 0.1)`` for tanh and
+    ``U(0, 0.1)`` for relu (in the activation's range), drawn after the other
+    weights so that these do not depend on ``learn_initial_state``; a
+    symmetric zero start would give every unit the same role at step 0.
+
+    *Initial states.* Each unit of ``h_{-1}`` comes from ``initial_state``
+    where it is given (where ``initial_state_mask`` is True, or everywhere
+    without a mask), else from ``h0_``, else is 0. BPTT computes the gradient
+    w.r.t. each sequence's initial state; ``h0_`` receives its sum over the
+    mini-batch at the units that start from ``h0_``, the units set from
+    ``initial_state`` pass none.
+
+    *Teaching signals.* Targets may be on the readout or, with
+    ``readout=False``, on hidden units 0..k-1 directly (e.g. desired final
+    activities, or an attractor: the same pattern at the last K steps).
+    ``target_mask`` selects any subset of steps (and, for the regressor, of
+    output values) to teach.
+
+    *Stepping.* :meth:`step` advances a fitted model by one step or a chunk
+    and returns the new state; stepping through a sequence gives the same
+    outputs as :meth:`predict` on the whole of it.
 
     *Loss.* Each update minimizes the mean loss over the taught outputs of its
-    mini-batch (or truncated-BPTT window) plus the L2 term; padded steps
+    mini-batch (or truncated-BPTT window; for a regressor with a
+    ``target_mask``, the mean squared error over its taught values) plus the
+    L2 term; padded steps
     (beyond ``lengths``) are never taught. A window without taught outputs
     (e.g. an early window with ``output_steps="last"``) only carries the state.
 
@@ -556,6 +745,7 @@ class _BaseRNN(_ParamsMixin):
         *,
         activation="tanh",
         output_steps="all",
+        readout=True,
         learn_initial_state=False,
         optimizer="adam",
         learning_rate=0.001,
@@ -571,6 +761,7 @@ class _BaseRNN(_ParamsMixin):
         tol=0.0001,
         n_iter_no_change=10,
         dtype="float32",
+        n_symbols=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -578,6 +769,7 @@ class _BaseRNN(_ParamsMixin):
         self.n_hidden = n_hidden
         self.activation = activation
         self.output_steps = output_steps
+        self.readout = readout
         self.learn_initial_state = learn_initial_state
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -593,6 +785,7 @@ class _BaseRNN(_ParamsMixin):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
+        self.n_symbols = n_symbols
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -629,10 +822,18 @@ class _BaseRNN(_ParamsMixin):
         verbose = self.verbose
         if not ((_is_int(verbose) and verbose >= 0) or _is_bool(verbose)):
             raise _param_error(o, "verbose", "an integer >= 0", verbose)
+        readout = _check_bool(o, "readout", self.readout)
+        if not readout and self._estimator_type == "classifier":
+            raise ValueError(
+                f"{o}: readout=False is not supported (class probabilities need the "
+                "readout's logits); to teach the hidden units themselves, use "
+                "RNNRegressor(readout=False) with the desired activities as y"
+            )
         return _Config(
             n_hidden=_check_int(o, "n_hidden", self.n_hidden, 1),
             activation=self.activation,
             output_steps=steps,
+            readout=readout,
             learn_initial_state=_check_bool(o, "learn_initial_state", self.learn_initial_state),
             optimizer=self.optimizer,
             learning_rate=_check_real(o, "learning_rate", self.learning_rate, 0.0,
@@ -652,6 +853,8 @@ class _BaseRNN(_ParamsMixin):
             tol=_check_real(o, "tol", self.tol, 0.0, text="a number >= 0"),
             n_iter_no_change=_check_int(o, "n_iter_no_change", self.n_iter_no_change, 1),
             dtype=_check_dtype(o, self.dtype),
+            n_symbols=(None if self.n_symbols is None
+                       else _check_int(o, "n_symbols", self.n_symbols, 1)),
             verbose=int(verbose),
             warm_start=_check_bool(o, "warm_start", self.warm_start),
         )
@@ -674,23 +877,106 @@ class _BaseRNN(_ParamsMixin):
         raise _param_error(type(self).__name__, "output_steps",
                            '"all", "last" or an int >= 1', steps)
 
-    def _prepare_inputs(self, X, lengths, initial_state, dtype, H, fitted):
-        X = _check_X(X, dtype, self.n_features_in_ if fitted else None, type(self).__name__)
-        n, T, _ = X.shape
-        lengths = _check_lengths(lengths, n, T)
-        X = _finite_X(X, lengths)
-        init = _check_initial_state(initial_state, n, H, dtype)
-        return X, lengths, init
+    def _prepare_inputs(self, X, lengths, initial_state, initial_state_mask, dtype, H,
+                        fitted, n_symbols=None):
+        """Checked inputs, as a _Data without targets.
 
-    def _prepare(self, X, y, lengths, initial_state, cfg, *, fitted, classes=None):
+        Integer ids X must lie in 0..V-1 with V = n_features_in_ when fitted,
+        else n_symbols, else 1 + the largest id (at a true step).
+        """
+        X = _check_X(X, dtype, self.n_features_in_ if fitted else None, type(self).__name__)
+        n, T = X.shape[:2]
+        lengths = _check_lengths(lengths, n, T)
+        if X.ndim == 2:
+            if fitted:
+                V, why = self.n_features_in_, (
+                    f"the vocabulary size n_features_in_={self.n_features_in_} of the "
+                    "fitted model")
+            elif n_symbols is not None:
+                V, why = n_symbols, f"n_symbols={n_symbols}"
+            else:  # first fit without n_symbols: V = 1 + the largest id at a true step
+                true = X if lengths is None else X[np.arange(T)[None, :] < lengths[:, None]]
+                V = 1 + max(int(true.max()), 0)
+                why = "with n_symbols=None the vocabulary is 0..max(X)"
+            X = _check_ids(X, lengths, V, why)
+        else:
+            X = _finite_X(X, lengths)
+            V = X.shape[2]
+            if not fitted and n_symbols is not None and V != n_symbols:
+                raise ValueError(
+                    f"{type(self).__name__}: n_symbols={n_symbols} is the vocabulary size "
+                    f"of integer ids X; float X must then have {n_symbols} features per "
+                    f"step (one-hot), got {V}"
+                )
+        mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
+        init = _check_initial_state(initial_state, n, H, dtype, mask)
+        if mask is not None and mask.all():
+            mask = None  # every unit from initial_state
+        return _Data(X, lengths, init, None, None, None, V, mask)
+
+    def _prepare(self, X, y, lengths, initial_state, initial_state_mask, target_mask, cfg,
+                 *, fitted, classes=None):
         """Checked _Data for training (sets classes_ when fitting from scratch)."""
-        X, lengths, init = self._prepare_inputs(X, lengths, initial_state, cfg.dtype,
-                                                cfg.n_hidden, fitted)
-        n, T, _ = X.shape
-        steps, valid = _losses.taught_steps(cfg.output_steps, T, lengths, n)
-        Y = self._encode_targets(y, n, T, lengths, cfg.output_steps, valid, cfg.dtype,
-                                 fitted=fitted, classes=classes)
-        return _Data(X, lengths, init, Y, steps, valid)
+        data = self._prepare_inputs(X, lengths, initial_state, initial_state_mask, cfg.dtype,
+                                    cfg.n_hidden, fitted, cfg.n_symbols)
+        self._add_targets(data, y, target_mask, cfg.output_steps, cfg.dtype, fitted=fitted,
+                          classes=classes)
+        if not cfg.readout:
+            self._check_unit_targets(data, cfg)
+        return data
+
+    def _add_targets(self, data, y, target_mask, output_steps, dtype, *, fitted,
+                     classes=None, raw=False):
+        """Check y (and target_mask) and set data.Y, steps, valid, vmask.
+
+        raw: for score, a classifier's labels are kept as they are (not encoded).
+        """
+        n, T = data.X.shape[:2]
+        lengths = data.lengths
+        steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
+        multi_ok = self._estimator_type == "regressor"
+        vmask = None
+        if target_mask is not None:
+            _target_layout(np.asarray(y), n, T, lengths, output_steps,  # y's shape first
+                           multi_ok=multi_ok)
+            m = _target_mask_layout(target_mask, np.shape(y), output_steps, multi_ok)
+            slots = m if m.ndim == 2 else m.any(axis=2)
+            valid = slots if valid is None else valid & slots
+            if not valid.any():
+                raise ValueError(
+                    "target_mask teaches no target (it is False everywhere, or True only "
+                    "at padded steps)"
+                )
+            if m.ndim == 3 and not (m | ~valid[:, :, None]).all():
+                vmask = np.ascontiguousarray(m & valid[:, :, None])
+        data.Y = self._encode_targets(y, n, T, lengths, output_steps, valid, dtype,
+                                      fitted=fitted, classes=classes, vmask=vmask, raw=raw)
+        data.steps, data.valid, data.vmask = steps, valid, vmask
+        return data
+
+    def _check_unit_targets(self, data, cfg):
+        """readout=False: y's k columns teach units 0..k-1, within act's range."""
+        o = type(self).__name__
+        k, H = data.Y.shape[2], cfg.n_hidden
+        if k > H:
+            raise ValueError(
+                f"{o}: with readout=False, y's {k} outputs per target teach hidden units "
+                f"0..{k - 1}, but n_hidden is {H}"
+            )
+        taught = data.Y
+        if data.vmask is not None:
+            taught = data.Y[data.vmask]
+        elif data.valid is not None:
+            taught = data.Y[data.valid]
+        lo, hi, rng = (-1.0, 1.0, "[-1, 1]") if cfg.activation == "tanh" else (0.0, math.inf,
+                                                                             ">= 0")
+        bad = (taught < lo) | (taught > hi)
+        if bad.any():
+            raise ValueError(
+                f"{o}: with readout=False, y holds desired activities of the hidden units, "
+                f"which for activation={cfg.activation!r} must lie in {rng}; got "
+                f"{float(taught[bad].flat[0])!r}"
+            )
 
     # ----------------------------------------------------------- parameters
 
@@ -716,12 +1002,17 @@ class _BaseRNN(_ParamsMixin):
         else:
             self.W_hh_ = np.eye(H, dtype=dt)
         self.b_ = np.zeros(H, dtype=dt)
-        if cfg.learn_initial_state:
-            self.h0_ = np.zeros(H, dtype=dt)
+        if cfg.readout:
+            self.W_hy_ = glorot(H, k)
+            self.b_y_ = np.zeros(k, dtype=dt)
+        else:
+            self.__dict__.pop("W_hy_", None)
+            self.__dict__.pop("b_y_", None)
+        if cfg.learn_initial_state:  # drawn last: the other weights do not depend on it
+            lo = -_H0_INIT_SCALE if cfg.activation == "tanh" else 0.0
+            self.h0_ = rng.uniform(lo, _H0_INIT_SCALE, size=H).astype(dt)
         else:
             self.__dict__.pop("h0_", None)
-        self.W_hy_ = glorot(H, k)
-        self.b_y_ = np.zeros(k, dtype=dt)
         self.n_features_in_ = D
         self.n_outputs_ = k
         self.n_iter_ = 0
@@ -734,10 +1025,15 @@ class _BaseRNN(_ParamsMixin):
     def _check_continuation(self, cfg, X):
         """warm_start/partial_fit: the data and hyperparameters must fit the weights."""
         o = type(self).__name__
-        if X.shape[2] != self.n_features_in_:
+        if X is not None and X.ndim == 3 and X.shape[2] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[2]} features per step, but {o} was fitted with "
                 f"{self.n_features_in_}"
+            )
+        if cfg.n_symbols is not None and cfg.n_symbols != self.n_features_in_:
+            raise ValueError(
+                f"{o}: n_symbols={cfg.n_symbols} differs from the fitted vocabulary size "
+                f"n_features_in_={self.n_features_in_}; set warm_start=False to refit"
             )
         if cfg.n_hidden != self.W_hh_.shape[0]:
             raise ValueError(
@@ -754,6 +1050,11 @@ class _BaseRNN(_ParamsMixin):
                 f"{o}: learn_initial_state={cfg.learn_initial_state} differs from the "
                 "fitted model; set warm_start=False to refit"
             )
+        if cfg.readout != hasattr(self, "W_hy_"):
+            raise ValueError(
+                f"{o}: readout={cfg.readout} differs from the fitted model; set "
+                "warm_start=False to refit"
+            )
 
     def _make_optimizer(self, cfg):
         return _optim.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum,
@@ -763,36 +1064,58 @@ class _BaseRNN(_ParamsMixin):
         if not alpha:
             return 0.0
         total = 0.0
-        for w in (self.W_xh_, self.W_hh_, self.W_hy_):
+        for w in self._penalized():
             f = w.ravel().astype(np.float64)
             total += float(np.dot(f, f))
         return 0.5 * alpha * total
 
+    def _penalized(self):
+        """The weights under the L2 penalty (not biases, not h0_)."""
+        ws = [self.W_xh_, self.W_hh_]
+        if "W_hy_" in self.__dict__:
+            ws.append(self.W_hy_)
+        return ws
+
     # ------------------------------------------------ hidden states <-> outputs
 
-    def _batch_h0(self, init):
-        """The initial state of a mini-batch: the caller's per-sequence states
-        (B, H) if given, else the learned ``h0_`` (H,) shared by the batch (the
-        functional API then returns its gradient summed over the batch), else
-        None (zeros)."""
-        if init is not None:
-            return init
-        return self.__dict__.get("h0_")
+    def _batch_h0(self, init, mask=None):
+        """The initial state of a mini-batch, and where h0_'s gradient comes from.
 
-    def _loss_grad(self, x, lengths, h0, rows, targets, alpha, activation):
-        """Forward, readout, loss and BPTT of one window.
+        Each unit starts from the caller's per-sequence ``init`` (B, H) where
+        ``mask`` (H,) is True (every unit when mask is None and init is
+        given), else from the learned ``h0_`` (H,), else from zero. Returns
+        ``(h0, free)`` as :func:`_compose_h0`: h0 is None (zeros), h0_ itself
+        (H,) (shared by the batch: the functional API returns its gradient
+        summed over the batch) or (B, H); :func:`_h0_gradient` turns
+        backward's dh0 into h0_'s gradient.
+        """
+        base = self.__dict__.get("h0_")
+        dt = self.W_hh_.dtype
+        return _compose_h0(base, init, mask, dt)
+
+    def _loss_grad(self, x, lengths, h0, h0_free, rows, targets, alpha, activation,
+                   vmask=None, want_dh0=False):
+        """Forward, outputs, loss and BPTT of one window.
+
+        h0, h0_free: as returned by :meth:`_batch_h0` (h0_free None for a
+        carried state). vmask: taught values of the taught outputs (N, k).
 
         Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
         to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
-        when the window has no taught output.
+        when the window has no taught output. n_taught counts outputs (taught
+        values / k with a value mask). With want_dh0, grads["initial_state"]
+        is backward's dh0.
         """
         W_xh, W_hh = self.W_xh_, self.W_hh_
         h = _F.forward(x, W_xh, W_hh, self.b_, h0, activation=activation, lengths=lengths)
         N = targets.shape[0]
+        if N and vmask is not None:
+            N = int(np.count_nonzero(vmask)) / vmask.shape[1]
         if N == 0:
             return h, 0.0, 0, None
+        W_hy = self.__dict__.get("W_hy_")
         loss_sum, dh, dW_hy, db_y = _losses.output_loss(
-            h, rows, targets, self.W_hy_, self.b_y_, self._loss, 1.0 / N)
+            h, rows, targets, W_hy, self.__dict__.get("b_y_"), self._loss, 1.0 / N, vmask)
         if not math.isfinite(loss_sum):
             raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
         try:
@@ -803,30 +1126,48 @@ class _BaseRNN(_ParamsMixin):
                     "the hidden states or their gradients are not finite") from exc
             raise
         grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
-        if h0 is not None and h0.ndim == 1:  # the learned, shared h0_
-            grads["h0"] = g.dh0
-        grads["W_hy"] = dW_hy
-        grads["b_y"] = db_y
+        g_h0 = _h0_gradient(g.dh0, h0_free)
+        if g_h0 is not None:
+            grads["h0"] = g_h0
+        if W_hy is not None:
+            grads["W_hy"] = dW_hy
+            grads["b_y"] = db_y
         if alpha:
             grads["W_xh"] += alpha * W_xh
             grads["W_hh"] += alpha * W_hh
-            grads["W_hy"] += alpha * self.W_hy_
+            if W_hy is not None:
+                grads["W_hy"] += alpha * W_hy
+        if want_dh0:
+            grads["initial_state"] = g.dh0
         return h, loss_sum, N, grads
 
-    def _objective(self, X, y, *, lengths=None, initial_state=None):
+    def _objective(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+                   target_mask=None):
         """Objective of one mini-batch (all of X, full BPTT) and its gradients.
 
         The training objective of a mini-batch: mean loss over the taught
-        outputs plus ``0.5 * alpha * |W|^2``. For tests (finite differences).
+        outputs plus ``0.5 * alpha * |W|^2``. For tests (finite differences):
+        grads also holds ``"initial_state"``, the gradient w.r.t. the
+        initial_state argument (n, H) (zero at units it does not set), when
+        one is given.
         """
         self._check_fitted()
         cfg = self._check_hyperparameters()
-        data = self._prepare(X, y, lengths, initial_state, cfg, fitted=True)
-        rows, targets = _losses.select_window(data.steps, data.valid, data.Y, 0,
-                                              data.X.shape[1])
-        h0 = self._batch_h0(data.init)
-        _, loss_sum, N, grads = self._loss_grad(data.X, data.lengths, h0, rows, targets,
-                                                cfg.alpha, cfg.activation)
+        data = self._prepare(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                             cfg, fitted=True)
+        T = data.X.shape[1]
+        rows, targets = _losses.select_window(data.steps, data.valid, data.Y, 0, T)
+        vmask = None
+        if data.vmask is not None:
+            _, vmask = _losses.select_window(data.steps, data.valid, data.vmask, 0, T)
+        h0, free = self._batch_h0(data.init, data.init_mask)
+        _, loss_sum, N, grads = self._loss_grad(data.X, data.lengths, h0, free, rows, targets,
+                                                cfg.alpha, cfg.activation, vmask,
+                                                want_dh0=data.init is not None)
+        if data.init is not None:
+            d = grads["initial_state"]
+            grads["initial_state"] = d if data.init_mask is None else np.where(
+                data.init_mask, d, 0)
         return loss_sum / N + self._penalty(cfg.alpha), grads
 
     # ----------------------------------------------------------------- training
@@ -853,11 +1194,19 @@ class _BaseRNN(_ParamsMixin):
         X = batch.X
         T = X.shape[1]
         k = cfg.bptt_steps
+
+        def window(sub, s, e):
+            rows, targets = _losses.select_window(sub.steps, sub.valid, sub.Y, s, e)
+            vmask = None
+            if sub.vmask is not None:
+                _, vmask = _losses.select_window(sub.steps, sub.valid, sub.vmask, s, e)
+            return rows, targets, vmask
+
         if k is None or k >= T:
-            rows, targets = _losses.select_window(batch.steps, batch.valid, batch.Y, 0, T)
+            rows, targets, vmask = window(batch, 0, T)
+            h0, free = self._batch_h0(batch.init, batch.init_mask)
             _, loss_sum, N, grads = self._loss_grad(
-                X, batch.lengths, self._batch_h0(batch.init), rows, targets,
-                cfg.alpha, cfg.activation)
+                X, batch.lengths, h0, free, rows, targets, cfg.alpha, cfg.activation, vmask)
             if grads is not None:
                 self._apply(grads, cfg, params, backup)
             return loss_sum, N
@@ -875,23 +1224,27 @@ class _BaseRNN(_ParamsMixin):
             sub = batch
             if L is not None:
                 mask = L > s
+                if not mask.any():  # every sequence of the batch has ended
+                    break
                 if not mask.all():
                     alive = np.flatnonzero(mask)
-                    sub = _Data(X, L[alive], None, batch.Y[alive],
-                                None if batch.steps is None else batch.steps[alive],
-                                None if batch.valid is None else batch.valid[alive])
+
+                    def sub_rows(a):
+                        return None if a is None else a[alive]
+                    sub = _Data(X, L[alive], None, batch.Y[alive], sub_rows(batch.steps),
+                                sub_rows(batch.valid), vmask=sub_rows(batch.vmask))
                 Lw = np.minimum(sub.lengths - s, w)
                 if (Lw == w).all():
                     Lw = None
             x = X[:, s:e] if alive is None else X[alive, s:e]
             x = np.ascontiguousarray(x)
-            if s == 0:
-                h0 = self._batch_h0(batch.init)
-            else:
-                h0 = carry if alive is None else carry[alive]
-            rows, targets = _losses.select_window(sub.steps, sub.valid, sub.Y, s, e)
-            h, loss_sum, N, grads = self._loss_grad(x, Lw, h0, rows, targets,
-                                                    cfg.alpha, cfg.activation)
+            if s == 0:  # every sequence is alive in the first window
+                h0, free = self._batch_h0(batch.init, batch.init_mask)
+            else:  # a carried state: a constant, no gradient flows through it
+                h0, free = (carry if alive is None else carry[alive]), None
+            rows, targets, vmask = window(sub, s, e)
+            h, loss_sum, N, grads = self._loss_grad(x, Lw, h0, free, rows, targets,
+                                                    cfg.alpha, cfg.activation, vmask)
             if grads is not None:
                 self._apply(grads, cfg, params, backup)
             total += loss_sum
@@ -956,7 +1309,7 @@ class _BaseRNN(_ParamsMixin):
                     bar.update(j + 1)
             if bar is not None:
                 bar.close()
-            loss = loss_total / max(count, 1) + self._penalty(cfg.alpha)
+            loss = loss_total / (count if count > 0 else 1) + self._penalty(cfg.alpha)
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
             stop = False
@@ -996,21 +1349,24 @@ class _BaseRNN(_ParamsMixin):
             for k, v in best_params.items():
                 np.copyto(params[k], v)
 
-    def _fit(self, X, y, lengths, initial_state, *, incremental, classes=None):
+    def _fit(self, X, y, lengths, initial_state, initial_state_mask, target_mask, *,
+             incremental, classes=None):
         cfg = self._check_hyperparameters()
         fitted = self._is_fitted()
         cont = fitted and (incremental or cfg.warm_start)
         if cont:
-            data = self._prepare(X, y, lengths, initial_state, cfg, fitted=True)
+            self._check_continuation(cfg, None)
+            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
+                                 target_mask, cfg, fitted=True)
             self._check_continuation(cfg, data.X)
             rng = self.__dict__.get("_rng") if incremental else None
             if rng is None:
                 rng = _make_rng(self.random_state)
         else:
-            data = self._prepare(X, y, lengths, initial_state, cfg, fitted=False,
-                                 classes=classes)
+            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
+                                 target_mask, cfg, fitted=False, classes=classes)
             rng = _make_rng(self.random_state)
-            self._initialize(cfg, data.X.shape[2], self._n_outputs_for(data), rng)
+            self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
         self._rng = rng
         opt = self.__dict__.get("_optimizer")
         if not incremental or opt is None or opt.name != cfg.optimizer:
@@ -1033,14 +1389,18 @@ class _BaseRNN(_ParamsMixin):
 
     # ---------------------------------------------------------------- predict
 
-    def _forward_outputs(self, X, lengths, init, output_steps, want_state):
-        """Readout values at the taught slots: out (n, S, k), valid, final states."""
+    def _forward_outputs(self, data, output_steps, want_state):
+        """Outputs at the taught slots of checked inputs (a _Data): out (n, S, k),
+        valid (n, S) (None when every slot is a true step), final states."""
+        X, lengths, init = data.X, data.lengths, data.init
         W_hh = self.W_hh_
         H = W_hh.shape[0]
-        n, T, _ = X.shape
+        n, T = X.shape[:2]
         steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
         S = T if steps is None else steps.shape[1]
-        out = np.empty((n, S, self.W_hy_.shape[1]), dtype=W_hh.dtype)
+        W_hy, b_y = self.__dict__.get("W_hy_"), self.__dict__.get("b_y_")
+        k = self.n_outputs_
+        out = np.empty((n, S, k), dtype=W_hh.dtype)
         h_last = np.empty((n, H), dtype=W_hh.dtype) if want_state else None
         chunk = max(1, min(n, _PREDICT_CHUNK_VALUES // (T * H)))
         activation = self.activation
@@ -1050,7 +1410,7 @@ class _BaseRNN(_ParamsMixin):
         for i in range(0, n, chunk):
             sl = slice(i, i + chunk)
             Lb = None if lengths is None else lengths[sl]
-            h0 = self._batch_h0(None if init is None else init[sl])
+            h0, _ = self._batch_h0(None if init is None else init[sl], data.init_mask)
             h = _F.forward(X[sl], self.W_xh_, W_hh, self.b_, h0, activation=activation,
                            lengths=Lb)
             b = h.shape[0]
@@ -1058,17 +1418,24 @@ class _BaseRNN(_ParamsMixin):
                 hs = h.reshape(b * T, H)
             else:
                 hs = h[np.arange(b)[:, None], steps[sl]].reshape(-1, H)
-            out[sl] = _losses.readout(hs, self.W_hy_, self.b_y_).reshape(b, S, -1)
+            out[sl] = _losses.readout(hs, W_hy, b_y, k).reshape(b, S, k)
             if want_state:
                 h_last[sl] = h[:, -1] if Lb is None else h[np.arange(b), Lb - 1]
         return out, valid, h_last
 
-    def _predict_raw(self, X, lengths, initial_state, want_state):
+    def _check_inputs(self, X, lengths, initial_state, initial_state_mask):
+        """Checked inputs of a fitted model (predict, score, step)."""
         self._check_fitted()
-        output_steps = self._output_steps()
-        X, lengths, init = self._prepare_inputs(X, lengths, initial_state,
-                                                self.W_hh_.dtype, self.W_hh_.shape[0], True)
-        return self._forward_outputs(X, lengths, init, output_steps, want_state)
+        return self._prepare_inputs(X, lengths, initial_state, initial_state_mask,
+                                    self.W_hh_.dtype, self.W_hh_.shape[0], True)
+
+    def _predict_raw(self, X, lengths, initial_state, initial_state_mask, want_state,
+                     output_steps=None):
+        self._check_fitted()
+        if output_steps is None:
+            output_steps = self._output_steps()
+        data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
+        return self._forward_outputs(data, output_steps, want_state)
 
     @staticmethod
     def _shape_output(out, output_steps):
@@ -1076,10 +1443,61 @@ class _BaseRNN(_ParamsMixin):
         return out[:, 0] if output_steps == "last" else out
 
     def _score_data(self, data):
-        """Score of checked _Data (early stopping)."""
-        out, valid, _ = self._forward_outputs(data.X, data.lengths, data.init,
-                                              self._output_steps(), False)
-        return self._score_outputs(out, valid, data.Y, encoded=True)
+        """Score of checked _Data with targets (early stopping)."""
+        out, _, _ = self._forward_outputs(data, self._output_steps(), False)
+        return self._score_outputs(out, data.valid, data.Y, True, data.vmask)
+
+    def _score(self, X, y, lengths, initial_state, initial_state_mask, target_mask):
+        """score(): the taught outputs' score (see the subclasses)."""
+        self._check_fitted()
+        output_steps = self._output_steps()
+        data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
+        self._add_targets(data, y, target_mask, output_steps, self.W_hh_.dtype, fitted=True,
+                          raw=True)
+        out, _, _ = self._forward_outputs(data, output_steps, False)
+        return self._score_outputs(out, data.valid, data.Y, False, data.vmask)
+
+    # ------------------------------------------------------------------ stepping
+
+    def start_state(self, n_sequences, initial_state=None, initial_state_mask=None):
+        """The hidden state the sequences start from, as :meth:`predict` builds it.
+
+        Parameters
+        ----------
+        n_sequences : int
+        initial_state, initial_state_mask : optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray (n_sequences, n_hidden)
+            Each unit from ``initial_state`` (the units of
+            ``initial_state_mask``; all of them when it is None), else from the
+            learned ``h0_``, else 0. Pass it to :meth:`step` as ``state``.
+        """
+        self._check_fitted()
+        n = _check_int(type(self).__name__, "n_sequences", n_sequences, 1)
+        H, dt = self.W_hh_.shape[0], self.W_hh_.dtype
+        mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
+        init = _check_initial_state(initial_state, n, H, dt, mask)
+        if mask is not None and mask.all():
+            mask = None
+        h0, _ = self._batch_h0(init, mask)
+        if h0 is None:
+            return np.zeros((n, H), dtype=dt)
+        return np.array(np.broadcast_to(h0, (n, H)), dtype=dt, order="C")
+
+    def _step_raw(self, X, state):
+        """Outputs of every step of a chunk (n, k_steps, n_outputs) and the new state."""
+        self._check_fitted()
+        data = self._check_inputs(X, None, None, None)
+        n = data.X.shape[0]
+        if state is None:
+            state = self.start_state(n)
+        data.init = _check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
+                                         name="state")
+        out, _, h_last = self._forward_outputs(data, "all", True)
+        return out, h_last
 
     # ------------------------------------------------------------------- save
 
@@ -1164,8 +1582,12 @@ class _ProgressBar:
 class RNNRegressor(_BaseRNN):
     """Vanilla (Elman) RNN regressor trained with BPTT on mean squared error.
 
-    ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``, ``y_t = h_t @ W_hy_ + b_y_``,
-    trained on the mean squared error over every taught output value.
+    ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``, ``y_t = h_t @ W_hy_ + b_y_``
+    (or, with ``readout=False``, ``y_t = h_t[:k]``: teaching signals on the
+    units), trained on the mean squared error over every taught output value.
+    The initial state ``h_{-1}`` is zeros, a learned ``h0_``, or given per
+    sequence (input through the initial state, possibly for a subset of the
+    units); :meth:`step` runs a fitted model step by step.
     %(params)s
     %(attrs)s
     Examples
@@ -1183,42 +1605,64 @@ class RNNRegressor(_BaseRNN):
     _loss = _losses.SquaredError
     _estimator_type = "regressor"
 
-    def fit(self, X, y, *, lengths=None, initial_state=None):
+    def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+            target_mask=None):
         """Train from scratch (or from the current weights with ``warm_start``).
 
         Parameters
         ----------
-        X : array-like (n_sequences, n_steps, n_features)
-            Input sequences, padded to n_steps.
+        X : array-like (n_sequences, n_steps, n_features), or int (n_sequences, n_steps)
+            Input sequences, padded to n_steps; n_features may be 0 (then the
+            initial state is the only input). Or integer ids in 0..V-1 (see
+            ``n_symbols``), one-hot rows of a (n, n_steps, V) input. A 3-D
+            integer X is numeric input like a float one.
         y : array-like
             (n, n_steps, n_outputs) or (n, n_steps) for ``output_steps="all"``;
             (n, n_outputs) or (n,) for ``"last"``; (n, K, n_outputs) or (n, K)
-            for an int K. Values at padded steps are ignored.
+            for an int K. Values at padded steps are ignored. With
+            ``readout=False``, y's n_outputs columns are the desired activities
+            of hidden units 0..n_outputs-1 (n_outputs <= n_hidden), which must
+            lie in the activation's range (tanh: [-1, 1], relu: >= 0).
         lengths : array-like of int (n_sequences,), optional
             True length of each sequence (1..n_steps); padded steps carry no loss.
         initial_state : array-like (n_sequences, n_hidden), optional
-            Initial hidden state of each sequence.
+            Initial activities of the units for each sequence (input through the
+            initial state): ``h_{-1}``. Overrides ``h0_`` at the units it sets,
+            which then take no gradient into ``h0_``.
+        initial_state_mask : array-like of bool (n_hidden,), optional
+            Only these units are set from ``initial_state`` (its other columns
+            are ignored); the others start from ``h0_`` (or 0), and only they
+            pass their gradient to ``h0_``. None: all units. Needs
+            ``initial_state``.
+        target_mask : array-like of bool, y's shape, optional
+            Teach only the True entries of y (any subset of steps and output
+            values); the others take no loss (they may hold NaN). The loss is
+            the mean squared error over the taught values.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, lengths, initial_state, incremental=False)
+        return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                         incremental=False)
 
-    def partial_fit(self, X, y, *, lengths=None, initial_state=None):
+    def partial_fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+                    target_mask=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
 
         Parameters and return value as in :meth:`fit`. Early stopping, ``tol``
         and ``max_epochs`` do not apply.
         """
-        return self._fit(X, y, lengths, initial_state, incremental=True)
+        return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                         incremental=True)
 
-    def predict(self, X, *, lengths=None, initial_state=None, return_state=False):
+    def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
+                return_state=False):
         """Predict the taught outputs.
 
         Parameters
         ----------
-        X, lengths, initial_state
+        X, lengths, initial_state, initial_state_mask
             As in :meth:`fit`.
         return_state : bool, default=False
             Also return each sequence's hidden state at its last true step;
@@ -1229,11 +1673,13 @@ class RNNRegressor(_BaseRNN):
         -------
         y_pred : ndarray
             Shaped like y in :meth:`fit` (without the output axis when y had
-            none). Padded steps (``output_steps="all"``) hold 0.
+            none). Padded steps (``output_steps="all"``) hold 0. With
+            ``readout=False``, the activities of units 0..n_outputs-1.
         final_state : ndarray (n_sequences, n_hidden)
             Only with ``return_state=True``.
         """
-        out, valid, h_last = self._predict_raw(X, lengths, initial_state, return_state)
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, initial_state_mask,
+                                               return_state)
         if valid is not None:
             out[~valid] = 0
         if self._single_output_:
@@ -1241,26 +1687,49 @@ class RNNRegressor(_BaseRNN):
         y = self._shape_output(out, self._output_steps())
         return (y, h_last) if return_state else y
 
-    def score(self, X, y, *, lengths=None, initial_state=None):
+    def step(self, X, state=None):
+        """Advance the model by the steps of X, carrying the hidden state.
+
+        ``state`` is the hidden state before X's first step; the returned
+        state, after its last step, continues the sequences in the next call.
+        Running a sequence chunk by chunk (or one step at a time) gives the
+        same outputs as :meth:`predict` on the whole sequence.
+
+        Parameters
+        ----------
+        X : array-like (n_sequences, k, n_features) or int ids (n_sequences, k)
+            The next k >= 1 steps of every sequence (no padding).
+        state : array-like (n_sequences, n_hidden), optional
+            None: the start state, :meth:`start_state` (``h0_`` or zeros).
+
+        Returns
+        -------
+        y_steps : ndarray (n_sequences, k, n_outputs), or (n_sequences, k)
+            The output at every step of the chunk, whatever ``output_steps``
+            is: what :meth:`predict` with ``output_steps="all"`` returns for
+            those steps (no output axis when y had none in ``fit``). Where
+            ``output_steps`` teaches a step, its output equals predict's.
+        new_state : ndarray (n_sequences, n_hidden)
+            The hidden state after the last step of the chunk.
+        """
+        out, h_last = self._step_raw(X, state)
+        if self._single_output_:
+            out = out[..., 0]
+        return out, h_last
+
+    def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+              target_mask=None):
         """Coefficient of determination R² over all taught outputs.
 
         Each output dimension's R² is computed over every taught step of every
-        sequence, and they are averaged (scikit-learn's ``r2_score``).
+        sequence (with ``target_mask``, over its taught values), and they are
+        averaged (scikit-learn's ``r2_score``). Arguments as in :meth:`fit`.
 
         Returns
         -------
         float
         """
-        self._check_fitted()
-        steps_param = self._output_steps()
-        dt = self.W_hh_.dtype
-        X, lengths, init = self._prepare_inputs(X, lengths, initial_state, dt,
-                                                self.W_hh_.shape[0], True)
-        n, T, _ = X.shape
-        _, valid = _losses.taught_steps(steps_param, T, lengths, n)
-        Y = self._encode_targets(y, n, T, lengths, steps_param, valid, dt, fitted=True)
-        out, valid, _ = self._forward_outputs(X, lengths, init, steps_param, False)
-        return self._score_outputs(out, valid, Y, encoded=True)
+        return self._score(X, y, lengths, initial_state, initial_state_mask, target_mask)
 
     # -- regressor specifics
 
@@ -1268,7 +1737,7 @@ class RNNRegressor(_BaseRNN):
         return data.Y.shape[2]
 
     def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
-                        classes=None):
+                        classes=None, vmask=None, raw=False):
         arr = _numeric_array("y", y)
         Y, single = _target_layout(arr, n, T, lengths, output_steps, multi_ok=True)
         if fitted:
@@ -1280,18 +1749,21 @@ class RNNRegressor(_BaseRNN):
         else:
             self._single_output_ = single
         Y = np.ascontiguousarray(Y, dtype=dtype)
-        taught = Y if valid is None else Y[valid]
-        if not np.isfinite(taught).all():
+        taught = vmask if vmask is not None else valid
+        values = Y if taught is None else Y[taught]
+        if not np.isfinite(values).all():
             raise ValueError("y contains NaN or inf at a taught step")
-        if valid is not None and not np.isfinite(Y).all():
-            Y = np.where(valid[:, :, None], Y, 0).astype(dtype)
+        if taught is not None and not np.isfinite(Y).all():
+            if taught.ndim == 2:
+                taught = taught[:, :, None]
+            Y = np.where(taught, Y, 0).astype(dtype)
         return Y
 
-    def _score_outputs(self, out, valid, Y, encoded):
+    def _score_outputs(self, out, valid, Y, encoded, vmask=None):
         k = out.shape[2]
         if valid is None:
             return _r2(Y.reshape(-1, k), out.reshape(-1, k))
-        return _r2(Y[valid], out[valid])
+        return _r2(Y[valid], out[valid], None if vmask is None else vmask[valid])
 
     def _extra_save_attrs(self):
         return {"single_output": bool(self._single_output_)}
@@ -1307,6 +1779,8 @@ class RNNClassifier(_BaseRNN):
     ``h_t @ W_hy_ + b_y_`` of each taught step give class probabilities by
     softmax, and training minimizes the mean cross-entropy (computed with a
     stable log-softmax). Labels may be any sortable values (strings too).
+    Initial states, ``target_mask`` and :meth:`step` work as in
+    :class:`RNNRegressor`; ``readout=False`` is not supported.
     %(params)s
     %(attrs)s
     Examples
@@ -1325,28 +1799,44 @@ class RNNClassifier(_BaseRNN):
     _loss = _losses.SoftmaxCrossEntropy
     _estimator_type = "classifier"
 
-    def fit(self, X, y, *, lengths=None, initial_state=None):
+    def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+            target_mask=None):
         """Train from scratch (or from the current weights with ``warm_start``).
 
         Parameters
         ----------
-        X : array-like (n_sequences, n_steps, n_features)
-            Input sequences, padded to n_steps.
+        X : array-like (n_sequences, n_steps, n_features), or int (n_sequences, n_steps)
+            Input sequences, padded to n_steps; n_features may be 0 (then the
+            initial state is the only input). Or integer ids in 0..V-1 (see
+            ``n_symbols``), one-hot rows of a (n, n_steps, V) input. A 3-D
+            integer X is numeric input like a float one.
         y : array-like of labels
             (n, n_steps) for ``output_steps="all"``, (n,) for ``"last"``,
             (n, K) for an int K. Labels at padded steps are ignored.
         lengths : array-like of int (n_sequences,), optional
             True length of each sequence (1..n_steps); padded steps carry no loss.
         initial_state : array-like (n_sequences, n_hidden), optional
-            Initial hidden state of each sequence.
+            Initial activities of the units for each sequence (input through the
+            initial state): ``h_{-1}``. Overrides ``h0_`` at the units it sets,
+            which then take no gradient into ``h0_``.
+        initial_state_mask : array-like of bool (n_hidden,), optional
+            Only these units are set from ``initial_state`` (its other columns
+            are ignored); the others start from ``h0_`` (or 0), and only they
+            pass their gradient to ``h0_``. None: all units. Needs
+            ``initial_state``.
+        target_mask : array-like of bool, y's shape, optional
+            Teach only the True entries of y (any subset of steps); the others
+            take no loss and may hold any label.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, lengths, initial_state, incremental=False)
+        return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                         incremental=False)
 
-    def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None):
+    def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None,
+                    initial_state_mask=None, target_mask=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
 
         Parameters
@@ -1370,10 +1860,14 @@ class RNNClassifier(_BaseRNN):
                     f"classes={c!r} differs from the classes of a previous call "
                     f"({self.classes_!r})"
                 )
-        return self._fit(X, y, lengths, initial_state, incremental=True, classes=classes)
+        return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                         incremental=True, classes=classes)
 
-    def predict_proba(self, X, *, lengths=None, initial_state=None, return_state=False):
+    def predict_proba(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
+                      return_state=False):
         """Class probabilities of the taught outputs.
+
+        Parameters as in :meth:`predict`.
 
         Returns
         -------
@@ -1382,17 +1876,27 @@ class RNNClassifier(_BaseRNN):
             following ``output_steps``, columns in the order of ``classes_``;
             rows of padded steps are 0.
         final_state : ndarray (n_sequences, n_hidden)
-            Only with ``return_state=True`` (see :meth:`RNNRegressor.predict`).
+            Only with ``return_state=True`` (see :meth:`predict`).
         """
-        out, valid, h_last = self._predict_raw(X, lengths, initial_state, return_state)
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, initial_state_mask,
+                                               return_state)
         proba = _losses.softmax(out)
         if valid is not None:
             proba[~valid] = 0
         proba = self._shape_output(proba, self._output_steps())
         return (proba, h_last) if return_state else proba
 
-    def predict(self, X, *, lengths=None, initial_state=None, return_state=False):
+    def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
+                return_state=False):
         """Predicted labels of the taught outputs.
+
+        Parameters
+        ----------
+        X, lengths, initial_state, initial_state_mask
+            As in :meth:`fit`.
+        return_state : bool, default=False
+            Also return each sequence's hidden state at its last true step;
+            passing it as ``initial_state`` continues the sequences exactly.
 
         Returns
         -------
@@ -1400,33 +1904,60 @@ class RNNClassifier(_BaseRNN):
             (n, n_steps), (n,) or (n, K) labels from ``classes_``; padded
             steps hold ``classes_[0]``.
         final_state : ndarray (n_sequences, n_hidden)
-            Only with ``return_state=True``: each sequence's hidden state at
-            its last true step; passing it as ``initial_state`` continues the
-            sequences exactly.
+            Only with ``return_state=True``.
         """
-        out, valid, h_last = self._predict_raw(X, lengths, initial_state, return_state)
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, initial_state_mask,
+                                               return_state)
         idx = out.argmax(axis=2)
         if valid is not None:
             idx[~valid] = 0
         y = self.classes_[self._shape_output(idx, self._output_steps())]
         return (y, h_last) if return_state else y
 
-    def score(self, X, y, *, lengths=None, initial_state=None):
+    def step(self, X, state=None, *, return_proba=False):
+        """Advance the model by the steps of X, carrying the hidden state.
+
+        ``state`` is the hidden state before X's first step; the returned
+        state, after its last step, continues the sequences in the next call
+        (e.g. to sample a character model one symbol at a time). Running a
+        sequence chunk by chunk (or one step at a time) gives the same outputs
+        as :meth:`predict` / :meth:`predict_proba` on the whole sequence.
+
+        Parameters
+        ----------
+        X : array-like (n_sequences, k, n_features) or int ids (n_sequences, k)
+            The next k >= 1 steps of every sequence (no padding).
+        state : array-like (n_sequences, n_hidden), optional
+            None: the start state, :meth:`start_state` (``h0_`` or zeros).
+        return_proba : bool, default=False
+            Return class probabilities instead of labels.
+
+        Returns
+        -------
+        y_steps : ndarray (n_sequences, k) of labels, or (n_sequences, k, n_classes)
+            The prediction at every step of the chunk, whatever
+            ``output_steps`` is: what predict (predict_proba) with
+            ``output_steps="all"`` returns for those steps. Where
+            ``output_steps`` teaches a step, it equals predict's.
+        new_state : ndarray (n_sequences, n_hidden)
+            The hidden state after the last step of the chunk.
+        """
+        out, h_last = self._step_raw(X, state)
+        if return_proba:
+            return _losses.softmax(out), h_last
+        return self.classes_[out.argmax(axis=2)], h_last
+
+    def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+              target_mask=None):
         """Accuracy over all taught outputs (every taught step of every sequence).
+
+        Arguments as in :meth:`fit`; labels not in ``classes_`` count as errors.
 
         Returns
         -------
         float
         """
-        self._check_fitted()
-        steps_param = self._output_steps()
-        dt = self.W_hh_.dtype
-        X, lengths, init = self._prepare_inputs(X, lengths, initial_state, dt,
-                                                self.W_hh_.shape[0], True)
-        n, T, _ = X.shape
-        labels, _ = _target_layout(np.asarray(y), n, T, lengths, steps_param, multi_ok=False)
-        out, valid, _ = self._forward_outputs(X, lengths, init, steps_param, False)
-        return self._score_outputs(out, valid, labels, encoded=False)
+        return self._score(X, y, lengths, initial_state, initial_state_mask, target_mask)
 
     # -- classifier specifics
 
@@ -1434,9 +1965,11 @@ class RNNClassifier(_BaseRNN):
         return len(self.classes_)
 
     def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
-                        classes=None):
+                        classes=None, vmask=None, raw=False):
         labels, _ = _target_layout(np.asarray(y), n, T, lengths, output_steps,
                                    multi_ok=False)
+        if raw:
+            return labels
         taught = labels if valid is None else labels[valid]
         if taught.dtype.kind == "f" and not np.isfinite(taught).all():
             raise ValueError("y contains NaN or inf labels")
@@ -1454,7 +1987,7 @@ class RNNClassifier(_BaseRNN):
             codes[valid] = inv
         return codes
 
-    def _score_outputs(self, out, valid, Y, encoded):
+    def _score_outputs(self, out, valid, Y, encoded, vmask=None):
         idx = out.argmax(axis=2)
         if encoded:
             hit = idx == Y
@@ -1537,6 +2070,8 @@ for _cls, _shapes in (
 # --------------------------------------------------------------------------
 
 _ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
+# Hyperparameters added after the first files of format version 1 were written.
+_ADDED_PARAMS = ("n_symbols", "readout")
 
 
 def load(path):
@@ -1570,6 +2105,11 @@ def load(path):
     if cls is None:
         raise bad(f"unknown estimator {name!r} (expected one of {sorted(_ESTIMATORS)})")
     expected = set(cls._get_param_names())
+    # files written before a hyperparameter existed load with its default
+    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    for key in _ADDED_PARAMS:
+        if key in expected and key not in hyper:
+            hyper[key] = defaults[key]
     if set(hyper) != expected:
         missing = sorted(expected - set(hyper))
         extra = sorted(set(hyper) - expected)
@@ -1603,7 +2143,11 @@ def load(path):
     D = attr_int("n_features_in_", 0)
     k = attr_int("n_outputs_", 1)
     H = cfg.n_hidden
-    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,), "W_hy_": (H, k), "b_y_": (k,)}
+    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
+    if cfg.readout:
+        shapes.update(W_hy_=(H, k), b_y_=(k,))
+    elif k > H:
+        raise bad(f"n_outputs_ = {k} teaches more units than n_hidden = {H} (readout=False)")
     if cfg.learn_initial_state:
         shapes["h0_"] = (H,)
     allowed = set(shapes) | ({"classes_"} if cls is RNNClassifier else set())

@@ -8,9 +8,11 @@ Everything that sits between the hidden states ``h`` (B, T, H) returned by
    rows of a window's ``h.reshape(-1, H)`` they are (:func:`select_window`).
    Padded steps are never taught, so they carry no loss and no gradient.
 2. *Readout*: ``out = h_t @ W_hy + b_y`` on the taught rows only
-   (:func:`readout`).
-3. *Loss*: mean squared error (:class:`SquaredError`) or softmax
-   cross-entropy with a stable log-softmax (:class:`SoftmaxCrossEntropy`).
+   (:func:`readout`), or, without a readout (``W_hy`` None), the activities
+   of hidden units ``0..k-1`` themselves: teaching signals on the units.
+3. *Loss*: mean squared error (:class:`SquaredError`), optionally on a
+   subset of the output values (a target mask), or softmax cross-entropy
+   with a stable log-softmax (:class:`SoftmaxCrossEntropy`).
 
 :func:`output_loss` chains them and returns the loss and ``dL/dh`` in the
 (B, T, H) layout that :func:`fastrnn.functional.backward` takes, plus the
@@ -153,8 +155,11 @@ def matmul_nt(a, b):
 # Readout
 # --------------------------------------------------------------------------
 
-def readout(hs, W_hy, b_y):
-    """Linear readout ``hs @ W_hy + b_y`` of hidden states hs (N, H)."""
+def readout(hs, W_hy, b_y, n_units=None):
+    """Outputs of hidden states hs (N, H): the linear readout ``hs @ W_hy + b_y``;
+    or, when ``W_hy`` is None, a copy of the activities of units ``0..n_units-1``."""
+    if W_hy is None:
+        return np.array(hs[:, :n_units], order="C", copy=True)
     out = matmul(hs, W_hy)
     out += b_y
     return out
@@ -194,13 +199,19 @@ class SquaredError:
     name = "squared_error"
 
     @staticmethod
-    def loss_grad(out, targets, scale):
+    def loss_grad(out, targets, scale, mask=None):
         """Return ``(sum of losses, scale * d(sum)/d(out))``.
 
-        ``out`` (N, k) is overwritten by the gradient.
+        ``out`` (N, k) is overwritten by the gradient. ``mask`` (N, k) bool,
+        optional: only those values are taught (the others take no loss and no
+        gradient); each output's loss is then the sum of its taught squared
+        errors divided by k, so that dividing the sum by (taught values / k)
+        gives the mean over taught values.
         """
         k = out.shape[1]
         diff = np.subtract(out, targets, out=out)
+        if mask is not None:
+            diff *= mask
         flat = diff.ravel()
         loss_sum = float(np.dot(flat, flat)) / k
         diff *= 2.0 * scale / k
@@ -218,12 +229,15 @@ class SoftmaxCrossEntropy:
     name = "log_loss"
 
     @staticmethod
-    def loss_grad(out, targets, scale):
+    def loss_grad(out, targets, scale, mask=None):
         """Return ``(sum of losses, scale * d(sum)/d(out))``.
 
         ``out`` (N, C) holds logits and is overwritten by the gradient;
-        ``targets`` (N,) holds class indices.
+        ``targets`` (N,) holds class indices. ``mask`` must be None (a target
+        mask selects whole outputs, through ``rows``).
         """
+        if mask is not None:
+            raise ValueError("SoftmaxCrossEntropy takes no value mask")
         N = out.shape[0]
         out -= out.max(axis=1, keepdims=True)  # shifted logits, max 0
         rows = np.arange(N)
@@ -238,7 +252,7 @@ class SoftmaxCrossEntropy:
         return loss_sum, out
 
 
-def output_loss(h, rows, targets, W_hy, b_y, loss, scale):
+def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
     """Readout and loss of one window, with gradients.
 
     Parameters
@@ -246,10 +260,14 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale):
     h : array (B, T, H)
         Hidden states of the window.
     rows, targets : as returned by :func:`select_window`
-    W_hy, b_y : arrays (H, k), (k,)
+    W_hy, b_y : arrays (H, k), (k,), or None and None
+        The readout; None: the outputs are hidden units ``0..k-1`` (k from
+        ``targets``), whose loss gradient goes straight into ``dh``.
     loss : SquaredError or SoftmaxCrossEntropy
     scale : float
         Multiplies the gradients (1 / number of taught outputs for a mean).
+    mask : None or bool array (N, k)
+        Taught values of each taught output (:class:`SquaredError` only).
 
     Returns
     -------
@@ -258,16 +276,25 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale):
     dh : array (B, T, H), C-contiguous
         ``scale * d(loss_sum)/dh``; zero at steps without a target.
     dW_hy, db_y : arrays (H, k), (k,)
-        ``scale * d(loss_sum)/dW_hy`` and ``/db_y``.
+        ``scale * d(loss_sum)/dW_hy`` and ``/db_y``; None without a readout.
     """
     B, T, H = h.shape
     hflat = h.reshape(B * T, H)
     hs = hflat if rows is None else hflat[rows]
-    out = readout(hs, W_hy, b_y)
-    loss_sum, dout = loss.loss_grad(out, targets, scale)
-    dW_hy = matmul_tn(hs, dout)
-    db_y = dout.sum(axis=0)
-    dhs = matmul_nt(dout, W_hy)
+    k = targets.shape[1] if targets.ndim == 2 else None
+    out = readout(hs, W_hy, b_y, k)
+    loss_sum, dout = loss.loss_grad(out, targets, scale, mask)
+    if W_hy is None:  # the outputs are units 0..k-1
+        dW_hy = db_y = None
+        if k == H:
+            dhs = dout
+        else:
+            dhs = np.zeros((dout.shape[0], H), dtype=h.dtype)
+            dhs[:, :k] = dout
+    else:
+        dW_hy = matmul_tn(hs, dout)
+        db_y = dout.sum(axis=0)
+        dhs = matmul_nt(dout, W_hy)
     if rows is None:
         dh = dhs.reshape(B, T, H)
     else:
