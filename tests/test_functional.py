@@ -381,8 +381,8 @@ def test_paths_agree(path, monkeypatch, dtype, activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_default_threshold_large_problem(dtype, activation):
     """Sizes past the default BLAS_MIN_STEP_WORK, without the fixture."""
-    B, H = 16, 64
-    assert functional._use_blas(B, H)
+    B, H = 64, 64
+    assert functional._use_blas(B, H, dtype) and functional._use_blas(B, H)
     p = make_problem(5, B, 4, 5, H, activation, "shared", with_lengths=True)
     h_ref = p.forward(reference)
     g_ref = p.backward(h_ref, reference)

@@ -64,9 +64,20 @@ def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], meaning:
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
-    """ValueError if the C-contiguous float32/float64 array holds NaN or inf."""
-    if arr.size and not _all_finite(arr.reshape(-1)):
+    """ValueError if the C-contiguous float32/float64 array holds NaN or inf.
+
+    Small arrays use the kernels' allocation-free scan (a NumPy ufunc call
+    costs more than the scan); large ones np.isfinite, which is faster there.
+    """
+    if arr.size <= _SMALL:
+        finite = _all_finite(arr.reshape(-1)) if arr.size else True
+    else:
+        finite = bool(np.isfinite(arr).all())
+    if not finite:
         raise ValueError(f"{name} contains NaN or inf")
+
+
+_SMALL = 4096
 
 
 def compute_dtype(W_xh: Any, W_hh: Any) -> np.dtype:

@@ -5,7 +5,7 @@ for a training step (forward + BPTT given dL/dh), in float32 and float64,
 times each backend in the same process, and reports medians, GFLOP/s, the
 machine's large-GEMM rate measured in the same run, and every ratio.
 
-    python -m fastrnn.bench [--quick] [--json FILE]
+    python -m fastrnn.bench [--quick] [--json FILE] [--plot FILE.png]
 
 Ratios are what to quote: absolute times drift on a shared machine.
 """
@@ -213,6 +213,42 @@ def format_table(rows: list[dict], gemm: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], path) -> None:
+    """Bar chart of fastrnn's speed-ups (x reference, x torch) by shape, one
+    panel per (dtype, mode), written to path (PNG, or any format matplotlib
+    infers from the extension). Needs matplotlib; ImportError without it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI
+
+    panels = list(dict.fromkeys((r["dtype"], r["mode"]) for r in rows))
+    others = [o for o in ("reference", "torch") if any(f"vs_{o}" in r for r in rows)]
+    fig = Figure(figsize=(5.5 * min(len(panels), 2), 3.6 * -(-len(panels) // 2)),
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    ncols = min(len(panels), 2)
+    nrows = -(-len(panels) // 2)
+    width = 0.8 / max(len(others), 1)
+    for i, (dtype, mode) in enumerate(panels):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        sel = [r for r in rows if r["dtype"] == dtype and r["mode"] == mode]
+        xs = np.arange(len(sel))
+        for j, other in enumerate(others):
+            vals = [r.get(f"vs_{other}", np.nan) for r in sel]
+            ax.bar(xs + (j - (len(others) - 1) / 2) * width, vals, width,
+                   label=f"vs {other}")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [",".join(map(str, r["shape"])) for r in sel], rotation=30,
+                      fontsize=8)
+        ax.set_title(f"{dtype}, {mode}", fontsize=10)
+        ax.set_ylabel("fastrnn speed-up (x)")
+        ax.set_xlabel("B, T, D, H")
+        if others:
+            ax.legend(fontsize=8)
+    fig.suptitle("fastrnn bench: time of the other backend / time of fastrnn", fontsize=10)
+    fig.savefig(path, dpi=100)
+
+
 def machine_info() -> dict:
     info = {"python": sys.version.split()[0], "numpy": np.__version__,
             "machine": platform.machine(), "cpus": os.cpu_count(),
@@ -231,6 +267,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the three smallest sizes, float32 only")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="also plot the speed-ups (needs matplotlib)")
     parser.add_argument("--min-time", type=float, default=0.2, metavar="S",
                         help="seconds of repeats per measurement (default 0.2)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
@@ -248,6 +286,14 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "gemm_gflops": gemm, "rows": rows,
                        "results": [asdict(r) for r in results]}, f, indent=1)
+    if args.plot:
+        try:
+            plot(rows, args.plot)
+        except ImportError:
+            print(f"matplotlib is not installed: no plot written to {args.plot} "
+                  "(pip install matplotlib)", file=sys.stderr)
+        else:
+            print(f"plot written to {args.plot}")
     return 0
 
 

@@ -1,0 +1,811 @@
+"""The ``fastrnn`` command (also ``python -m fastrnn``).
+
+    fastrnn train [TEXT_FILE] [--hidden 256] [--seq-len 64] [--batch-size 32]
+                  [--time-limit 60] [--epochs N] [--out model.npz] [--resume] [--seed S]
+    fastrnn sample MODEL [--length 500] [--temperature 0.8] [--prime TEXT] [--seed S]
+    fastrnn bench [--quick] [--json FILE] [--plot FILE.png]
+
+``train`` fits a character-level language model: an :class:`~fastrnn.RNNClassifier`
+that reads characters as integer ids and predicts the next character at every
+step, trained with truncated BPTT over ``--batch-size`` parallel streams of the
+text with the hidden state carried from window to window. Without a file it
+trains on Python's own bundled documentation topics (``pydoc_data.topics``), so
+it works offline on any Python installation.
+
+The model file is the estimator's ``.npz`` (``fastrnn.load`` reads it); its
+``classes_`` are the characters themselves, sorted, so character id ``i`` is
+``classes_[i]``: the vocabulary travels inside the model. Where training
+stopped (for ``--resume``) is kept next to it in a small JSON file
+(``model.progress.json`` for ``model.npz``).
+
+Messages go to stderr (the progress bar, notes, errors); the samples and the
+final report go to stdout. Every user error is one line, ``fastrnn: error:
+...``, with exit status 2 for bad arguments and 1 for bad files; Ctrl-C during
+``train`` saves a checkpoint and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from . import functional as _F
+
+__all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
+           "unigram_entropy", "CLIError"]
+
+PROGRESS_FORMAT = "fastrnn train progress"
+# Held-out text: the last 5% of the text, at most this many characters (the
+# evaluation runs the recurrence one step after another on a single stream).
+HELD_OUT_FRACTION = 0.05
+HELD_OUT_MAX = 50_000
+MIN_TEXT = 20  # characters
+# Hyperparameters of the character model that the command line does not expose.
+LEARNING_RATE = 2e-3
+CLIP_NORM = 5.0
+
+
+class CLIError(Exception):
+    """A user error: printed as one line ``fastrnn: error: <message>``."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(" ".join(str(message).split()))  # one line
+        self.status = status
+
+
+# --------------------------------------------------------------------------
+# Argument parsing
+# --------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line: ``fastrnn: error: ...`` and status 2."""
+
+    def error(self, message):
+        hint = f" (see '{self.prog} --help')"
+        self.exit(2, f"fastrnn: error: {' '.join(message.split())}{hint}\n")
+
+
+def _number(kind, test, what):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_seed = _number(int, lambda v: 0 <= v < 2**63, "an integer >= 0")
+_time_limit = _number(float, lambda v: math.isfinite(v) and v >= 0,
+                      "a number of seconds >= 0 (0: no time limit)")
+_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+_temperature = _number(float, lambda v: math.isfinite(v) and v >= 0,
+                       "a number >= 0 (0: always the most likely character)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fastrnn",
+        description="Train a character-level RNN language model on a text, sample "
+                    "from it, or benchmark the kernels.",
+        epilog="Start with 'fastrnn train' (one minute on Python's bundled "
+               "documentation), then 'fastrnn sample model.npz'.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,bench}",
+                                parser_class=_Parser)
+
+    t = sub.add_parser(
+        "train", help="train a character model on a text",
+        description="Train a character-level language model: an RNNClassifier over "
+                    "characters, truncated BPTT with the hidden state carried between "
+                    "windows. Writes the model (--out, read by fastrnn.load and 'fastrnn "
+                    "sample') and, next to it, NAME.progress.json (where training stopped). "
+                    "Ctrl-C saves a checkpoint and stops; --resume continues.")
+    t.add_argument("text_file", nargs="?", metavar="TEXT_FILE",
+                   help="UTF-8 text to learn (default: Python's bundled documentation "
+                        "topics, pydoc_data.topics)")
+    t.add_argument("--hidden", type=_positive_int, default=None, metavar="H",
+                   help="hidden units (default 256; with --resume, the checkpoint's)")
+    t.add_argument("--seq-len", type=_positive_int, default=64, metavar="T",
+                   help="characters per truncated-BPTT window (default 64)")
+    t.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
+                   help="parallel streams of the text (default 32)")
+    t.add_argument("--time-limit", type=_time_limit, default=None, metavar="S",
+                   help="stop after S seconds of this run (default 60 without "
+                        "--epochs, none with it; 0: none)")
+    t.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                   help="stop after N passes over the training text in this run")
+    t.add_argument("--out", default="model.npz", metavar="FILE",
+                   help="model file to write (default model.npz)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue training the model in --out")
+    t.add_argument("--seed", type=_seed, default=None, metavar="S",
+                   help="seed of the initial weights, the shuffling and the samples")
+    t.add_argument("--sample-every", type=_positive_float, default=20.0, metavar="S",
+                   help="print a short sample and the held-out bits/char every S "
+                        "seconds (default 20)")
+    t.add_argument("--checkpoint-every", type=_positive_float, default=30.0, metavar="S",
+                   help="save a checkpoint every S seconds (default 30)")
+
+    s = sub.add_parser("sample", help="generate text from a trained model",
+                       description="Generate text from a model written by 'fastrnn train'.")
+    s.add_argument("model", metavar="MODEL", help="model file (.npz)")
+    s.add_argument("--length", type=_positive_int, default=500, metavar="N",
+                   help="characters to generate (default 500)")
+    s.add_argument("--temperature", type=_temperature, default=0.8, metavar="T",
+                   help="softmax temperature: lower is more conservative (default 0.8; "
+                        "0: always the most likely character)")
+    s.add_argument("--prime", default=None, metavar="TEXT",
+                   help="text to start from (printed first; default: a newline)")
+    s.add_argument("--seed", type=_seed, default=None, metavar="S",
+                   help="random seed: the same seed prints the same text")
+
+    b = sub.add_parser("bench", help="compare the speed with the NumPy reference and PyTorch",
+                       description="Time fastrnn against its NumPy reference (and "
+                                   "PyTorch, when installed) and print the ratios.")
+    b.add_argument("--quick", action="store_true", help="the three smallest sizes, float32 only")
+    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    b.add_argument("--plot", metavar="FILE.png",
+                   help="also plot the speed-ups (needs matplotlib)")
+    b.add_argument("--min-time", type=_positive_float, default=0.2, metavar="S",
+                   help="seconds of repeats per measurement (default 0.2)")
+    b.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
+    return parser
+
+
+# --------------------------------------------------------------------------
+# Text
+# --------------------------------------------------------------------------
+
+DEFAULT_SOURCE = "Python's bundled documentation topics (pydoc_data.topics)"
+
+
+def default_text() -> str:
+    """The built-in training text: the pydoc topics every CPython ships
+    (about 465,000 characters of English and Python), in a fixed order."""
+    try:
+        from pydoc_data.topics import topics
+    except ImportError:  # pragma: no cover - Python builds without pydoc_data
+        import importlib
+
+        mods = ("argparse", "collections", "json", "pathlib", "re", "typing", "unittest")
+        docs = (importlib.import_module(m).__doc__ or "" for m in mods)
+        return "\n\n".join(d.strip() for d in docs if d) + "\n"
+    return "\n\n".join(topics[k].strip() for k in sorted(topics)) + "\n"
+
+
+def load_text(path: str | None) -> tuple[str, str]:
+    """(text, description): the file's UTF-8 text, or the default text.
+
+    Raises CLIError (one line) for a missing, unreadable, empty, binary or
+    non-UTF-8 file.
+    """
+    if path is None:
+        return default_text(), DEFAULT_SOURCE
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path}: is a directory, not a text file") from None
+    except PermissionError:
+        raise CLIError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise CLIError(f"{path}: the file is empty" if not data else
+                       f"{path}: the file holds only white space")
+    if b"\0" in data[:1 << 20]:
+        raise CLIError(f"{path}: looks like a binary file (it contains NUL bytes); "
+                       "give a UTF-8 text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        raise CLIError(
+            f"{path}: not UTF-8 text (byte 0x{bad:02x} at offset {exc.start}); "
+            "convert it first, e.g. iconv -f latin1 -t utf-8") from None
+    if "\0" in text:
+        raise CLIError(f"{path}: looks like a binary file (it contains NUL bytes); "
+                       "give a UTF-8 text file")
+    return text, path
+
+
+def _char_name(c: str) -> str:
+    return f"{c!r} (U+{ord(c):04X})"
+
+
+def encode(text: str, vocab: np.ndarray) -> np.ndarray:
+    """Character ids (intp) of text in the sorted vocabulary (a '<U1' array);
+    CLIError naming characters that are not in it."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    vcodes = np.array([ord(c) for c in vocab], dtype=np.uint32)
+    ids = np.searchsorted(vcodes, codes)
+    ids_c = np.minimum(ids, len(vcodes) - 1)
+    unknown = vcodes[ids_c] != codes
+    if unknown.any():
+        missing = sorted({chr(c) for c in codes[unknown]})
+        shown = ", ".join(_char_name(c) for c in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise CLIError(f"the text has characters that the model does not know: "
+                       f"{shown}{more}")
+    return ids_c.astype(np.intp)
+
+
+def unigram_entropy(ids: np.ndarray) -> float:
+    """Entropy in bits of the character frequencies of ids (what a model that
+    ignores all context can reach at best on them)."""
+    counts = np.bincount(ids)
+    p = counts[counts > 0] / ids.size
+    return float(-(p * np.log2(p)).sum())
+
+
+# --------------------------------------------------------------------------
+# The model: evaluation and sampling on its fitted weights
+# --------------------------------------------------------------------------
+
+def _weights(model):
+    return model.W_xh_, model.W_hh_, model.b_, model.W_hy_, model.b_y_
+
+
+def _start_state(model, batch: int):
+    h0 = getattr(model, "h0_", None)
+    H = model.W_hh_.shape[0]
+    if h0 is None:
+        return np.zeros((batch, H), dtype=model.W_hh_.dtype)
+    return np.repeat(h0[None], batch, axis=0)
+
+
+def bits_per_char(model, ids: np.ndarray, chunk: int = 4096) -> float:
+    """Mean cross-entropy in bits of predicting ids[t + 1] from ids[:t + 1],
+    one stream from the model's initial state."""
+    W_xh, W_hh, b, W_hy, b_y = _weights(model)
+    x = np.asarray(ids[:-1], dtype=np.intp)[None]
+    target = np.asarray(ids[1:], dtype=np.intp)
+    h = _F.forward(x, W_xh, W_hh, b, _start_state(model, 1),
+                   activation=model.activation)[0]
+    total = 0.0
+    for s in range(0, h.shape[0], chunk):
+        z = (h[s:s + chunk] @ W_hy + b_y).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        tg = target[s:s + chunk]
+        total -= logp[np.arange(tg.size), tg].sum()
+    return total / target.size / math.log(2)
+
+
+def generate(model, prime_ids, length: int, temperature: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """Sample `length` character ids after the prime ids, one character at a
+    time, carrying the hidden state; softmax(logits / temperature), or the
+    most likely character for temperature 0."""
+    W_xh, W_hh, b, W_hy, b_y = _weights(model)
+    act = model.activation
+    h = _F.forward(np.asarray(prime_ids, dtype=np.intp)[None], W_xh, W_hh, b,
+                   _start_state(model, 1), activation=act)[:, -1]
+    out = np.empty(length, dtype=np.intp)
+    for i in range(length):
+        z = (h[0] @ W_hy + b_y).astype(np.float64)
+        if temperature == 0:
+            c = int(z.argmax())
+        else:
+            z = (z - z.max()) / temperature
+            p = np.exp(z - z.max())
+            cdf = np.cumsum(p)
+            c = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")),
+                    len(p) - 1)
+        out[i] = c
+        h = _F.forward(np.array([[c]], dtype=np.intp), W_xh, W_hh, b, h,
+                       activation=act)[:, -1]
+    return out
+
+
+def _default_prime(vocab) -> str:
+    for c in ("\n", " "):
+        if c in vocab:
+            return c
+    return str(vocab[0])
+
+
+def _decode(vocab, ids) -> str:
+    return "".join(vocab[ids].tolist())
+
+
+def load_model(path):
+    """A character model written by 'fastrnn train', or CLIError."""
+    from .estimator import RNNClassifier, load
+
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"{path}: no such file")
+    if p.is_dir():
+        raise CLIError(f"{path}: is a directory, not a model file")
+    try:
+        model = load(path)
+    except PermissionError:
+        raise CLIError(f"{path}: permission denied") from None
+    except Exception as exc:  # noqa: BLE001 - every failure of load is one line
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        if repr(os.fspath(path)) in msg:
+            raise CLIError(f"cannot load the model: {msg}") from None
+        raise CLIError(f"cannot load the model {path}: {msg}") from None
+    classes = getattr(model, "classes_", None)
+    if (not isinstance(model, RNNClassifier) or classes is None
+            or classes.dtype.kind != "U" or classes.dtype.itemsize != 4
+            or model.n_features_in_ != len(classes)):
+        raise CLIError(f"{path}: a fastrnn model, but not a character model written by "
+                       "'fastrnn train'")
+    return model
+
+
+# --------------------------------------------------------------------------
+# Progress bar
+# --------------------------------------------------------------------------
+
+class Progress:
+    """A one-line progress display on a stream (stderr): redrawn in place with
+    \\r on a terminal (at most every `redraw` seconds), one line every `every`
+    seconds otherwise."""
+
+    def __init__(self, stream=None, every: float = 5.0, width: int = 24, redraw: float = 0.1):
+        self.stream = stream if stream is not None else sys.stderr
+        try:
+            self.tty = self.stream.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.every = every  # seconds between lines when not a terminal
+        self.redraw = redraw  # seconds between redraws on a terminal
+        self.width = width
+        self.last = -math.inf
+        self.shown = 0  # length of the line drawn in place
+        self.last_text = None
+
+    def bar(self, fraction: float) -> str:
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = int(round(self.width * fraction))
+        return "[" + "#" * filled + "." * (self.width - filled) + f"] {100 * fraction:3.0f}%"
+
+    def update(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.tty:
+            if not force and now - self.last < self.redraw:
+                return
+            self.last = now
+            pad = max(0, self.shown - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self.shown = len(text)
+            self.stream.flush()
+        elif (force or now - self.last >= self.every) and text != self.last_text:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self.last = now
+            self.last_text = text
+
+    def finish(self) -> None:
+        """Leave the last line drawn on a terminal in place and end it."""
+        if self.tty and self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = 0
+
+    def clear(self) -> None:
+        if self.tty and self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()
+            self.shown = 0
+
+
+def _fmt_rate(chars_per_s: float) -> str:
+    return f"{chars_per_s / 1e3:.1f}k" if chars_per_s >= 1e3 else f"{chars_per_s:.0f}"
+
+
+def _fmt_secs(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
+
+
+# --------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------
+
+def progress_path(out: Path) -> Path:
+    """Where 'fastrnn train' keeps its position for --resume, next to the model."""
+    return out.with_name(out.stem + ".progress.json")
+
+
+def _atomic_write(path: Path, write) -> None:
+    """write(tmp_path) then rename over path: a reader sees the old or the new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_writable(out: Path) -> None:
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise CLIError(f"--out {out}: is a directory")
+    if not parent.is_dir():
+        raise CLIError(f"--out {out}: directory {parent} does not exist")
+    probe = parent / f".{out.name}.{os.getpid()}.probe"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CLIError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+class _Interrupt:
+    """SIGINT handler for the training loop: the first Ctrl-C asks the loop to
+    stop after the current step (it then saves); a second one interrupts."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: Ctrl-C raises KeyboardInterrupt
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_progress(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("format") != PROGRESS_FORMAT:
+        return None
+    # Only well-formed values count; anything else is as if it were missing.
+    ints = ("chars_seen", "epoch", "call", "samples", "seq_len", "batch_size")
+    clean = {k: state[k] for k in ints
+             if isinstance(state.get(k), int) and not isinstance(state[k], bool)
+             and state[k] >= 0}
+    if isinstance(state.get("text_sha256"), str):
+        clean["text_sha256"] = state["text_sha256"]
+    bpc = state.get("val_bits_per_char")
+    if isinstance(bpc, (int, float)) and not isinstance(bpc, bool) and math.isfinite(bpc):
+        clean["val_bits_per_char"] = float(bpc)
+    return clean
+
+
+def cmd_train(args) -> int:
+    from .estimator import RNNClassifier
+
+    err = sys.stderr
+    out = Path(args.out)
+    _check_writable(out)
+    text, source = load_text(args.text_file)
+    if len(text) < MIN_TEXT:
+        raise CLIError(f"{source}: too short to learn from ({len(text)} characters; "
+                       f"need at least {MIN_TEXT})")
+
+    state = None
+    if args.resume:
+        if not out.exists():
+            raise CLIError(f"--resume: {out} does not exist (train without --resume first, "
+                           "or give the model file with --out)")
+        model = load_model(out)
+        vocab = model.classes_
+        if args.hidden is not None and args.hidden != model.W_hh_.shape[0]:
+            raise CLIError(f"--hidden {args.hidden} differs from the {model.W_hh_.shape[0]} "
+                           f"hidden units of the model in {out}; leave --hidden out to resume")
+        state = _read_progress(progress_path(out))
+    else:
+        if out.exists():
+            print(f"note: {out} exists and will be replaced (--resume continues it instead)",
+                  file=err)
+        model = None
+        vocab = np.array(sorted(set(text)))
+        if len(vocab) < 2:
+            raise CLIError(f"{source}: the text needs at least two different characters")
+    ids = encode(text, vocab)
+    V = len(vocab)
+
+    # Held-out text at the end; the rest as `batch` parallel streams.
+    n = ids.size
+    n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
+    train_ids, val_ids = ids[:n - n_val], ids[n - n_val:]
+    seq_len = min(args.seq_len, train_ids.size - 1)
+    batch = max(1, min(args.batch_size, (train_ids.size - 1) // seq_len))
+    L = (train_ids.size - 1) // batch  # steps per stream and epoch
+    X_all = train_ids[:batch * L].reshape(batch, L)
+    Y_all = vocab[train_ids[1:batch * L + 1]].reshape(batch, L)  # labels: the characters
+    # One partial_fit call trains `per_call` windows of seq_len steps (truncated
+    # BPTT inside the estimator, which carries the state from window to window);
+    # the limits, Ctrl-C and the progress display are checked between calls.
+    per_call = max(1, 256 // seq_len)
+    chunk = per_call * seq_len
+    starts = list(range(0, L, chunk))
+    chars_per_epoch = batch * L
+
+    if model is None:
+        model = RNNClassifier(
+            n_hidden=args.hidden or 256, output_steps="all", bptt_steps=seq_len,
+            batch_size=batch, learning_rate=LEARNING_RATE, clip_norm=CLIP_NORM, alpha=0.0,
+            n_symbols=V, random_state=args.seed)
+        chars_seen, epoch, call = 0, 0, 0
+        sample_no = 0
+    else:
+        model.set_params(bptt_steps=seq_len, batch_size=batch)
+        same = (state is not None and state.get("text_sha256") == _text_digest(text)
+                and state.get("seq_len") == seq_len and state.get("batch_size") == batch)
+        chars_seen = int(state.get("chars_seen", 0)) if state else 0
+        epoch = int(state.get("epoch", 0)) if state else 0
+        call = int(state.get("call", 0)) if same else 0
+        sample_no = int(state.get("samples", 0)) if state else 0
+        if call >= len(starts):
+            epoch, call = epoch + 1, 0
+        where = (f"epoch {epoch + call / len(starts):.2f}" if same else
+                 "the start of the text (other text or sizes than the checkpoint's)")
+        print(f"resuming {out}: {chars_seen:,} characters seen so far; continuing at "
+              f"{where}", file=err)
+    H = model.n_hidden
+
+    time_limit = args.time_limit
+    if time_limit is None:
+        time_limit = 0.0 if args.epochs is not None else 60.0
+    max_chars = args.epochs * chars_per_epoch if args.epochs is not None else None
+    val_entropy = unigram_entropy(val_ids[1:])
+
+    limits = []
+    if time_limit:
+        limits.append(f"{time_limit:g} s")
+    if args.epochs is not None:
+        limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
+    print(f"training a character model on {source}:\n"
+          f"  {n:,} characters, {V} distinct; {batch * L:,} for training in {batch} "
+          f"streams, the last {n_val:,} held out\n"
+          f"  hidden {H}, seq-len {seq_len}, batch {batch}; "
+          + (f"stops after {' or '.join(limits)}; " if limits else "no limit; ")
+          + "Ctrl-C saves and stops", file=err)
+
+    prog = Progress(err)
+    started = time.monotonic()
+    run_chars = 0
+    smooth = None  # running mean of the training loss (nats)
+    val_bpc = state.get("val_bits_per_char") if state else None
+    last_sample = last_ckpt = started
+    carry = None
+
+    def save():
+        _atomic_write(out, model.save)
+        info = {"format": PROGRESS_FORMAT, "version": 1, "text": source,
+                "text_sha256": _text_digest(text), "seq_len": seq_len, "batch_size": batch,
+                "epoch": epoch, "call": call, "chars_seen": chars_seen,
+                "samples": sample_no, "val_bits_per_char": val_bpc,
+                "unigram_entropy": val_entropy, "n_iter": model.n_iter_}
+        _atomic_write(progress_path(out), lambda p: p.write_text(json.dumps(info, indent=1)))
+
+    def show_sample(title):
+        nonlocal sample_no
+        sample_no += 1
+        srng = np.random.default_rng(None if args.seed is None else [args.seed, sample_no])
+        prime = _default_prime(vocab)
+        s = _decode(vocab, generate(model, encode(prime, vocab), 200, 0.8, srng))
+        prog.clear()
+        print(f"--- {title} ---\n{prime.lstrip()}{s}\n", flush=True)
+
+    def status(elapsed):
+        rate = run_chars / elapsed if elapsed > 0 else 0.0
+        fracs, left = [], []
+        if time_limit:
+            fracs.append(elapsed / time_limit)
+            left.append(time_limit - elapsed)
+        if max_chars:
+            fracs.append(run_chars / max_chars)
+            left.append((max_chars - run_chars) / rate if rate > 0 else math.inf)
+        parts = [prog.bar(max(fracs)) if fracs else f"{elapsed:.0f} s",
+                 f"epoch {epoch + call / len(starts):.2f}"]
+        if smooth is not None:
+            parts.append(f"loss {smooth:.3f}")
+            parts.append(f"{smooth / math.log(2):.2f} bits/char")
+        if val_bpc is not None:
+            parts.append(f"held-out {val_bpc:.2f}")
+        parts.append(f"{_fmt_rate(rate)} chars/s")
+        if left:
+            parts.append(f"{_fmt_secs(min(left))} left")
+        return " | ".join(parts)
+
+    interrupted = False
+    with _Interrupt() as stop:
+        try:
+            while True:
+                elapsed = time.monotonic() - started
+                if stop.requested:
+                    interrupted = True
+                    break
+                if run_chars and ((time_limit and elapsed >= time_limit) or (
+                        max_chars is not None and run_chars >= max_chars)):
+                    break  # (at least one call runs, whatever the limits)
+                s = starts[call]
+                e = min(s + chunk, L)
+                X, Y = X_all[:, s:e], Y_all[:, s:e]
+                if model.__dict__.get("W_hh_") is None:
+                    model.partial_fit(X, Y, classes=vocab)
+                else:
+                    model.partial_fit(X, Y, initial_state=carry)
+                # The state carried into the next call. Within a call the
+                # estimator carries it exactly; across calls it is recomputed
+                # over the call's last window only, from zeros, with the updated
+                # weights: an approximation (a state forgets most of what it saw
+                # a window ago) that costs 1/per_call of rerunning the call.
+                w0 = max(s, e - seq_len)
+                if w0 == s and carry is not None:
+                    h0 = carry
+                else:
+                    h0 = None
+                carry = _F.forward(X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
+                                   activation=model.activation)[:, -1].copy()
+                loss = model.loss_curve_[-1]
+                smooth = loss if smooth is None else 0.9 * smooth + 0.1 * loss
+                done = batch * (e - s)
+                chars_seen += done
+                run_chars += done
+                call += 1
+                if call == len(starts):  # end of an epoch: the streams start again
+                    epoch, call, carry = epoch + 1, 0, None
+                now = time.monotonic()
+                if now - last_sample >= args.sample_every:
+                    val_bpc = bits_per_char(model, val_ids)
+                    show_sample(f"sample after {chars_seen:,} characters (held-out "
+                                f"{val_bpc:.2f} bits/char, unigram entropy "
+                                f"{val_entropy:.2f})")
+                    last_sample = time.monotonic()
+                if now - last_ckpt >= args.checkpoint_every or run_chars == done:
+                    save()
+                    last_ckpt = time.monotonic()
+                prog.update(status(time.monotonic() - started), force=run_chars == done)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now
+            interrupted = True
+        elapsed = time.monotonic() - started
+        if model.__dict__.get("W_hh_") is None:  # stopped before the first step
+            prog.clear()
+            print("fastrnn: interrupted before training started; nothing saved", file=err)
+            return 130
+        if not interrupted:
+            val_bpc = bits_per_char(model, val_ids)
+        save()
+    prog.update(status(elapsed), force=True)
+    prog.finish()
+    rate = run_chars / elapsed if elapsed > 0 else 0.0
+    if interrupted:
+        print(f"interrupted: saved the model to {out} after {chars_seen:,} characters; "
+              f"continue with: fastrnn train --resume --out {out}"
+              + (f" {args.text_file}" if args.text_file else ""), file=err)
+        return 130
+    print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({_fmt_rate(rate)} "
+          f"chars/s; {chars_seen:,} in total, {chars_seen / chars_per_epoch:.2f} epochs)")
+    print(f"held-out bits/char: {val_bpc:.3f} (unigram entropy of the held-out text: "
+          f"{val_entropy:.3f} bits/char)")
+    print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
+    show_sample("sample")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# sample, bench
+# --------------------------------------------------------------------------
+
+def cmd_sample(args) -> int:
+    model = load_model(args.model)
+    vocab = model.classes_
+    prime = args.prime if args.prime is not None else _default_prime(vocab)
+    if prime == "":
+        raise CLIError("--prime: give at least one character (or leave --prime out)", 2)
+    try:
+        prime_ids = encode(prime, vocab)
+    except CLIError as exc:
+        raise CLIError(f"--prime: {exc}", 2) from None
+    rng = np.random.default_rng(args.seed)
+    ids = generate(model, prime_ids, args.length, args.temperature, rng)
+    shown = prime if args.prime is not None else prime.lstrip()
+    sys.stdout.write(shown + _decode(vocab, ids) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _check_output_file(option: str, path: str) -> None:
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise CLIError(f"{option} {path}: is a directory", 2)
+    if not parent.is_dir():
+        raise CLIError(f"{option} {path}: directory {parent} does not exist", 2)
+    if not os.access(parent, os.W_OK):
+        raise CLIError(f"{option} {path}: cannot write in {parent}", 2)
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+
+    argv = []
+    if args.quick:
+        argv.append("--quick")
+    if args.json:
+        _check_output_file("--json", args.json)
+        argv += ["--json", args.json]
+    if args.plot:
+        _check_output_file("--plot", args.plot)
+        argv += ["--plot", args.plot]
+    argv += ["--min-time", repr(args.min_time)]
+    if args.verbose:
+        argv.append("-v")
+    return bench.main(argv)
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``fastrnn`` console script and ``python -m fastrnn``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        print("fastrnn: error: give a command: train, sample or bench "
+              "(see 'fastrnn --help')", file=sys.stderr)
+        return 2
+    from .estimator import NonFiniteLossError
+
+    commands = {"train": cmd_train, "sample": cmd_sample, "bench": cmd_bench}
+    try:
+        return commands[args.command](args)
+    except CLIError as exc:
+        print(f"fastrnn: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("\nfastrnn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. fastrnn sample model.npz | head
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except NonFiniteLossError as exc:
+        print(f"fastrnn: error: training diverged ({' '.join(str(exc).split())})",
+              file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("fastrnn: error: out of memory (try a smaller --hidden or --batch-size)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
