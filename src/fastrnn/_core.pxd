@@ -7,6 +7,7 @@
 # The caller checks every shape, value and size first: the kernels check
 # nothing, never raise and never take the GIL. use_blas picks BLAS (large
 # sizes) or the register-blocked loops (small) for the per-step product.
+# rnn_backward takes W_hh transposed (W_hh_T, C-contiguous (H, H)).
 
 from cython cimport floating
 
@@ -23,7 +24,7 @@ cdef void rnn_forward(
 
 cdef void rnn_backward(
     const floating* x, const Py_ssize_t* ids, const floating* h, const floating* dh,
-    const floating* W_xh, const floating* W_hh, const floating* W_hh_T,
+    const floating* W_xh, const floating* W_hh_T,
     const floating* h0, const Py_ssize_t* lengths,
     floating* da, floating* h_prev_fix,
     floating* dx, floating* dW_xh, floating* dW_hh, floating* db,

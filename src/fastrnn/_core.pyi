@@ -26,7 +26,6 @@ def _backward(
     h: _Array,
     dh: _Array,
     W_xh: _Array,
-    W_hh: _Array,
     W_hh_T: _Array,
     h0: _Array | None,
     lengths: npt.NDArray[np.intp] | None,

@@ -267,7 +267,7 @@ cdef void _forward_steps(const floating* W_hh, const floating* h0,
 
 
 cdef void _backward_steps(const floating* h, const floating* dh,
-                          const floating* W_hh, const floating* W_hh_T,
+                          const floating* W_hh_T,
                           const Py_ssize_t* lengths, floating* da, floating* dh0,
                           Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                           Py_ssize_t row_stride, int activation,
@@ -296,21 +296,13 @@ cdef void _backward_steps(const floating* h, const floating* dh,
             dh_t = dh + (t - 1) * H
             for s in range(B):
                 _copy(da_t - H + s * row_stride, dh_t + s * row_stride, H)
-            if use_blas:
-                gemm(False, True, B, H, H, <floating>1, da_t, row_stride,
-                     W_hh, H, <floating>1, da_t - H, row_stride)
-            else:
-                _step_product(da_t, row_stride, W_hh_T, da_t - H, row_stride,
-                              B, H, False)
+            _step_product(da_t, row_stride, W_hh_T, da_t - H, row_stride,
+                          B, H, use_blas)
         elif dh0 != NULL:
             # dL/dh0 = da_0 @ W_hh^T
-            if use_blas:
-                gemm(False, True, B, H, H, <floating>1, da_t, row_stride,
-                     W_hh, H, <floating>0, dh0, H)
-            else:
-                for s in range(B):
-                    _fill(dh0 + s * H, H, <floating>0)
-                _step_product(da_t, row_stride, W_hh_T, dh0, H, B, H, False)
+            for s in range(B):
+                _fill(dh0 + s * H, H, <floating>0)
+            _step_product(da_t, row_stride, W_hh_T, dh0, H, B, H, use_blas)
 
 
 cdef void rnn_forward(
@@ -340,7 +332,7 @@ cdef void rnn_forward(
 cdef void rnn_backward(
         const floating* x, const Py_ssize_t* ids,
         const floating* h, const floating* dh,
-        const floating* W_xh, const floating* W_hh, const floating* W_hh_T,
+        const floating* W_xh, const floating* W_hh_T,
         const floating* h0, const Py_ssize_t* lengths,
         floating* da, floating* h_prev_fix,
         floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
@@ -348,13 +340,14 @@ cdef void rnn_backward(
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
         int activation, bint use_blas) noexcept nogil:
     """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; W_hh_T is
-    W_hh transposed (C-contiguous), read by the small-size path only; dh0
+    W_hh transposed (C-contiguous), so that da_t @ W_hh^T is the same
+    untransposed product as the forward step (faster in BLAS too); dh0
     (B, H) may be NULL; with ids, dx is not written (may be NULL)."""
     cdef Py_ssize_t row_stride = T * H
     cdef Py_ssize_t n_rows = B * T
     cdef Py_ssize_t i, s
 
-    _backward_steps(h, dh, W_hh, W_hh_T, lengths, da, dh0, B, T, H,
+    _backward_steps(h, dh, W_hh_T, lengths, da, dh0, B, T, H,
                     row_stride, activation, use_blas)
 
     # Tied weights: each gradient is a sum over all B * T rows, one product each.
@@ -423,7 +416,7 @@ def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
 def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
               const floating[:, :, ::1] h,
               const floating[:, :, ::1] dh, const floating[:, ::1] W_xh,
-              const floating[:, ::1] W_hh, const floating[:, ::1] W_hh_T,
+              const floating[:, ::1] W_hh_T,
               const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
               floating[:, :, ::1] da, floating[:, ::1] h_prev_fix,
               floating[:, :, ::1] dx, floating[:, ::1] dW_xh,
@@ -441,7 +434,7 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
     cdef Py_ssize_t D = W_xh.shape[0]
     with nogil:
-        rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh), &W_hh[0, 0],
+        rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh),
                      &W_hh_T[0, 0], h0_p, len_p, &da[0, 0, 0], &h_prev_fix[0, 0],
                      dx_p, <floating*>_ptr2(dW_xh), &dW_hh[0, 0], &db[0], dh0_p,
                      B, T, D, H, activation, use_blas)

@@ -142,9 +142,9 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     db = np.empty(H, dtype=dt)
     dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
     use_blas = _use_blas(B, H, a.dtype)
-    W_hh_T = a.W_hh if use_blas else np.ascontiguousarray(a.W_hh.T)
+    W_hh_T = np.ascontiguousarray(a.W_hh.T)  # da_t @ W_hh^T as an untransposed product
     kernels._backward[_SPECIALIZATION[a.dtype]](
-        a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, W_hh_T, a.h0, a.lengths,
+        a.x, a.ids, a.h, a.dh, a.W_xh, W_hh_T, a.h0, a.lengths,
         da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
         _ACTIVATION_CODES[activation], use_blas)
     if dh0 is not None and a.h0_shared:
