@@ -1,43 +1,6 @@
 # Types of fastrnn._core_avx2: the entry points of fastrnn._core (see there),
-# built for AVX2 + FMA. Arrays are
-# C-contiguous and all of one float dtype (float32 or float64); shapes are
-# checked by fastrnn.functional before any call, not here.
-import numpy as np
-import numpy.typing as npt
-
-_Float = np.float32 | np.float64
-_Array = npt.NDArray[_Float]
-
-def _forward(
-    x: _Array | None,
-    ids: npt.NDArray[np.intp] | None,
-    W_xh: _Array,
-    W_hh: _Array,
-    b: _Array,
-    h0: _Array | None,
-    lengths: npt.NDArray[np.intp] | None,
-    h: _Array,
-    activation: int,
-    use_blas: bool,
-) -> None: ...
-def _backward(
-    x: _Array | None,
-    ids: npt.NDArray[np.intp] | None,
-    h: _Array,
-    dh: _Array,
-    W_xh: _Array,
-    W_hh_T: _Array,
-    h0: _Array | None,
-    lengths: npt.NDArray[np.intp] | None,
-    da: _Array,
-    h_prev_fix: _Array,
-    dx: _Array | None,
-    dW_xh: _Array,
-    dW_hh: _Array,
-    db: _Array,
-    dh0: _Array | None,
-    activation: int,
-    use_blas: bool,
-) -> None: ...
-def _tanh_hook(values: _Array) -> None: ...
-def _all_finite(values: _Array) -> bool: ...
+# the same kernels built for AVX2 + FMA.
+from ._core import _all_finite as _all_finite
+from ._core import _backward as _backward
+from ._core import _forward as _forward
+from ._core import _tanh_hook as _tanh_hook
