@@ -62,7 +62,7 @@ def _estimator_step(kind, rng):
         est = RNNClassifier(n_hidden=H, batch_size=B, random_state=0)
         est.partial_fit(X, y, classes=np.arange(D))
     cfg = est._check_hyperparameters()
-    data = est._prepare(X, y, None, None, cfg, fitted=True)
+    data = est._prepare(X, y, None, None, None, None, cfg, fitted=True)
     params = est._params()
     backup = {k: np.empty_like(v) for k, v in params.items()}
     idx = rng.permutation(n)[:B]
