@@ -263,16 +263,25 @@ def machine_info() -> dict:
     return info
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser, seconds=float) -> None:
+    """The options of the harness (shared by this module's main and `fastrnn bench`)."""
     parser.add_argument("--quick", action="store_true", help="the three smallest sizes, float32 only")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png",
                         help="also plot the speed-ups (needs matplotlib)")
-    parser.add_argument("--min-time", type=float, default=0.2, metavar="S",
+    parser.add_argument("--min-time", type=seconds, default=0.2, metavar="S",
                         help="seconds of repeats per measurement (default 0.2)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
-    args = parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the grid, print the table, write the JSON and the plot that args ask for."""
     grid = QUICK_GRID if args.quick else GRID
     dtypes = ("float32",) if args.quick else ("float32", "float64")
     info = machine_info()

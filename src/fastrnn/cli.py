@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, bench
 from . import functional as _F
 
 __all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
@@ -158,13 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="compare the speed with the NumPy reference and PyTorch",
                        description="Time fastrnn against its NumPy reference (and "
                                    "PyTorch, when installed) and print the ratios.")
-    b.add_argument("--quick", action="store_true", help="the three smallest sizes, float32 only")
-    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    b.add_argument("--plot", metavar="FILE.png",
-                   help="also plot the speed-ups (needs matplotlib)")
-    b.add_argument("--min-time", type=_positive_float, default=0.2, metavar="S",
-                   help="seconds of repeats per measurement (default 0.2)")
-    b.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
+    bench.add_arguments(b, seconds=_positive_float)
     return parser
 
 
@@ -754,21 +748,11 @@ def _check_output_file(option: str, path: str) -> None:
 
 
 def cmd_bench(args) -> int:
-    from . import bench
-
-    argv = []
-    if args.quick:
-        argv.append("--quick")
     if args.json:
         _check_output_file("--json", args.json)
-        argv += ["--json", args.json]
     if args.plot:
         _check_output_file("--plot", args.plot)
-        argv += ["--plot", args.plot]
-    argv += ["--min-time", repr(args.min_time)]
-    if args.verbose:
-        argv.append("-v")
-    return bench.main(argv)
+    return bench.run_from_args(args)
 
 
 def main(argv=None) -> int:
