@@ -3,6 +3,8 @@
 import os
 import platform
 import sys
+import tempfile
+import warnings
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -30,11 +32,44 @@ elif DEBUG:
 else:
     compile_args = ["-O3", "-fno-trapping-math"]
 
+
+
+def openmp_flags():
+    """Compile and link flags for OpenMP, or none when the compiler has no
+    OpenMP (then the kernels' parallel loops run on one thread).
+    FASTRNN_OPENMP=0 turns it off."""
+    if os.environ.get("FASTRNN_OPENMP", "1") in ("", "0"):
+        return [], []
+    if not GNU_LIKE:
+        return ["/openmp"], []
+    from setuptools._distutils.ccompiler import new_compiler
+    from setuptools._distutils.sysconfig import customize_compiler
+
+    compiler = new_compiler()
+    customize_compiler(compiler)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "omp_check.c")
+        with open(source, "w") as f:
+            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+        try:
+            objects = compiler.compile([source], output_dir=tmp, extra_postargs=["-fopenmp"])
+            compiler.link_executable(objects, os.path.join(tmp, "omp_check"),
+                                     extra_postargs=["-fopenmp"])
+        except Exception as exc:  # CompileError, LinkError
+            warnings.warn(f"fastrnn: building without OpenMP (single-threaded kernels): {exc}")
+            return [], []
+    return ["-fopenmp"], ["-fopenmp"]
+
+
+omp_compile, omp_link = openmp_flags()
+compile_args = compile_args + omp_compile
+
 extensions = [
     Extension(
         "fastrnn._core",
         ["src/fastrnn/_core.pyx"],
         extra_compile_args=compile_args,
+        extra_link_args=omp_link,
     ),
 ]
 # On x86-64 the same kernels are built a second time for AVX2 + FMA; the
@@ -46,6 +81,7 @@ if GNU_LIKE and platform.machine().lower() in ("x86_64", "amd64") and sys.maxsiz
             "fastrnn._core_avx2",
             ["src/fastrnn/_core_avx2.pyx"],
             extra_compile_args=compile_args + ["-mavx2", "-mfma"],
+            extra_link_args=omp_link,
         )
     )
 

@@ -1,9 +1,9 @@
 """Shared fixtures: the compiled kernel builds, the kernels' two step-product
-paths and the two dtypes.
+ways to run (one thread or several) and the two dtypes.
 
 Every test that runs the compiled kernels should take ``path`` (and, where the
 float32 kernels matter, ``dtype``) so that each branch of the fused-type
-kernels is exercised: {loop, BLAS} x {float32, float64}, in every kernel build
+kernels is exercised: {serial, threads} x {float32, float64}, in every kernel build
 this machine runs (``path`` depends on ``kernels``).
 """
 
@@ -20,10 +20,12 @@ from fastrnn import functional
 # where built and supported); fastrnn.functional calls `functional.kernels`.
 KERNEL_MODULES = dict(getattr(functional, "KERNEL_MODULES", None) or {"baseline": functional._core})
 
-# BLAS_MIN_STEP_WORK values that force each step-product path for any B and H.
+# Settings of fastrnn.functional that run the kernels on one thread, or on
+# three threads for any B and H (more threads than this machine may have:
+# OpenMP runs them all, and each must get a share of every product).
 _PATHS = {
-    "loop": {"BLAS_MIN_STEP_WORK": 1 << 62},  # B * H * H never reaches it: the hand loop
-    "blas": {"BLAS_MIN_STEP_WORK": 0},  # always reached: a GEMM per step
+    "serial": {"MAX_THREADS": 1},
+    "threads": {"MAX_THREADS": 3, "STEP_WORK_PER_THREAD": 0},
 }
 
 
@@ -80,7 +82,7 @@ def kernels(request, monkeypatch):
 
 @pytest.fixture(params=list(_PATHS))
 def path(request, monkeypatch, kernels):
-    """The step-product path the compiled kernels take: "loop" or "blas"."""
+    """How the compiled kernels run: "serial" (one thread) or "threads" (three)."""
     for name, value in _PATHS[request.param].items():
         monkeypatch.setattr(functional, name, value)  # raises if functional lost it
     return request.param

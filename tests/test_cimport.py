@@ -21,16 +21,20 @@ from fastrnn._core cimport rnn_forward, rnn_backward, ACT_TANH
 def forward(const double[:, :, ::1] x, const double[:, ::1] W_xh,
             const double[:, ::1] W_hh, const double[::1] b, double[:, :, ::1] h):
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2], D = x.shape[2]
+    cdef int status
     with nogil:
-        rnn_forward(&x[0, 0, 0], NULL, &W_xh[0, 0], &W_hh[0, 0], &b[0], NULL, NULL,
-                    &h[0, 0, 0], B, T, D, H, ACT_TANH, False)
+        status = rnn_forward(&x[0, 0, 0], NULL, &W_xh[0, 0], &W_hh[0, 0], &b[0], NULL,
+                             NULL, &h[0, 0, 0], B, T, D, H, ACT_TANH, 1)
+    return status
 
 def forward_ids(const Py_ssize_t[:, ::1] ids, const float[:, ::1] W_xh,
                 const float[:, ::1] W_hh, const float[::1] b, float[:, :, ::1] h):
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2], V = W_xh.shape[0]
+    cdef int status
     with nogil:
-        rnn_forward(<float*>NULL, &ids[0, 0], &W_xh[0, 0], &W_hh[0, 0], &b[0], NULL,
-                    NULL, &h[0, 0, 0], B, T, V, H, ACT_TANH, True)
+        status = rnn_forward(<float*>NULL, &ids[0, 0], &W_xh[0, 0], &W_hh[0, 0], &b[0],
+                             NULL, NULL, &h[0, 0, 0], B, T, V, H, ACT_TANH, 2)
+    return status
 """
 
 SETUP = """
@@ -71,7 +75,7 @@ def test_cimported_forward_matches_fastrnn(user_mod):
     W_hh = rng.standard_normal((6, 6)) / 3
     b = rng.standard_normal(6)
     h = np.empty((3, 5, 6))
-    user_mod.forward(x, W_xh, W_hh, b, h)
+    assert user_mod.forward(x, W_xh, W_hh, b, h) == 0  # on 1 thread
     expected = fastrnn.reference.forward(x, W_xh, W_hh, b)
     np.testing.assert_allclose(h, expected, rtol=1e-12, atol=1e-14)
 
@@ -83,5 +87,5 @@ def test_cimported_forward_with_ids(user_mod):
     W_hh = (rng.standard_normal((5, 5)) / 3).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
     h = np.empty((2, 4, 5), np.float32)
-    user_mod.forward_ids(ids, W_xh, W_hh, b, h)
+    assert user_mod.forward_ids(ids, W_xh, W_hh, b, h) == 0  # on 2 threads
     np.testing.assert_allclose(h, fastrnn.reference.forward(ids, W_xh, W_hh, b), rtol=1e-5, atol=1e-6)

@@ -327,6 +327,23 @@ def test_float64_matches_torch_edge_shapes(torch, path, shape, activation, h0_ki
     check_against_torch(torch, make_problem(2, *shape, activation, h0_kind, with_lengths))
 
 
+@pytest.mark.parametrize("B, T, D, H", [
+    (5, 60, 70, 147),   # B*T = 300 rows: 10 row blocks of 32 and 2 blocks of K
+    (3, 100, 130, 20),  # D = 130 > 2 row tiles of dW_xh, 300 rows of K
+    (7, 40, 3, 137),    # H = 137: 9 (float32) or 18 (float64) panels, partial
+])
+def test_sizes_across_every_product_block(path, dtype, B, T, D, H):
+    """Sizes that cross every blocking boundary of the kernels' products:
+    row blocks of the input projection and dx (32 rows), depth blocks of
+    the weight gradients (256 rows of K), their row tiles (64 rows of C) and
+    panel groups (8 panels), each with a remainder."""
+    p = make_problem(13, B, T, D, H, "tanh", "per_seq", with_lengths=True)
+    if dtype == np.float32:
+        check_float32(p)
+    else:
+        check_against_reference(p)
+
+
 # --- 2. float32 against float64 -------------------------------------------
 
 
@@ -347,8 +364,8 @@ def test_float32_matches_float64_edge_shapes(path, shape, activation, h0_kind, w
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("H", [8, 9, 16, 24, 31, 32, 33, 57, 64])
 def test_hidden_sizes_across_vector_blocks(path, dtype, activation, H):
-    """H beyond the small sizes above: the step product's column blocks
-    (32, 16, 8 and the remainder) and odd k counts, in both dtypes."""
+    """H beyond the small sizes above: whole and partial panels (16 floats or
+    8 doubles wide) and row blocks of 1 to 4 sequences, in both dtypes."""
     p = make_problem(11, 3, 4, 5, H, activation, "per_seq", with_lengths=True)
     if dtype == np.float32:
         check_float32(p)
@@ -359,30 +376,52 @@ def test_hidden_sizes_across_vector_blocks(path, dtype, activation, H):
 # --- the paths and the fixture that picks them ----------------------------
 
 
-def test_path_fixture_selects_path(path):
+def test_path_fixture_selects_threads(path):
     for B, H in [(1, 1), (5, 7), (64, 64)]:
-        assert functional._use_blas(B, H) is (path == "blas")
+        assert functional._n_threads(B, H) == (1 if path == "serial" else 3)
+
+
+def test_thread_count_grows_with_step_work(monkeypatch):
+    monkeypatch.setattr(functional, "MAX_THREADS", 4)
+    monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 1000)
+    assert functional._n_threads(1, 10) == 1            # 100 multiply-adds
+    assert functional._n_threads(20, 10) == 2           # 2000
+    assert functional._n_threads(30, 10, np.float64) == 4   # 3000, counted twice
+    assert functional._n_threads(10**4, 10**2) == 4     # capped by MAX_THREADS
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3), (" 1 ", 1), ("", None)])
+def test_num_threads_environment_variable(monkeypatch, value, expected):
+    monkeypatch.setenv("FASTRNN_NUM_THREADS", value)
+    n = functional._max_threads()
+    assert n == expected if expected is not None else n >= 1
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_num_threads_environment_variable_rejects_bad_values(monkeypatch, value):
+    monkeypatch.setenv("FASTRNN_NUM_THREADS", value)
+    with pytest.raises(ValueError, match="FASTRNN_NUM_THREADS"):
+        functional._max_threads()
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_paths_agree(path, monkeypatch, dtype, activation):
-    """Each path against the loop, in float32 too."""
-    p = make_problem(4, 5, 6, 3, 7, activation, "per_seq", with_lengths=True).astype(dtype)
+    """Each way to run against one thread, in float32 too."""
+    p = make_problem(4, 5, 6, 3, 37, activation, "per_seq", with_lengths=True).astype(dtype)
     h = p.forward()
     g = p.backward(h)
-    monkeypatch.setattr(functional, "BLAS_MIN_STEP_WORK", 1 << 62)
-    h_loop = p.forward()
-    g_loop = p.backward(h_loop)
+    monkeypatch.setattr(functional, "MAX_THREADS", 1)
+    h_serial = p.forward()
+    g_serial = p.backward(h_serial)
     tol = 1e-5 if dtype == np.float32 else 1e-13
-    assert rel_err(h, h_loop) <= tol
-    assert_grads_close(g, g_loop, tol)
+    assert rel_err(h, h_serial) <= tol
+    assert_grads_close(g, g_serial, tol)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_default_threshold_large_problem(dtype, activation):
-    """Sizes past the default BLAS_MIN_STEP_WORK, without the fixture."""
+    """Sizes with the default thread settings, without the fixture."""
     B, H = 64, 64
-    assert functional._use_blas(B, H, dtype) and functional._use_blas(B, H)
     p = make_problem(5, B, 4, 5, H, activation, "shared", with_lengths=True)
     h_ref = p.forward(reference)
     g_ref = p.backward(h_ref, reference)

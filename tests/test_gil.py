@@ -130,7 +130,7 @@ def check_probe_recomputes(func, args, outputs):
         np.testing.assert_array_equal(buf, exp)
 
 
-@pytest.mark.parametrize("path", ["loop", "blas"], indirect=True)
+@pytest.mark.parametrize("path", ["serial", "threads"], indirect=True)
 def test_forward_releases_gil(monkeypatch, path, kernels):
     """`kernels` (conftest) is the kernel module forward calls."""
     x, W_xh, W_hh, b, h0, dh = problem(np.float64)
@@ -139,7 +139,7 @@ def test_forward_releases_gil(monkeypatch, path, kernels):
     check_probe_recomputes(func, args, [h])
 
 
-@pytest.mark.parametrize("path", ["loop", "blas"], indirect=True)
+@pytest.mark.parametrize("path", ["serial", "threads"], indirect=True)
 def test_backward_releases_gil(monkeypatch, path, kernels):
     x, W_xh, W_hh, b, h0, dh = problem(np.float64)
     h = np.tanh(dh)  # any h in (-1, 1) will do for timing

@@ -76,14 +76,15 @@ def test_ids_match_one_hot(module, h0_kind, with_lengths, id_dtype, dtype, path)
         np.testing.assert_allclose(g_ids.dh0, g_hot.dh0, **tol)
 
 
-@pytest.mark.parametrize("step_work", [0, 1 << 62], ids=["blas", "loop"])
-def test_ids_on_both_step_paths(step_work, dtype, monkeypatch):
-    """The same check with the step-product threshold set here directly
-    (0: a GEMM per step; huge: the plain loop), not through conftest's fixture."""
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_ids_on_one_and_two_threads(n_threads, dtype, monkeypatch):
+    """The same check with the thread count set here directly, not through
+    conftest's fixture."""
     from fastrnn import functional
 
-    monkeypatch.setattr(functional, "BLAS_MIN_STEP_WORK", step_work)
-    assert functional._use_blas(B, H) is (step_work == 0)
+    monkeypatch.setattr(functional, "MAX_THREADS", n_threads)
+    monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 0)
+    assert functional._n_threads(B, H) == n_threads
     ids, W_xh, W_hh, b, dh, h0, lengths = _problem(dtype, "per_sequence", True, seed=7)
     x = _one_hot(ids, V, dtype)
     tol = _tol(dtype)

@@ -5,9 +5,11 @@
 #   of x (the other one NULL), h and dh (B, T, H), W_xh (D, H), W_hh (H, H), b (H,),
 #   h0 (B, H) or NULL (zeros), lengths (B,) in 1..T or NULL (all T).
 # The caller checks every shape, value and size first: the kernels check
-# nothing, never raise and never take the GIL. use_blas picks BLAS (large
-# sizes) or the register-blocked loops (small) for the per-step product.
-# rnn_backward takes W_hh transposed (W_hh_T, C-contiguous (H, H)).
+# nothing, never raise and never take the GIL. They run on n_threads OpenMP
+# threads (1: inline, on the caller's thread; without OpenMP at build time,
+# always inline). Both return 0, or -1 when they could not allocate their
+# packed copy of the weights (about (D + H) x H elements), having written
+# nothing.
 
 from cython cimport floating
 
@@ -15,19 +17,19 @@ cdef enum Activation:
     ACT_TANH = 0
     ACT_RELU = 1
 
-cdef void rnn_forward(
+cdef int rnn_forward(
     const floating* x, const Py_ssize_t* ids, const floating* W_xh, const floating* W_hh,
     const floating* b, const floating* h0, const Py_ssize_t* lengths,
     floating* h,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-    int activation, bint use_blas) noexcept nogil
+    int activation, int n_threads) noexcept nogil
 
-cdef void rnn_backward(
+cdef int rnn_backward(
     const floating* x, const Py_ssize_t* ids, const floating* h, const floating* dh,
-    const floating* W_xh, const floating* W_hh_T,
+    const floating* W_xh, const floating* W_hh,
     const floating* h0, const Py_ssize_t* lengths,
     floating* da, floating* h_prev_fix,
     floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
     floating* dh0,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-    int activation, bint use_blas) noexcept nogil
+    int activation, int n_threads) noexcept nogil

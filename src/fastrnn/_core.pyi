@@ -18,7 +18,7 @@ def _forward(
     lengths: npt.NDArray[np.intp] | None,
     h: _Array,
     activation: int,
-    use_blas: bool,
+    n_threads: int,
 ) -> None: ...
 def _backward(
     x: _Array | None,
@@ -26,7 +26,7 @@ def _backward(
     h: _Array,
     dh: _Array,
     W_xh: _Array,
-    W_hh_T: _Array,
+    W_hh: _Array,
     h0: _Array | None,
     lengths: npt.NDArray[np.intp] | None,
     da: _Array,
@@ -37,7 +37,7 @@ def _backward(
     db: _Array,
     dh0: _Array | None,
     activation: int,
-    use_blas: bool,
+    n_threads: int,
 ) -> None: ...
 def _tanh_hook(values: _Array) -> None: ...
 def _all_finite(values: _Array) -> bool: ...

@@ -26,7 +26,9 @@
 
 from cython cimport floating
 
-from ._blas cimport gemm
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+
+from cython.parallel cimport parallel, prange, threadid
 
 cdef extern from *:
     """
@@ -162,159 +164,494 @@ cdef inline void _add(floating* dst, const floating* src, Py_ssize_t n) noexcept
         dst[j] += src[j]
 
 
-cdef inline void _row_block_product(const floating* a, const floating* w,
-                                    Py_ssize_t H, floating* c,
-                                    Py_ssize_t width) noexcept nogil:
-    """c[:width] += a[:H] @ w[:H, :width], w with row stride H; width <= 32.
-    (float32 only: see _step_product.)
-
-    Called with a constant width, the two accumulator rows (even and odd k,
-    for two independent chains of multiply-adds) stay in vector registers
-    across the whole k loop, instead of going through memory at every k.
+cdef extern from *:
     """
-    cdef floating acc0[32]
-    cdef floating acc1[32]
-    cdef Py_ssize_t k, jj
-    cdef floating a0, a1
-    cdef const floating* w0
-    for jj in range(width):
-        acc0[jj] = c[jj]
-        acc1[jj] = 0
-    k = 0
-    while k + 2 <= H:
-        a0 = a[k]
-        a1 = a[k + 1]
-        w0 = w + k * H
-        for jj in range(width):
-            acc0[jj] += a0 * w0[jj]
-            acc1[jj] += a1 * w0[H + jj]
-        k += 2
-    if k < H:
-        a0 = a[k]
-        w0 = w + k * H
-        for jj in range(width):
-            acc0[jj] += a0 * w0[jj]
-    for jj in range(width):
-        c[jj] = acc0[jj] + acc1[jj]
-
-
-cdef inline void _step_product(const floating* A, Py_ssize_t lda,
-                               const floating* W, floating* C, Py_ssize_t ldc,
-                               Py_ssize_t M, Py_ssize_t H, bint use_blas) noexcept nogil:
-    """C (M x H, row stride ldc) += A (M x H, row stride lda) @ W (H x H).
-
-    The one sequential product of a step. Large sizes call GEMM; small ones
-    loop here, with no call overhead, in loops the compiler vectorizes. For
-    float32, register-blocked: columns in blocks of 32, 16 and 8 whose
-    accumulators stay in vector registers over the whole k loop. For float64,
-    GCC vectorizes the same blocks badly (across k), so it keeps the plain
-    axpy order: c[j] += a[k] * W[k, j] with j innermost.
+    /* 32-byte vectors, 8 floats or 4 doubles, for the register blocks of the
+     * products. With GCC and Clang they are vector-extension types, which
+     * stay in registers (ymm with AVX2, xmm pairs on the baseline build;
+     * acc + a * w becomes an FMA where the target has one); elsewhere plain
+     * arrays. One type per precision: a single 32-byte type reinterpreted
+     * by each operation costs GCC extra register copies in the hot loop. */
+    #include <string.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef float fastrnn_vf __attribute__((vector_size(32)));
+    typedef double fastrnn_vd __attribute__((vector_size(32)));
+    static inline fastrnn_vf fastrnn_vzero_f(void) { fastrnn_vf v = {0}; return v; }
+    static inline fastrnn_vd fastrnn_vzero_d(void) { fastrnn_vd v = {0}; return v; }
+    static inline fastrnn_vf fastrnn_vfma_f(fastrnn_vf acc, float a, fastrnn_vf w) {
+        return acc + a * w;
+    }
+    static inline fastrnn_vd fastrnn_vfma_d(fastrnn_vd acc, double a, fastrnn_vd w) {
+        return acc + a * w;
+    }
+    static inline fastrnn_vf fastrnn_vadd_f(fastrnn_vf x, fastrnn_vf y) { return x + y; }
+    static inline fastrnn_vd fastrnn_vadd_d(fastrnn_vd x, fastrnn_vd y) { return x + y; }
+    #else
+    typedef struct { float v[8]; } fastrnn_vf;
+    typedef struct { double v[4]; } fastrnn_vd;
+    static inline fastrnn_vf fastrnn_vzero_f(void) {
+        fastrnn_vf z; memset(&z, 0, sizeof z); return z;
+    }
+    static inline fastrnn_vd fastrnn_vzero_d(void) {
+        fastrnn_vd z; memset(&z, 0, sizeof z); return z;
+    }
+    static inline fastrnn_vf fastrnn_vfma_f(fastrnn_vf acc, float a, fastrnn_vf w) {
+        int i; for (i = 0; i < 8; i++) acc.v[i] += a * w.v[i]; return acc;
+    }
+    static inline fastrnn_vd fastrnn_vfma_d(fastrnn_vd acc, double a, fastrnn_vd w) {
+        int i; for (i = 0; i < 4; i++) acc.v[i] += a * w.v[i]; return acc;
+    }
+    static inline fastrnn_vf fastrnn_vadd_f(fastrnn_vf x, fastrnn_vf y) {
+        int i; for (i = 0; i < 8; i++) x.v[i] += y.v[i]; return x;
+    }
+    static inline fastrnn_vd fastrnn_vadd_d(fastrnn_vd x, fastrnn_vd y) {
+        int i; for (i = 0; i < 4; i++) x.v[i] += y.v[i]; return x;
+    }
+    #endif
+    /* Unaligned 32-byte loads and stores. */
+    static inline fastrnn_vf fastrnn_vload_f(const float* p) {
+        fastrnn_vf v; memcpy(&v, p, sizeof v); return v;
+    }
+    static inline fastrnn_vd fastrnn_vload_d(const double* p) {
+        fastrnn_vd v; memcpy(&v, p, sizeof v); return v;
+    }
+    static inline void fastrnn_vstore_f(float* p, fastrnn_vf v) { memcpy(p, &v, sizeof v); }
+    static inline void fastrnn_vstore_d(double* p, fastrnn_vd v) { memcpy(p, &v, sizeof v); }
     """
-    cdef Py_ssize_t i, j, k
-    cdef const floating* a
-    cdef const floating* w
-    cdef floating* c
-    cdef floating aik
-    if use_blas:
-        gemm(False, False, M, H, H, <floating>1, A, lda, W, H, <floating>1, C, ldc)
+    ctypedef struct fastrnn_vf:
+        pass
+    ctypedef struct fastrnn_vd:
+        pass
+    fastrnn_vf fastrnn_vzero_f() noexcept nogil
+    fastrnn_vd fastrnn_vzero_d() noexcept nogil
+    fastrnn_vf fastrnn_vfma_f(fastrnn_vf acc, float a, fastrnn_vf w) noexcept nogil
+    fastrnn_vd fastrnn_vfma_d(fastrnn_vd acc, double a, fastrnn_vd w) noexcept nogil
+    fastrnn_vf fastrnn_vadd_f(fastrnn_vf x, fastrnn_vf y) noexcept nogil
+    fastrnn_vd fastrnn_vadd_d(fastrnn_vd x, fastrnn_vd y) noexcept nogil
+    fastrnn_vf fastrnn_vload_f(const float* p) noexcept nogil
+    fastrnn_vd fastrnn_vload_d(const double* p) noexcept nogil
+    void fastrnn_vstore_f(float* p, fastrnn_vf v) noexcept nogil
+    void fastrnn_vstore_d(double* p, fastrnn_vd v) noexcept nogil
+
+
+# --- Matrix products on packed panels ---
+#
+# All products run here, on the kernels' own OpenMP threads (n_threads; one
+# thread runs them inline), never in a BLAS library: a BLAS thread pool spins
+# for a while after each call, and two pools spinning on the same cores stall
+# each other at every step.
+#
+# B operands are packed into column panels of PANEL = 2 vectors (16 floats or
+# 8 doubles): the panel of columns [q, q + PANEL) of a K x N matrix holds its
+# K rows of PANEL values in turn, contiguous and zero past column N. For a
+# panel, blocks of 4 rows of A keep 8 vector accumulators in registers over
+# the whole k loop: 2 vector loads of the panel and 4 scalar broadcasts of A
+# feed 8 multiply-adds. A is read in place through a row stride and a k
+# stride, so A^T costs no copy.
+
+cdef inline Py_ssize_t _lanes(const floating* p) noexcept nogil:
+    """Elements per 32-byte vector (p only selects the type)."""
+    return 32 // sizeof(floating)
+
+
+cdef inline Py_ssize_t _panels(Py_ssize_t N, const floating* p) noexcept nogil:
+    """Number of panels that cover N columns (p only selects the type)."""
+    return (N + 2 * _lanes(p) - 1) // (2 * _lanes(p))
+
+
+cdef inline void _add_rows(floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+                           Py_ssize_t width, const floating* out) noexcept nogil:
+    """c[r * ldc + j] += out[r * PANEL + j] for r < rows, j < width."""
+    cdef Py_ssize_t panel = 2 * _lanes(c), r, j
+    for r in range(rows):
+        for j in range(width):
+            c[r * ldc + j] += out[r * panel + j]
+
+
+cdef void _pack_panel(const floating* W, Py_ssize_t rk, Py_ssize_t rj,
+                      Py_ssize_t K, Py_ssize_t q, Py_ssize_t width,
+                      floating* wp) noexcept nogil:
+    """wp[k * PANEL + j] <- W(k, q + j) = W[k * rk + (q + j) * rj] for j <
+    width, and 0 for width <= j < PANEL (k < K)."""
+    cdef Py_ssize_t panel = 2 * _lanes(W), k, j
+    for k in range(K):
+        for j in range(width):
+            wp[k * panel + j] = W[k * rk + (q + j) * rj]
+        for j in range(width, panel):
+            wp[k * panel + j] = 0
+
+
+cdef void _pack(const floating* W, Py_ssize_t rk, Py_ssize_t rj,
+                Py_ssize_t K, Py_ssize_t N, floating* Wp) noexcept nogil:
+    """Wp <- every panel of the K x N matrix W(k, j) = W[k * rk + j * rj];
+    the panel of columns [q, q + PANEL) starts at Wp + q * K."""
+    cdef Py_ssize_t panel = 2 * _lanes(W), p
+    for p in range(_panels(N, W)):
+        _pack_panel(W, rk, rj, K, p * panel, min(panel, N - p * panel),
+                    Wp + p * panel * K)
+
+
+# The register block: c[r * ldc + j] += sum over k of a[r * ra + k * ka] *
+# wp[k * PANEL + j] for r < rows (1 to 4) and j < width, one version per
+# precision (each with its own vector type; _rows4 picks one). With fewer
+# than 4 rows the last row is computed again in place of the missing ones
+# and not stored: every element is one chain of multiply-adds in k order
+# whatever the blocking, so results do not depend on M, on padding rows or
+# on the number of threads.
+
+cdef inline void _rows4_f(const float* a, Py_ssize_t ra, Py_ssize_t ka,
+                          const float* wp, Py_ssize_t K, Py_ssize_t rows,
+                          Py_ssize_t width, float* c, Py_ssize_t ldc) noexcept nogil:
+    """The block for float32."""
+    cdef Py_ssize_t k, o = 0
+    cdef Py_ssize_t r1 = min(1, rows - 1) * ra, r2 = min(2, rows - 1) * ra
+    cdef Py_ssize_t r3 = min(3, rows - 1) * ra
+    cdef const float* w = wp
+    cdef fastrnn_vf w0, w1
+    cdef fastrnn_vf c00 = fastrnn_vzero_f(), c01 = fastrnn_vzero_f()
+    cdef fastrnn_vf c10 = fastrnn_vzero_f(), c11 = fastrnn_vzero_f()
+    cdef fastrnn_vf c20 = fastrnn_vzero_f(), c21 = fastrnn_vzero_f()
+    cdef fastrnn_vf c30 = fastrnn_vzero_f(), c31 = fastrnn_vzero_f()
+    for k in range(K):
+        w0 = fastrnn_vload_f(w)
+        w1 = fastrnn_vload_f(w + 8)
+        c00 = fastrnn_vfma_f(c00, a[o], w0)
+        c01 = fastrnn_vfma_f(c01, a[o], w1)
+        c10 = fastrnn_vfma_f(c10, a[o + r1], w0)
+        c11 = fastrnn_vfma_f(c11, a[o + r1], w1)
+        c20 = fastrnn_vfma_f(c20, a[o + r2], w0)
+        c21 = fastrnn_vfma_f(c21, a[o + r2], w1)
+        c30 = fastrnn_vfma_f(c30, a[o + r3], w0)
+        c31 = fastrnn_vfma_f(c31, a[o + r3], w1)
+        w += 16
+        o += ka
+    cdef float out[64]
+    if rows == 4 and width == 16:      # the whole block: straight into c
+        fastrnn_vstore_f(c, fastrnn_vadd_f(fastrnn_vload_f(c), c00))
+        fastrnn_vstore_f(c + 8, fastrnn_vadd_f(fastrnn_vload_f(c + 8), c01))
+        c += ldc
+        fastrnn_vstore_f(c, fastrnn_vadd_f(fastrnn_vload_f(c), c10))
+        fastrnn_vstore_f(c + 8, fastrnn_vadd_f(fastrnn_vload_f(c + 8), c11))
+        c += ldc
+        fastrnn_vstore_f(c, fastrnn_vadd_f(fastrnn_vload_f(c), c20))
+        fastrnn_vstore_f(c + 8, fastrnn_vadd_f(fastrnn_vload_f(c + 8), c21))
+        c += ldc
+        fastrnn_vstore_f(c, fastrnn_vadd_f(fastrnn_vload_f(c), c30))
+        fastrnn_vstore_f(c + 8, fastrnn_vadd_f(fastrnn_vload_f(c + 8), c31))
+    else:                               # an edge: through a buffer
+        fastrnn_vstore_f(out, c00)
+        fastrnn_vstore_f(out + 8, c01)
+        fastrnn_vstore_f(out + 16, c10)
+        fastrnn_vstore_f(out + 24, c11)
+        fastrnn_vstore_f(out + 32, c20)
+        fastrnn_vstore_f(out + 40, c21)
+        fastrnn_vstore_f(out + 48, c30)
+        fastrnn_vstore_f(out + 56, c31)
+        _add_rows(c, ldc, rows, width, out)
+
+
+cdef inline void _rows4_d(const double* a, Py_ssize_t ra, Py_ssize_t ka,
+                          const double* wp, Py_ssize_t K, Py_ssize_t rows,
+                          Py_ssize_t width, double* c, Py_ssize_t ldc) noexcept nogil:
+    """The block for float64."""
+    cdef Py_ssize_t k, o = 0
+    cdef Py_ssize_t r1 = min(1, rows - 1) * ra, r2 = min(2, rows - 1) * ra
+    cdef Py_ssize_t r3 = min(3, rows - 1) * ra
+    cdef const double* w = wp
+    cdef fastrnn_vd w0, w1
+    cdef fastrnn_vd c00 = fastrnn_vzero_d(), c01 = fastrnn_vzero_d()
+    cdef fastrnn_vd c10 = fastrnn_vzero_d(), c11 = fastrnn_vzero_d()
+    cdef fastrnn_vd c20 = fastrnn_vzero_d(), c21 = fastrnn_vzero_d()
+    cdef fastrnn_vd c30 = fastrnn_vzero_d(), c31 = fastrnn_vzero_d()
+    for k in range(K):
+        w0 = fastrnn_vload_d(w)
+        w1 = fastrnn_vload_d(w + 4)
+        c00 = fastrnn_vfma_d(c00, a[o], w0)
+        c01 = fastrnn_vfma_d(c01, a[o], w1)
+        c10 = fastrnn_vfma_d(c10, a[o + r1], w0)
+        c11 = fastrnn_vfma_d(c11, a[o + r1], w1)
+        c20 = fastrnn_vfma_d(c20, a[o + r2], w0)
+        c21 = fastrnn_vfma_d(c21, a[o + r2], w1)
+        c30 = fastrnn_vfma_d(c30, a[o + r3], w0)
+        c31 = fastrnn_vfma_d(c31, a[o + r3], w1)
+        w += 8
+        o += ka
+    cdef double out[32]
+    if rows == 4 and width == 8:      # the whole block: straight into c
+        fastrnn_vstore_d(c, fastrnn_vadd_d(fastrnn_vload_d(c), c00))
+        fastrnn_vstore_d(c + 4, fastrnn_vadd_d(fastrnn_vload_d(c + 4), c01))
+        c += ldc
+        fastrnn_vstore_d(c, fastrnn_vadd_d(fastrnn_vload_d(c), c10))
+        fastrnn_vstore_d(c + 4, fastrnn_vadd_d(fastrnn_vload_d(c + 4), c11))
+        c += ldc
+        fastrnn_vstore_d(c, fastrnn_vadd_d(fastrnn_vload_d(c), c20))
+        fastrnn_vstore_d(c + 4, fastrnn_vadd_d(fastrnn_vload_d(c + 4), c21))
+        c += ldc
+        fastrnn_vstore_d(c, fastrnn_vadd_d(fastrnn_vload_d(c), c30))
+        fastrnn_vstore_d(c + 4, fastrnn_vadd_d(fastrnn_vload_d(c + 4), c31))
+    else:                               # an edge: through a buffer
+        fastrnn_vstore_d(out, c00)
+        fastrnn_vstore_d(out + 4, c01)
+        fastrnn_vstore_d(out + 8, c10)
+        fastrnn_vstore_d(out + 12, c11)
+        fastrnn_vstore_d(out + 16, c20)
+        fastrnn_vstore_d(out + 20, c21)
+        fastrnn_vstore_d(out + 24, c30)
+        fastrnn_vstore_d(out + 28, c31)
+        _add_rows(c, ldc, rows, width, out)
+
+
+cdef inline void _rows4(const floating* a, Py_ssize_t ra, Py_ssize_t ka,
+                        const floating* wp, Py_ssize_t K,
+                        floating* c, Py_ssize_t ldc, Py_ssize_t width,
+                        Py_ssize_t rows) noexcept nogil:
+    """The register block (see above) for either precision."""
+    if floating is float:
+        _rows4_f(a, ra, ka, wp, K, rows, width, c, ldc)
+    else:
+        _rows4_d(a, ra, ka, wp, K, rows, width, c, ldc)
+
+
+cdef void _panel_block(const floating* A, Py_ssize_t ra, Py_ssize_t ka,
+                       const floating* wp, Py_ssize_t K,
+                       floating* C, Py_ssize_t ldc, Py_ssize_t M,
+                       Py_ssize_t width) noexcept nogil:
+    """C[i * ldc + j] += sum over k of A[i * ra + k * ka] * wp[k * PANEL + j]
+    for i < M, j < width: M rows of A times one packed panel."""
+    cdef Py_ssize_t i = 0
+    while i < M:
+        _rows4(A + i * ra, ra, ka, wp, K, C + i * ldc, ldc, width, min(4, M - i))
+        i += 4
+
+
+# Rows of A per parallel block in _gemm_packed: a block's rows stay in cache
+# while every panel of B passes them.
+DEF ROW_BLOCK = 32
+# _gemm_tn's blocking: K in blocks of TN_DEPTH rows, whose panels of B are
+# packed together; C in tiles of TN_ROWS rows by TN_PANELS panels, whose
+# TN_DEPTH x TN_ROWS part of A stays in cache while the tile's panels pass it.
+DEF TN_DEPTH = 256
+DEF TN_ROWS = 64
+DEF TN_PANELS = 8
+
+
+cdef void _gemm_row_block(const floating* A, Py_ssize_t lda, const floating* Bp,
+                          floating* C, Py_ssize_t ldc,
+                          Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                          Py_ssize_t blk) noexcept nogil:
+    """Rows [blk * ROW_BLOCK, (blk + 1) * ROW_BLOCK) of _gemm_packed."""
+    cdef Py_ssize_t panel = 2 * _lanes(A), i0 = blk * ROW_BLOCK, p
+    for p in range(_panels(N, A)):
+        _panel_block(A + i0 * lda, lda, 1, Bp + p * panel * K, K,
+                     C + i0 * ldc + p * panel, ldc, min(ROW_BLOCK, M - i0),
+                     min(panel, N - p * panel))
+
+
+cdef void _gemm_packed(const floating* A, Py_ssize_t lda, const floating* Bp,
+                       floating* C, Py_ssize_t ldc,
+                       Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                       int n_threads) noexcept nogil:
+    """C (M x N, row stride ldc) += A (M x K, row stride lda) @ B, with B
+    packed by _pack. Threads take blocks of ROW_BLOCK rows."""
+    cdef Py_ssize_t n_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t blk
+    if n_threads == 1:      # no OpenMP region: its entry costs microseconds
+        for blk in range(n_blocks):
+            _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, blk)
+    else:
+        for blk in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, blk)
+
+
+cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
+                                     const floating* p) noexcept nogil:
+    """Elements of _gemm_tn's work buffer (p selects the type)."""
+    return _panels(N, p) * 2 * _lanes(p) * TN_DEPTH + n_threads * TN_ROWS * TN_DEPTH
+
+
+cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
+                   Py_ssize_t kk, floating* C, Py_ssize_t ldc,
+                   Py_ssize_t M, Py_ssize_t N, Py_ssize_t tile,
+                   floating* Ap) noexcept nogil:
+    """One tile of C += A^T @ B over a block of kk rows of A and B, B packed
+    at Bp (panel q at Bp + q * kk). The tile's columns of A are copied first
+    into Ap (TN_ROWS x TN_DEPTH elements), 4 at a time, each group with its
+    kk rows of 4 in turn: the product then reads them in order, instead of
+    one cache line (and, for large M, one page) per k."""
+    cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
+    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
+    cdef Py_ssize_t i0 = (tile % n_row_tiles) * TN_ROWS
+    cdef Py_ssize_t p0 = (tile // n_row_tiles) * TN_PANELS
+    cdef Py_ssize_t rows = min(TN_ROWS, M - i0), p, g, k, r
+    cdef floating* ap
+    for g in range(0, rows, 4):
+        ap = Ap + g * kk
+        for k in range(kk):
+            for r in range(4):
+                ap[k * 4 + r] = A[k * lda + i0 + g + r] if g + r < rows else 0
+    for p in range(p0, min(p0 + TN_PANELS, n_panels)):
+        for g in range(0, rows, 4):
+            _rows4(Ap + g * kk, 1, 4, Bp + p * panel * kk, kk,
+                   C + (i0 + g) * ldc + p * panel, ldc, min(panel, N - p * panel),
+                   min(4, rows - g))
+
+
+cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
+                   const floating* Bm, Py_ssize_t ldb,
+                   floating* C, Py_ssize_t ldc,
+                   Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                   floating* work, int n_threads) noexcept nogil:
+    """C (M x N) += A^T @ B for A (K x M, row stride lda) and B (K x N, row
+    stride ldb): the weight gradients, sums over all K = B * T rows. work
+    holds _tn_work_size(N, n_threads) elements. Per block of K: threads pack
+    B's panels, then take tiles of C."""
+    cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
+    cdef Py_ssize_t n_tiles = ((M + TN_ROWS - 1) // TN_ROWS
+                               * ((n_panels + TN_PANELS - 1) // TN_PANELS))
+    cdef Py_ssize_t n_kb = (K + TN_DEPTH - 1) // TN_DEPTH, kb, kk, p, tile
+    cdef floating* A_bufs = work + n_panels * panel * TN_DEPTH
+    if M == 0:
         return
-    for i in range(M):
-        a = A + i * lda
-        c = C + i * ldc
-        if floating is double:
-            for k in range(H):
-                aik = a[k]
-                w = W + k * H
-                for j in range(H):
-                    c[j] += aik * w[j]
+    if n_threads == 1:
+        for kb in range(n_kb):
+            kk = min(TN_DEPTH, K - kb * TN_DEPTH)
+            _pack(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, N, work)
+            for tile in range(n_tiles):
+                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, tile,
+                         A_bufs)
+        return
+    with parallel(num_threads=n_threads):
+        for kb in range(n_kb):
+            kk = min(TN_DEPTH, K - kb * TN_DEPTH)
+            for p in prange(n_panels, schedule="static"):
+                _pack_panel(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, p * panel,
+                            min(panel, N - p * panel), work + p * panel * kk)
+            for tile in prange(n_tiles, schedule="static"):
+                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, tile,
+                         A_bufs + threadid() * TN_ROWS * TN_DEPTH)
+
+
+# --- The time loops ---
+#
+# Each step's product runs on W_hh (or W_hh^T) packed once per pass. Threads
+# split every step by panels of columns and also apply the activation (or its
+# derivative) to their own columns, so a step needs one barrier (the end of
+# its prange); with a static schedule each thread keeps the same panels, and
+# so the same part of the packed weights in its cache, at every step.
+
+cdef void _forward_panel(const floating* wp, const floating* h0,
+                         const Py_ssize_t* lengths, floating* h,
+                         Py_ssize_t B, Py_ssize_t H, Py_ssize_t row_stride,
+                         int activation, Py_ssize_t t, Py_ssize_t q,
+                         Py_ssize_t width) noexcept nogil:
+    """Columns [q, q + width) of step t: h_t = act(h_t + h_{t-1} @ W_hh),
+    where h_t holds the input projection on entry; 0 at padded steps."""
+    cdef floating* h_t = h + t * H + q
+    cdef Py_ssize_t s
+    if t > 0:
+        _panel_block(h + (t - 1) * H, row_stride, 1, wp, H, h_t, row_stride, B, width)
+    elif h0 != NULL:
+        _panel_block(h0, H, 1, wp, H, h_t, row_stride, B, width)
+    for s in range(B):
+        if lengths != NULL and t >= lengths[s]:
+            _fill(h_t + s * row_stride, width, <floating>0)
         else:
-            j = 0
-            while j + 32 <= H:
-                _row_block_product(a, W + j, H, c + j, 32)
-                j += 32
-            if j + 16 <= H:
-                _row_block_product(a, W + j, H, c + j, 16)
-                j += 16
-            if j + 8 <= H:
-                _row_block_product(a, W + j, H, c + j, 8)
-                j += 8
-            if j < H:
-                _row_block_product(a, W + j, H, c + j, H - j)
+            _activate(h_t + s * row_stride, width, activation)
 
 
-cdef void _forward_steps(const floating* W_hh, const floating* h0,
+cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
                          const Py_ssize_t* lengths, floating* h,
                          Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                          Py_ssize_t row_stride, int activation,
-                         bint use_blas) noexcept nogil:
-    """The time loop of the forward pass for B sequences whose rows hold the
-    input projections on entry: h_t = act(h_t + h_{t-1} @ W_hh)."""
-    cdef Py_ssize_t t, s
-    cdef floating* h_t
-    for t in range(T):
-        h_t = h + t * H
-        # a_t += h_{t-1} @ W_hh   (h_{-1} = h0, or zeros: nothing to add)
-        if t > 0:
-            _step_product(h_t - H, row_stride, W_hh, h_t, row_stride, B, H, use_blas)
-        elif h0 != NULL:
-            _step_product(h0, H, W_hh, h_t, row_stride, B, H, use_blas)
-        # h_t = act(a_t); padded steps (t >= length) are 0
-        for s in range(B):
-            if lengths != NULL and t >= lengths[s]:
-                _fill(h_t + s * row_stride, H, <floating>0)
-            else:
-                _activate(h_t + s * row_stride, H, activation)
+                         int n_threads) noexcept nogil:
+    """The time loop of the forward pass, for B sequences whose rows hold
+    the input projections on entry."""
+    cdef Py_ssize_t panel = 2 * _lanes(h), n_panels = _panels(H, h), t, p
+    if n_threads == 1:      # no OpenMP region: its entry costs microseconds
+        for t in range(T):
+            for p in range(n_panels):
+                _forward_panel(W_hh_p + p * panel * H, h0, lengths, h, B, H,
+                               row_stride, activation, t, p * panel,
+                               min(panel, H - p * panel))
+        return
+    with parallel(num_threads=n_threads):
+        for t in range(T):
+            for p in prange(n_panels, schedule="static"):
+                _forward_panel(W_hh_p + p * panel * H, h0, lengths, h, B, H,
+                               row_stride, activation, t, p * panel,
+                               min(panel, H - p * panel))
 
 
-cdef void _backward_steps(const floating* h, const floating* dh,
-                          const floating* W_hh_T,
-                          const Py_ssize_t* lengths, floating* da, floating* dh0,
+cdef void _backward_panel(const floating* wp, const floating* h,
+                          const floating* dh, const Py_ssize_t* lengths,
+                          floating* da, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+                          Py_ssize_t row_stride, int activation, Py_ssize_t t,
+                          Py_ssize_t q, Py_ssize_t width) noexcept nogil:
+    """Columns [q, q + width) of da_t = (dh_t + da_{t+1} @ W_hh^T) * act'(a_t),
+    0 at padded steps."""
+    cdef floating* da_t = da + t * H + q
+    cdef Py_ssize_t s
+    for s in range(B):
+        _copy(da_t + s * row_stride, dh + t * H + q + s * row_stride, width)
+    if t + 1 < T:
+        _panel_block(da + (t + 1) * H, row_stride, 1, wp, H, da_t, row_stride, B, width)
+    for s in range(B):
+        if lengths != NULL and t >= lengths[s]:
+            _fill(da_t + s * row_stride, width, <floating>0)
+        else:
+            _times_act_grad(da_t + s * row_stride, h + t * H + q + s * row_stride,
+                            width, activation)
+
+
+cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
+                          const floating* dh, const Py_ssize_t* lengths,
+                          floating* da, floating* dh0,
                           Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                           Py_ssize_t row_stride, int activation,
-                          bint use_blas) noexcept nogil:
-    """The reverse time loop of BPTT for B sequences: fills da with dL/da_t
-    and, if dh0 is not NULL, dh0 with dL/dh_{-1}."""
-    cdef Py_ssize_t t, s
-    cdef floating* da_t
-    cdef const floating* dh_t
-    cdef const floating* h_t
-    # On entry to step t, da_t holds dh_t + da_{t+1} @ W_hh^T.
-    for s in range(B):
-        _copy(da + s * row_stride + (T - 1) * H, dh + s * row_stride + (T - 1) * H, H)
-    for t in range(T - 1, -1, -1):
-        da_t = da + t * H
-        h_t = h + t * H
-        # da_t = (dh_t + da_{t+1} @ W_hh^T) * act'(a_t); 0 at padded steps
+                          int n_threads) noexcept nogil:
+    """The reverse time loop of BPTT: fills da with dL/da_t and, if dh0 is
+    not NULL, dh0 with dL/dh_{-1} = da_0 @ W_hh^T."""
+    cdef Py_ssize_t panel = 2 * _lanes(h), n_panels = _panels(H, h), t, p, s
+    if n_threads == 1:      # no OpenMP region: its entry costs microseconds
+        for t in range(T - 1, -1, -1):
+            for p in range(n_panels):
+                _backward_panel(W_hh_T_p + p * panel * H, h, dh, lengths, da, B, T, H,
+                                row_stride, activation, t, p * panel,
+                                min(panel, H - p * panel))
+    else:
+        with parallel(num_threads=n_threads):
+            for t in range(T - 1, -1, -1):
+                for p in prange(n_panels, schedule="static"):
+                    _backward_panel(W_hh_T_p + p * panel * H, h, dh, lengths, da,
+                                    B, T, H, row_stride, activation, t, p * panel,
+                                    min(panel, H - p * panel))
+    if dh0 != NULL:
         for s in range(B):
-            if lengths != NULL and t >= lengths[s]:
-                _fill(da_t + s * row_stride, H, <floating>0)
-            else:
-                _times_act_grad(da_t + s * row_stride, h_t + s * row_stride, H,
-                                activation)
-        if t > 0:
-            # da_{t-1} starts as dh_{t-1}, then += da_t @ W_hh^T
-            dh_t = dh + (t - 1) * H
-            for s in range(B):
-                _copy(da_t - H + s * row_stride, dh_t + s * row_stride, H)
-            _step_product(da_t, row_stride, W_hh_T, da_t - H, row_stride,
-                          B, H, use_blas)
-        elif dh0 != NULL:
-            # dL/dh0 = da_0 @ W_hh^T
-            for s in range(B):
-                _fill(dh0 + s * H, H, <floating>0)
-            _step_product(da_t, row_stride, W_hh_T, dh0, H, B, H, use_blas)
+            _fill(dh0 + s * H, H, <floating>0)
+        _gemm_packed(da, row_stride, W_hh_T_p, dh0, H, B, H, H, n_threads)
 
 
-cdef void rnn_forward(
+cdef int rnn_forward(
         const floating* x, const Py_ssize_t* ids,
         const floating* W_xh, const floating* W_hh,
         const floating* b, const floating* h0, const Py_ssize_t* lengths,
         floating* h,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-        int activation, bint use_blas) noexcept nogil:
+        int activation, int n_threads) noexcept nogil:
     cdef Py_ssize_t row_stride = T * H       # between sequences at one step
     cdef Py_ssize_t n_rows = B * T
+    cdef Py_ssize_t panel = 2 * _lanes(h)
     cdef Py_ssize_t i
+    cdef Py_ssize_t packed_H = _panels(H, h) * panel   # H rounded up to panels
+    cdef floating* W_hh_p
+    cdef floating* W_xh_p
+    # W_hh and (for dense x) W_xh, packed: (H + D) x packed_H elements.
+    W_hh_p = <floating*>PyMem_RawMalloc(
+        (H + (0 if ids != NULL else D)) * packed_H * sizeof(floating))
+    if W_hh_p == NULL:
+        return -1
+    W_xh_p = W_hh_p + H * packed_H
+    _pack(W_hh, H, 1, H, H, W_hh_p)
 
     # Input projection of every (b, t) row at once: h = x @ W_xh + b, where
     # integer ids stand for one-hot rows of x, so x @ W_xh is a row lookup.
@@ -323,32 +660,47 @@ cdef void rnn_forward(
     if ids != NULL:
         for i in range(n_rows):
             _add(h + i * H, W_xh + ids[i] * H, H)
-    else:
-        gemm(False, False, n_rows, H, D, <floating>1, x, D, W_xh, H, <floating>1, h, H)
+    elif D > 0:
+        _pack(W_xh, H, 1, D, H, W_xh_p)
+        _gemm_packed(x, D, W_xh_p, h, H, n_rows, H, D, n_threads)
 
-    _forward_steps(W_hh, h0, lengths, h, B, T, H, row_stride, activation, use_blas)
+    _forward_steps(W_hh_p, h0, lengths, h, B, T, H, row_stride, activation, n_threads)
+    PyMem_RawFree(W_hh_p)
+    return 0
 
 
-cdef void rnn_backward(
+cdef int rnn_backward(
         const floating* x, const Py_ssize_t* ids,
         const floating* h, const floating* dh,
-        const floating* W_xh, const floating* W_hh_T,
+        const floating* W_xh, const floating* W_hh,
         const floating* h0, const Py_ssize_t* lengths,
         floating* da, floating* h_prev_fix,
         floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
         floating* dh0,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
-        int activation, bint use_blas) noexcept nogil:
-    """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; W_hh_T is
-    W_hh transposed (C-contiguous), so that da_t @ W_hh^T is the same
-    untransposed product as the forward step (faster in BLAS too); dh0
-    (B, H) may be NULL; with ids, dx is not written (may be NULL)."""
+        int activation, int n_threads) noexcept nogil:
+    """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; dh0 (B, H)
+    may be NULL; with ids, dx is not written (may be NULL)."""
     cdef Py_ssize_t row_stride = T * H
     cdef Py_ssize_t n_rows = B * T
+    cdef Py_ssize_t panel = 2 * _lanes(h)
     cdef Py_ssize_t i, s
+    cdef floating* W_hh_T_p
+    cdef floating* W_xh_T_p
+    cdef floating* tn_work
+    # One allocation: W_hh^T (H x H) and, for dense x, W_xh^T (H x D),
+    # packed, then the work buffer of the weight-gradient products.
+    cdef Py_ssize_t packed_size = H * (_panels(H, h) + (0 if ids != NULL else _panels(D, h))) * panel
+    W_hh_T_p = <floating*>PyMem_RawMalloc(
+        (packed_size + _tn_work_size(H, n_threads, h)) * sizeof(floating))
+    if W_hh_T_p == NULL:
+        return -1
+    W_xh_T_p = W_hh_T_p + H * _panels(H, h) * panel
+    tn_work = W_hh_T_p + packed_size
+    _pack(W_hh, 1, H, H, H, W_hh_T_p)       # W_hh^T(k, j) = W_hh[j, k]
 
-    _backward_steps(h, dh, W_hh_T, lengths, da, dh0, B, T, H,
-                    row_stride, activation, use_blas)
+    _backward_steps(W_hh_T_p, h, dh, lengths, da, dh0, B, T, H,
+                    row_stride, activation, n_threads)
 
     # Tied weights: each gradient is a sum over all B * T rows, one product each.
     if ids != NULL:
@@ -358,21 +710,24 @@ cdef void rnn_backward(
             _fill(dW_xh + i * H, H, <floating>0)
         for i in range(n_rows):
             _add(dW_xh + ids[i] * H, da + i * H, H)
-    else:
+    elif D > 0:
         # dW_xh = X^T @ dA        (D x H)
-        gemm(True, False, D, H, n_rows, <floating>1, x, D, da, H, <floating>0, dW_xh, H)
+        _fill(dW_xh, D * H, <floating>0)
+        _gemm_tn(x, D, da, H, dW_xh, H, D, H, n_rows, tn_work, n_threads)
         # dX = dA @ W_xh^T        (B*T x D)
-        gemm(False, True, n_rows, D, H, <floating>1, da, H, W_xh, H, <floating>0, dx, D)
+        _fill(dx, n_rows * D, <floating>0)
+        _pack(W_xh, 1, H, H, D, W_xh_T_p)       # W_xh^T(k, j) = W_xh[j, k]
+        _gemm_packed(da, H, W_xh_T_p, dx, D, n_rows, D, H, n_threads)
     # db = column sums of dA
     _fill(db, H, <floating>0)
     for i in range(n_rows):
         _add(db, da + i * H, H)
     # dW_hh = sum over (b, t) of h_{t-1}^T da_t. Pairing flat row i of h with
-    # flat row i + 1 of da covers every t >= 1 in one GEMM, but also pairs
-    # h[b-1, T-1] with da[b, 0]; the second GEMM replaces those pairs with the
-    # true h_{-1} = h0:  dW_hh += (h0 - h[b-1, T-1])^T @ da[:, 0].
-    gemm(True, False, H, H, n_rows - 1, <floating>1, h, H, da + H, H,
-         <floating>0, dW_hh, H)
+    # flat row i + 1 of da covers every t >= 1 in one product, but also pairs
+    # h[b-1, T-1] with da[b, 0]; the second product replaces those pairs with
+    # the true h_{-1} = h0:  dW_hh += (h0 - h[b-1, T-1])^T @ da[:, 0].
+    _fill(dW_hh, H * H, <floating>0)
+    _gemm_tn(h, H, da + H, H, dW_hh, H, H, H, n_rows - 1, tn_work, n_threads)
     for s in range(B):
         if h0 != NULL:
             _copy(h_prev_fix + s * H, h0 + s * H, H)
@@ -381,8 +736,9 @@ cdef void rnn_backward(
         if s > 0:
             for i in range(H):
                 h_prev_fix[s * H + i] -= h[(s - 1) * row_stride + (T - 1) * H + i]
-    gemm(True, False, H, H, B, <floating>1, h_prev_fix, H, da, row_stride,
-         <floating>1, dW_hh, H)
+    _gemm_tn(h_prev_fix, H, da, row_stride, dW_hh, H, H, H, B, tn_work, n_threads)
+    PyMem_RawFree(W_hh_T_p)
+    return 0
 
 
 # --- Python entry points: typed memoryviews in, one `with nogil:` each. ---
@@ -399,7 +755,7 @@ def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
              const floating[:, ::1] W_xh,
              const floating[:, ::1] W_hh, const floating[::1] b,
              const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
-             floating[:, :, ::1] h, int activation, bint use_blas):
+             floating[:, :, ::1] h, int activation, int n_threads):
     """h <- forward pass (see rnn_forward). Either x (B, T, D) or ids (B, T)
     is given, the other is None; h0 and lengths may be None."""
     cdef const floating* x_p = NULL if x is None else _ptr3(x)
@@ -408,20 +764,23 @@ def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     cdef const Py_ssize_t* len_p = NULL if lengths is None else &lengths[0]
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
     cdef Py_ssize_t D = W_xh.shape[0]
+    cdef int status
     with nogil:
-        rnn_forward(x_p, ids_p, _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p, len_p,
-                    &h[0, 0, 0], B, T, D, H, activation, use_blas)
+        status = rnn_forward(x_p, ids_p, _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p,
+                             len_p, &h[0, 0, 0], B, T, D, H, activation, n_threads)
+    if status != 0:
+        raise MemoryError("no memory for the packed weights")
 
 
 def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
               const floating[:, :, ::1] h,
               const floating[:, :, ::1] dh, const floating[:, ::1] W_xh,
-              const floating[:, ::1] W_hh_T,
+              const floating[:, ::1] W_hh,
               const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
               floating[:, :, ::1] da, floating[:, ::1] h_prev_fix,
               floating[:, :, ::1] dx, floating[:, ::1] dW_xh,
               floating[:, ::1] dW_hh, floating[::1] db, floating[:, ::1] dh0,
-              int activation, bint use_blas):
+              int activation, int n_threads):
     """Gradients into dx, dW_xh, dW_hh, db and dh0 (see rnn_backward).
     Either x or ids is given (then dx is None); h0, lengths and dh0 may be
     None; da and h_prev_fix are work buffers."""
@@ -433,11 +792,15 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     cdef floating* dh0_p = NULL if dh0 is None else &dh0[0, 0]
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
     cdef Py_ssize_t D = W_xh.shape[0]
+    cdef int status
     with nogil:
-        rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh),
-                     &W_hh_T[0, 0], h0_p, len_p, &da[0, 0, 0], &h_prev_fix[0, 0],
-                     dx_p, <floating*>_ptr2(dW_xh), &dW_hh[0, 0], &db[0], dh0_p,
-                     B, T, D, H, activation, use_blas)
+        status = rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh),
+                              &W_hh[0, 0], h0_p, len_p, &da[0, 0, 0],
+                              &h_prev_fix[0, 0], dx_p, <floating*>_ptr2(dW_xh),
+                              &dW_hh[0, 0], &db[0], dh0_p,
+                              B, T, D, H, activation, n_threads)
+    if status != 0:
+        raise MemoryError("no memory for the packed weights")
 
 
 def _tanh_hook(floating[::1] values):

@@ -1,8 +1,8 @@
 """The Elman RNN forward pass and BPTT on the Cython kernels.
 
 ``forward`` and ``backward`` check and convert their arguments, allocate every
-output and work buffer, pick the float32 or float64 kernel and the small-size
-or BLAS path, then make one kernel call that runs without the GIL.
+output and work buffer, pick the float32 or float64 kernel and the number of
+threads, then make one kernel call that runs without the GIL.
 :mod:`fastrnn.reference` has the same functions in plain NumPy.
 """
 
@@ -53,20 +53,41 @@ _ACTIVATION_CODES = {"tanh": 0, "relu": 1}
 # computation dtype (explicitly: with integer ids, x is None and cannot tell).
 _SPECIALIZATION = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
-# The per-step product h_{t-1} @ W_hh (B x H times H x H) goes to BLAS when
-# its multiply-adds, B * H * H, reach this threshold; below, the kernels' own
-# vectorized loop, with no call overhead, is faster. float64 counts 16 times:
-# its loop is not register-blocked, and BLAS wins from B * H * H ~ 2**14.
-# Set from timings of both paths on a 2-core AVX2 machine (loop vs BLAS, one
-# forward + backward, float32): B,H = 16,64: 1.91 vs 2.16 ms; 8,128: 2.39 vs
-# 2.98 ms; 16,128: 4.61 vs 4.29 ms; 32,128: 9.2 vs 4.0 ms. Tests change it to
-# cover both paths.
-BLAS_MIN_STEP_WORK = 1 << 18
-_WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 16}
 
 
-def _use_blas(B: int, H: int, dtype=np.dtype(np.float32)) -> bool:
-    return B * H * H * _WORK_WEIGHT[np.dtype(dtype)] >= BLAS_MIN_STEP_WORK
+def _max_threads() -> int:
+    """FASTRNN_NUM_THREADS if set, else the CPUs this process may run on."""
+    value = os.environ.get("FASTRNN_NUM_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"FASTRNN_NUM_THREADS must be a positive integer, not {value!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+# The kernels split each step's product (and the products over all steps)
+# between threads, which meet at a barrier after every step: that pays only
+# when a step has enough work. One more thread per STEP_WORK_PER_THREAD
+# multiply-adds of the step product (B * H * H; float64 counts twice), up to
+# MAX_THREADS (0: always MAX_THREADS). Tests change both to cover one and
+# several threads.
+MAX_THREADS = _max_threads()
+STEP_WORK_PER_THREAD = 1 << 16
+_WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
+
+
+def _n_threads(B: int, H: int, dtype=np.dtype(np.float32)) -> int:
+    if STEP_WORK_PER_THREAD <= 0:
+        return MAX_THREADS
+    work = B * H * H * _WORK_WEIGHT[np.dtype(dtype)]
+    return int(max(1, min(MAX_THREADS, work // STEP_WORK_PER_THREAD)))
 
 
 def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
@@ -108,10 +129,9 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     a = check_args(x, W_xh, W_hh, b, h0, activation, lengths)
     B, T, D, H = a.shape
     h = np.empty((B, T, H), dtype=a.dtype)
-    use_blas = _use_blas(B, H, a.dtype)
     kernels._forward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
-        _ACTIVATION_CODES[activation], use_blas)
+        _ACTIVATION_CODES[activation], _n_threads(B, H, a.dtype))
     return h
 
 
@@ -141,12 +161,10 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
     dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
-    use_blas = _use_blas(B, H, a.dtype)
-    W_hh_T = np.ascontiguousarray(a.W_hh.T)  # da_t @ W_hh^T as an untransposed product
     kernels._backward[_SPECIALIZATION[a.dtype]](
-        a.x, a.ids, a.h, a.dh, a.W_xh, W_hh_T, a.h0, a.lengths,
+        a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, a.h0, a.lengths,
         da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
-        _ACTIVATION_CODES[activation], use_blas)
+        _ACTIVATION_CODES[activation], _n_threads(B, H, a.dtype))
     if dh0 is not None and a.h0_shared:
         dh0 = dh0.sum(axis=0)
     return Gradients(dx, dW_xh, dW_hh, db, dh0)
