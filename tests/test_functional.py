@@ -564,3 +564,39 @@ def test_finite_differences_can_fail(path):
     wrong = g._replace(dW_hh=g.dW_hh * 1.01)
     with pytest.raises(AssertionError, match="dW_hh"):
         assert_grads_close(wrong, numerical_gradients(p, fastrnn), TOL_FD)
+
+
+# --- matmul: the kernels' products for the estimators' readout -------------
+
+
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (5, 3, 17), (70, 300, 20), (33, 9, 150),
+                                     (4, 0, 6), (0, 5, 3)])
+def test_matmul_matches_numpy(path, dtype, trans_a, trans_b, m, k, n):
+    rng = np.random.default_rng(m * 1000 + k * 10 + n)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    got = functional.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+    assert got.shape == (m, n) and got.dtype == dtype and got.flags.c_contiguous
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * max(k, 1))
+
+
+def test_matmul_takes_strided_views():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((8, 12))[:, ::2]
+    b = rng.standard_normal((6, 5))
+    np.testing.assert_allclose(functional.matmul(a, b), a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("a, b, kw, error, match", [
+    (np.ones((2, 3)), np.ones(3), {}, ValueError, "2-D"),
+    (np.ones((2, 3)), np.ones((3, 2), np.float32), {}, TypeError, "float32 or two float64"),
+    (np.ones((2, 3), int), np.ones((3, 2), int), {}, TypeError, "float32 or two float64"),
+    (np.ones((2, 3)), np.ones((4, 2)), {}, ValueError, "2 x 3 but op"),
+    (np.ones((3, 2)), np.ones((2, 3)), {"trans_a": True, "trans_b": True}, ValueError, "both"),
+])
+def test_matmul_rejects_bad_arguments(a, b, kw, error, match):
+    with pytest.raises(error, match=match):
+        functional.matmul(a, b, **kw)

@@ -3,4 +3,5 @@
 from ._core import _all_finite as _all_finite
 from ._core import _backward as _backward
 from ._core import _forward as _forward
+from ._core import _matmul as _matmul
 from ._core import _tanh_hook as _tanh_hook

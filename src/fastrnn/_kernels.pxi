@@ -803,6 +803,40 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
         raise MemoryError("no memory for the packed weights")
 
 
+def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
+            floating[:, ::1] out, bint trans_a, bint trans_b, int n_threads):
+    """out <- op(a) @ op(b) on the kernels' products and threads, where op
+    transposes when asked (not both); shapes are checked by the caller."""
+    cdef Py_ssize_t M = out.shape[0], N = out.shape[1]
+    cdef Py_ssize_t K = a.shape[0] if trans_a else a.shape[1]
+    cdef Py_ssize_t lda = a.shape[1], ldb = b.shape[1], size
+    cdef floating* buf
+    if trans_a and trans_b:
+        raise ValueError("op(a) @ op(b) with both transposed is not supported")
+    if M == 0 or N == 0:
+        return
+    out[:, :] = 0
+    if K == 0:
+        return
+    if trans_a:
+        size = _tn_work_size(N, n_threads, &out[0, 0])
+    else:
+        size = _panels(N, &out[0, 0]) * 2 * _lanes(&out[0, 0]) * K
+    buf = <floating*>PyMem_RawMalloc(size * sizeof(floating))
+    if buf == NULL:
+        raise MemoryError("no memory for the packed operand")
+    with nogil:
+        if trans_a:
+            _gemm_tn(&a[0, 0], lda, &b[0, 0], ldb, &out[0, 0], N, M, N, K, buf, n_threads)
+        else:
+            if trans_b:     # op(b)(k, j) = b[j, k]
+                _pack(&b[0, 0], 1, ldb, K, N, buf)
+            else:
+                _pack(&b[0, 0], ldb, 1, K, N, buf)
+            _gemm_packed(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, n_threads)
+    PyMem_RawFree(buf)
+
+
 def _tanh_hook(floating[::1] values):
     """Apply the kernels' vectorized tanh in place (a test hook)."""
     cdef Py_ssize_t n = values.shape[0]

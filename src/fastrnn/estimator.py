@@ -1065,8 +1065,7 @@ class _BaseRNN(_ParamsMixin):
             return 0.0
         total = 0.0
         for w in self._penalized():
-            f = w.ravel().astype(np.float64)
-            total += float(np.dot(f, f))
+            total += _optim._sum_of_squares(w.ravel().astype(np.float64))
         return 0.5 * alpha * total
 
     def _penalized(self):

@@ -46,7 +46,7 @@ if os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
 else:
     kernels = KERNEL_MODULES.get("avx2", _core)
 
-__all__ = ["forward", "backward", "Gradients"]
+__all__ = ["forward", "backward", "matmul", "Gradients"]
 
 _ACTIVATION_CODES = {"tanh": 0, "relu": 1}
 # The float32 and float64 specializations of the fused kernels, picked by the
@@ -83,11 +83,48 @@ STEP_WORK_PER_THREAD = 1 << 16
 _WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
 
-def _n_threads(B: int, H: int, dtype=np.dtype(np.float32)) -> int:
-    if STEP_WORK_PER_THREAD <= 0:
+def _threads_for(work: int, work_per_thread: int) -> int:
+    """One thread per work_per_thread (0: MAX_THREADS), 1 to MAX_THREADS."""
+    if work_per_thread <= 0:
         return MAX_THREADS
-    work = B * H * H * _WORK_WEIGHT[np.dtype(dtype)]
-    return int(max(1, min(MAX_THREADS, work // STEP_WORK_PER_THREAD)))
+    return int(max(1, min(MAX_THREADS, work // work_per_thread)))
+
+
+def _n_threads(B: int, H: int, dtype=np.dtype(np.float32)) -> int:
+    return _threads_for(B * H * H * _WORK_WEIGHT[np.dtype(dtype)], STEP_WORK_PER_THREAD)
+
+
+# A single product (the estimators' readout) takes one more thread per
+# PRODUCT_WORK_PER_THREAD multiply-adds (float64 counts twice; 0: always
+# MAX_THREADS), up to MAX_THREADS.
+PRODUCT_WORK_PER_THREAD = 1 << 18
+
+
+def matmul(a, b, *, trans_a=False, trans_b=False):
+    """``op(a) @ op(b)`` on the kernels' own products and threads, for 2-D
+    float32 or float64 arrays of one dtype; ``op`` transposes when asked
+    (not both).
+
+    The estimators' readout uses it rather than NumPy's matmul: NumPy's BLAS
+    keeps its own thread pool, whose idle threads spin for a while after each
+    call on the cores the kernels' threads need at every step.
+    """
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"matmul takes 2-D arrays, got {a.ndim}-D and {b.ndim}-D")
+    if a.dtype != b.dtype or a.dtype not in _SPECIALIZATION:
+        raise TypeError(f"matmul takes two float32 or two float64 arrays, got {a.dtype} and {b.dtype}")
+    if trans_a and trans_b:
+        raise ValueError("matmul cannot transpose both operands")
+    m, k = a.shape[::-1] if trans_a else a.shape
+    k_b, n = b.shape[::-1] if trans_b else b.shape
+    if k != k_b:
+        raise ValueError(f"matmul: op(a) is {m} x {k} but op(b) is {k_b} x {n}")
+    out = np.empty((m, n), dtype=a.dtype)
+    n_threads = _threads_for(m * n * k * _WORK_WEIGHT[a.dtype], PRODUCT_WORK_PER_THREAD)
+    kernels._matmul[_SPECIALIZATION[a.dtype]](a, b, out, trans_a, trans_b, n_threads)
+    return out
 
 
 def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):

@@ -24,7 +24,8 @@ the mean without another pass over the data.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import blas as _scipy_blas
+
+from . import functional
 
 __all__ = [
     "taught_steps",
@@ -116,39 +117,27 @@ def select_window(steps, valid, Y, start, stop):
 
 
 # --------------------------------------------------------------------------
-# Matrix products on SciPy's BLAS
+# Matrix products on the kernels
 # --------------------------------------------------------------------------
-# The kernels call SciPy's BLAS (scipy.linalg.cython_blas); NumPy's matmul calls
-# NumPy's own copy of OpenBLAS, with a second thread pool. When the two
-# alternate, as they do in every training step, the idle workers of one pool
-# spin on the cores the other one needs (steps 2-3x slower were measured on 2
-# cores). The readout's products therefore go through scipy.linalg.blas too.
-# Row-major C = A @ B is column-major C^T = B^T A^T, and the transpose of a
-# C-contiguous array is a Fortran-contiguous one: no copies.
-
-def _gemm(dtype):
-    return _scipy_blas.get_blas_funcs("gemm", dtype=dtype)
-
+# The readout's products run on the kernels' own products and threads
+# (fastrnn.functional.matmul), not in NumPy's BLAS: when two thread pools
+# alternate, as they do in every training step, the idle threads of one spin
+# on the cores the other needs (training steps 2.6x slower were measured on 2
+# cores).
 
 def matmul(a, b):
-    """``a @ b`` for C-contiguous 2-D a (m, k), b (k, n); C-contiguous result."""
-    a = np.ascontiguousarray(a)
-    b = np.ascontiguousarray(b)
-    return _gemm(a.dtype)(1.0, b.T, a.T).T
+    """``a @ b`` for 2-D a (m, k), b (k, n); C-contiguous result."""
+    return functional.matmul(a, b)
 
 
 def matmul_tn(a, b):
     """``a.T @ b`` for a (k, m), b (k, n)."""
-    a = np.ascontiguousarray(a)
-    b = np.ascontiguousarray(b)
-    return _gemm(a.dtype)(1.0, b.T, a.T, trans_b=1).T
+    return functional.matmul(a, b, trans_a=True)
 
 
 def matmul_nt(a, b):
     """``a @ b.T`` for a (m, k), b (n, k)."""
-    a = np.ascontiguousarray(a)
-    b = np.ascontiguousarray(b)
-    return _gemm(a.dtype)(1.0, b.T, a.T, trans_a=1).T
+    return functional.matmul(a, b, trans_b=True)
 
 
 # --------------------------------------------------------------------------

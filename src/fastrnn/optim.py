@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import blas as _scipy_blas
 
 __all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "OPTIMIZERS"]
 
@@ -168,11 +167,13 @@ def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False):
 
 
 def _sum_of_squares(f):
-    """``f @ f`` for a 1-D float array, on SciPy's BLAS as in the kernels (see
+    """``f @ f`` for a 1-D float array, in NumPy's own loops rather than its
+    BLAS, whose thread pool would spin next to the kernels' threads (see
     :mod:`fastrnn.losses`); overflows to inf without a warning."""
     if not f.size:
         return 0.0
-    return float(_scipy_blas.get_blas_funcs("dot", dtype=f.dtype)(f, f))
+    with np.errstate(over="ignore"):
+        return float(np.einsum("i,i->", f, f))
 
 
 def clip_grad_norm(grads, max_norm):
