@@ -85,9 +85,27 @@ _WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
 def _threads_for(work: int, work_per_thread: int) -> int:
     """One thread per work_per_thread (0: MAX_THREADS), 1 to MAX_THREADS."""
-    if work_per_thread <= 0:
-        return MAX_THREADS
-    return int(max(1, min(MAX_THREADS, work // work_per_thread)))
+    global _threads_used
+    n = MAX_THREADS if work_per_thread <= 0 else max(1, min(MAX_THREADS, work // work_per_thread))
+    if n > 1:
+        _threads_used = True
+    return int(n)
+
+
+# GCC's OpenMP runtime cannot start threads again in a child process forked
+# after it has run threads (the child hangs). A child forked then runs the
+# kernels on one thread: they take no OpenMP path at all on one thread.
+_threads_used = False
+
+
+def _after_fork_in_child() -> None:
+    global MAX_THREADS
+    if _threads_used:
+        MAX_THREADS = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _n_threads(B: int, H: int, dtype=np.dtype(np.float32)) -> int:
