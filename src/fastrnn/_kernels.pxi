@@ -234,6 +234,21 @@ cdef extern from *:
     void fastrnn_vstore_d(double* p, fastrnn_vd v) noexcept nogil
 
 
+cdef extern from *:
+    """
+    /* A barrier for the threads of the enclosing parallel region. Cython
+     * gives a prange inside a `with parallel()` block no barrier of its own
+     * (`omp for nowait`), so the time loops, whose steps depend on each
+     * other, call this after each step. Nothing without OpenMP. */
+    static inline void fastrnn_barrier(void) {
+    #ifdef _OPENMP
+        #pragma omp barrier
+    #endif
+    }
+    """
+    void fastrnn_barrier() noexcept nogil
+
+
 # --- Matrix products on packed panels ---
 #
 # All products run here, on the kernels' own OpenMP threads (n_threads; one
@@ -526,17 +541,19 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
             for p in prange(n_panels, schedule="static"):
                 _pack_panel(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, p * panel,
                             min(panel, N - p * panel), work + p * panel * kk)
+            fastrnn_barrier()       # every panel packed before any tile reads it
             for tile in prange(n_tiles, schedule="static"):
                 _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, tile,
                          A_bufs + threadid() * TN_ROWS * TN_DEPTH)
+            fastrnn_barrier()       # every tile done before the next block's packing
 
 
 # --- The time loops ---
 #
 # Each step's product runs on W_hh (or W_hh^T) packed once per pass. Threads
 # split every step by panels of columns and also apply the activation (or its
-# derivative) to their own columns, so a step needs one barrier (the end of
-# its prange); with a static schedule each thread keeps the same panels, and
+# derivative) to their own columns, so a step needs one barrier, at its end;
+# with a static schedule each thread keeps the same panels, and
 # so the same part of the packed weights in its cache, at every step.
 
 cdef void _forward_panel(const floating* wp, const floating* h0,
@@ -580,6 +597,7 @@ cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
                 _forward_panel(W_hh_p + p * panel * H, h0, lengths, h, B, H,
                                row_stride, activation, t, p * panel,
                                min(panel, H - p * panel))
+            fastrnn_barrier()       # all of h_t before step t + 1 reads it
 
 
 cdef void _backward_panel(const floating* wp, const floating* h,
@@ -625,6 +643,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
                     _backward_panel(W_hh_T_p + p * panel * H, h, dh, lengths, da,
                                     B, T, H, row_stride, activation, t, p * panel,
                                     min(panel, H - p * panel))
+                fastrnn_barrier()   # all of da_t before step t - 1 reads it
     if dh0 != NULL:
         for s in range(B):
             _fill(dh0 + s * H, H, <floating>0)
