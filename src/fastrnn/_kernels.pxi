@@ -453,29 +453,35 @@ DEF TN_PANELS = 8
 cdef void _gemm_row_block(const floating* A, Py_ssize_t lda, const floating* Bp,
                           floating* C, Py_ssize_t ldc,
                           Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                          Py_ssize_t blk) noexcept nogil:
+                          const floating* c0, Py_ssize_t blk) noexcept nogil:
     """Rows [blk * ROW_BLOCK, (blk + 1) * ROW_BLOCK) of _gemm_packed."""
-    cdef Py_ssize_t panel = 2 * _lanes(A), i0 = blk * ROW_BLOCK, p
+    cdef Py_ssize_t panel = 2 * _lanes(A), i0 = blk * ROW_BLOCK
+    cdef Py_ssize_t rows = min(ROW_BLOCK, M - i0), i, p
+    for i in range(i0, i0 + rows):
+        if c0 != NULL:
+            _copy(C + i * ldc, c0, N)
+        else:
+            _fill(C + i * ldc, N, <floating>0)
     for p in range(_panels(N, A)):
         _panel_block(A + i0 * lda, lda, 1, Bp + p * panel * K, K,
-                     C + i0 * ldc + p * panel, ldc, min(ROW_BLOCK, M - i0),
-                     min(panel, N - p * panel))
+                     C + i0 * ldc + p * panel, ldc, rows, min(panel, N - p * panel))
 
 
 cdef void _gemm_packed(const floating* A, Py_ssize_t lda, const floating* Bp,
                        floating* C, Py_ssize_t ldc,
                        Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                       int n_threads) noexcept nogil:
-    """C (M x N, row stride ldc) += A (M x K, row stride lda) @ B, with B
-    packed by _pack. Threads take blocks of ROW_BLOCK rows."""
+                       const floating* c0, int n_threads) noexcept nogil:
+    """C (M x N, row stride ldc) = c0 + A (M x K, row stride lda) @ B, with B
+    packed by _pack and c0 one row (N,) added to every row of C, or NULL for
+    none. Threads take blocks of ROW_BLOCK rows."""
     cdef Py_ssize_t n_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK
     cdef Py_ssize_t blk
     if n_threads == 1:      # no OpenMP region: its entry costs microseconds
         for blk in range(n_blocks):
-            _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, blk)
+            _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
     else:
         for blk in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, blk)
+            _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
 
 
 cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
@@ -645,9 +651,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
                                     min(panel, H - p * panel))
                 fastrnn_barrier()   # all of da_t before step t - 1 reads it
     if dh0 != NULL:
-        for s in range(B):
-            _fill(dh0 + s * H, H, <floating>0)
-        _gemm_packed(da, row_stride, W_hh_T_p, dh0, H, B, H, H, n_threads)
+        _gemm_packed(da, row_stride, W_hh_T_p, dh0, H, B, H, H, NULL, n_threads)
 
 
 cdef int rnn_forward(
@@ -674,14 +678,13 @@ cdef int rnn_forward(
 
     # Input projection of every (b, t) row at once: h = x @ W_xh + b, where
     # integer ids stand for one-hot rows of x, so x @ W_xh is a row lookup.
-    for i in range(n_rows):
-        _copy(h + i * H, b, H)
     if ids != NULL:
         for i in range(n_rows):
+            _copy(h + i * H, b, H)
             _add(h + i * H, W_xh + ids[i] * H, H)
-    elif D > 0:
+    else:
         _pack(W_xh, H, 1, D, H, W_xh_p)
-        _gemm_packed(x, D, W_xh_p, h, H, n_rows, H, D, n_threads)
+        _gemm_packed(x, D, W_xh_p, h, H, n_rows, H, D, b, n_threads)
 
     _forward_steps(W_hh_p, h0, lengths, h, B, T, H, row_stride, activation, n_threads)
     PyMem_RawFree(W_hh_p)
@@ -734,9 +737,8 @@ cdef int rnn_backward(
         _fill(dW_xh, D * H, <floating>0)
         _gemm_tn(x, D, da, H, dW_xh, H, D, H, n_rows, tn_work, n_threads)
         # dX = dA @ W_xh^T        (B*T x D)
-        _fill(dx, n_rows * D, <floating>0)
         _pack(W_xh, 1, H, H, D, W_xh_T_p)       # W_xh^T(k, j) = W_xh[j, k]
-        _gemm_packed(da, H, W_xh_T_p, dx, D, n_rows, D, H, n_threads)
+        _gemm_packed(da, H, W_xh_T_p, dx, D, n_rows, D, H, NULL, n_threads)
     # db = column sums of dA
     _fill(db, H, <floating>0)
     for i in range(n_rows):
@@ -834,7 +836,8 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
         raise ValueError("op(a) @ op(b) with both transposed is not supported")
     if M == 0 or N == 0:
         return
-    out[:, :] = 0
+    if K == 0 or trans_a:   # _gemm_tn adds to out
+        out[:, :] = 0
     if K == 0:
         return
     if trans_a:
@@ -852,7 +855,7 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
                 _pack(&b[0, 0], 1, ldb, K, N, buf)
             else:
                 _pack(&b[0, 0], ldb, 1, K, N, buf)
-            _gemm_packed(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, n_threads)
+            _gemm_packed(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, NULL, n_threads)
     PyMem_RawFree(buf)
 
 
