@@ -512,6 +512,19 @@ def test_bench_plot_without_matplotlib(capsys, tmp_path, tiny_bench, monkeypatch
     assert not png.exists()
 
 
+def test_bench_times_the_backends_in_turns(monkeypatch):
+    """median_times: each function warmed up once, then timed in blocks, the
+    blocks of the functions alternating round after round."""
+    calls = []
+    clock = iter(range(10**6))
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    # every call takes 1 "second" on the fake clock: 5 repeats per block
+    medians = bench.median_times(fns, min_time=6.0, rounds=3)
+    assert medians == {"a": 1.0, "b": 1.0}
+    assert calls == ["a", "b"] + (["a"] * 5 + ["b"] * 5) * 3
+
+
 class _FakeTTY(io.StringIO):
     def isatty(self):
         return True

@@ -54,19 +54,40 @@ def flops(shape, mode: str) -> float:
     return (2.0 if mode == "forward" else 6.0) * B * T * H * (D + H)
 
 
-def median_time(fn: Callable[[], object], min_time: float = 0.2, max_repeat: int = 200) -> float:
-    """Median wall time of fn() over repeats adding up to about min_time seconds."""
-    fn()  # warm up (allocations, BLAS threads, torch's first-call set-up)
+def _timed_repeats(fn: Callable[[], object], min_time: float, max_repeat: int) -> list[float]:
+    """Wall times of fn() over repeats adding up to about min_time seconds."""
     start = time.perf_counter()
     fn()
-    once = time.perf_counter() - start
-    repeat = int(min(max_repeat, max(5, min_time / max(once, 1e-9))))
-    times = []
-    for _ in range(repeat):
+    times = [time.perf_counter() - start]
+    repeat = int(min(max_repeat, max(5, min_time / max(times[0], 1e-9))))
+    for _ in range(repeat - 1):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return times
+
+
+def median_time(fn: Callable[[], object], min_time: float = 0.2, max_repeat: int = 200) -> float:
+    """Median wall time of fn() over repeats adding up to about min_time seconds."""
+    fn()  # warm up (allocations, BLAS threads, torch's first-call set-up)
+    return float(np.median(_timed_repeats(fn, min_time, max_repeat)))
+
+
+def median_times(fns: dict[str, Callable[[], object]], min_time: float = 0.2,
+                 rounds: int = 3, max_repeat: int = 200) -> dict[str, float]:
+    """Median wall time of each of fns, timed in turn in `rounds` rounds of
+    min_time / rounds seconds each, so that a slow spell of a shared machine
+    falls on all of them rather than on one. (Each round times one function
+    for a while, not one call at a time: the thread pools of NumPy's BLAS, of
+    PyTorch and of fastrnn keep spinning for a moment after a call and would
+    slow the next library's first calls.)"""
+    for fn in fns.values():
+        fn()  # warm up (allocations, threads, torch's first-call set-up)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name] += _timed_repeats(fn, min_time / rounds, max(1, max_repeat // rounds))
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def gemm_rate(dtype: str, n: int = 2048) -> float:
@@ -152,15 +173,17 @@ def run(grid=GRID, dtypes=("float32", "float64"), backends=BACKENDS,
     for dtype in dtypes:
         for shape in grid:
             problem = make_problem(shape, dtype)
+            by_backend = {}
             for name in names:
                 if name == "fastrnn":
-                    fns = _numpy_like(functional, *problem)
+                    by_backend[name] = _numpy_like(functional, *problem)
                 elif name == "reference":
-                    fns = _numpy_like(reference, *problem)
+                    by_backend[name] = _numpy_like(reference, *problem)
                 else:
-                    fns = _torch_like(*problem)
-                for mode, fn in zip(("forward", "train"), fns):
-                    seconds = median_time(fn, min_time=min_time)
+                    by_backend[name] = _torch_like(*problem)
+            for i, mode in enumerate(("forward", "train")):
+                fns = {name: pair[i] for name, pair in by_backend.items()}
+                for name, seconds in median_times(fns, min_time=min_time).items():
                     results.append(Result(tuple(shape), dtype, mode, name, seconds,
                                           flops(shape, mode) / seconds / 1e9))
                     if progress:
