@@ -9,20 +9,22 @@
 # Layout (all C-contiguous, batch-first): x (B, T, D); h, dh and the work
 # buffer da (B, T, H). Row (b, t) of a (B, T, H) array starts at
 # (b * T + t) * H, so the B rows of step t form a matrix with row stride T * H
-# and BLAS reads them in place, without copies.
+# and the products read them in place, without copies.
 #
 # Structure (after thinc's LSTM kernels):
-#   forward:  one GEMM projects the inputs of all B * T rows into h; each step
-#             then adds only h_{t-1} @ W_hh and applies the activation.
+#   forward:  one product projects the inputs of all B * T rows into h; each
+#             step then adds only h_{t-1} @ W_hh and applies the activation.
 #   backward: the reverse loop only forms da_t = (dh_t + da_{t+1} @ W_hh^T) *
-#             act'(a_t); after it, one GEMM each gives dW_xh, dW_hh and dx,
-#             and one column sum gives db (tied weights: sums over all steps).
+#             act'(a_t); after it, one product each gives dW_xh, dW_hh and
+#             dx, and one column sum gives db (tied weights: sums over all
+#             steps).
 #
 # Three layers: `def _forward/_backward` take typed memoryviews from
 # fastrnn.functional (which has checked every shape and value and allocated
 # every buffer) and hold one `with nogil:` around the call; `rnn_forward/
 # rnn_backward` (cimportable, see _core.pxd) work on pointers and sizes; the
-# small inline helpers below do one step's work. Nothing here raises.
+# helpers below do the products and one step's work. The cdef functions never
+# raise: rnn_forward/rnn_backward return -1 when they cannot allocate.
 
 from cython cimport floating
 
@@ -262,7 +264,7 @@ cdef extern from *:
 # panel, blocks of 4 rows of A keep 8 vector accumulators in registers over
 # the whole k loop: 2 vector loads of the panel and 4 scalar broadcasts of A
 # feed 8 multiply-adds. A is read in place through a row stride and a k
-# stride, so A^T costs no copy.
+# stride (the weight gradients' A^T is copied block by block: see _tn_tile).
 
 cdef inline Py_ssize_t _lanes(const floating* p) noexcept nogil:
     """Elements per 32-byte vector (p only selects the type)."""
@@ -439,15 +441,17 @@ cdef void _panel_block(const floating* A, Py_ssize_t ra, Py_ssize_t ka,
         i += 4
 
 
-# Rows of A per parallel block in _gemm_packed: a block's rows stay in cache
-# while every panel of B passes them.
-DEF ROW_BLOCK = 32
-# _gemm_tn's blocking: K in blocks of TN_DEPTH rows, whose panels of B are
-# packed together; C in tiles of TN_ROWS rows by TN_PANELS panels, whose
-# TN_DEPTH x TN_ROWS part of A stays in cache while the tile's panels pass it.
-DEF TN_DEPTH = 256
-DEF TN_ROWS = 64
-DEF TN_PANELS = 8
+cdef enum:
+    # Rows of A per parallel block in _gemm_packed: a block's rows stay in
+    # cache while every panel of B passes them.
+    ROW_BLOCK = 32
+    # _gemm_tn's blocking: K in blocks of TN_DEPTH rows, whose panels of B
+    # are packed together; C in tiles of TN_ROWS rows by TN_PANELS panels,
+    # whose TN_DEPTH x TN_ROWS part of A stays in cache while the tile's
+    # panels pass it.
+    TN_DEPTH = 256
+    TN_ROWS = 64
+    TN_PANELS = 8
 
 
 cdef void _gemm_row_block(const floating* A, Py_ssize_t lda, const floating* Bp,
@@ -533,6 +537,7 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
     cdef floating* A_bufs = work + n_panels * panel * TN_DEPTH
     if M == 0:
         return
+    kb = kk = 0             # (set in the loops; initialized for the compiler)
     if n_threads == 1:
         for kb in range(n_kb):
             kk = min(TN_DEPTH, K - kb * TN_DEPTH)
@@ -597,6 +602,7 @@ cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
                                row_stride, activation, t, p * panel,
                                min(panel, H - p * panel))
         return
+    t = 0                   # (set in the loop; initialized for the compiler)
     with parallel(num_threads=n_threads):
         for t in range(T):
             for p in prange(n_panels, schedule="static"):
@@ -643,6 +649,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
                                 row_stride, activation, t, p * panel,
                                 min(panel, H - p * panel))
     else:
+        t = 0               # (set in the loop; initialized for the compiler)
         with parallel(num_threads=n_threads):
             for t in range(T - 1, -1, -1):
                 for p in prange(n_panels, schedule="static"):
