@@ -446,12 +446,11 @@ cdef enum:
     # cache while every panel of B passes them.
     ROW_BLOCK = 32
     # _gemm_tn's blocking: K in blocks of TN_DEPTH rows, whose panels of B
-    # are packed together; C in tiles of TN_ROWS rows by TN_PANELS panels,
-    # whose TN_DEPTH x TN_ROWS part of A stays in cache while the tile's
-    # panels pass it.
+    # are packed together; C in tiles of TN_ROWS rows by a group of panels,
+    # whose TN_DEPTH x TN_ROWS part of A is copied and stays in cache while
+    # the tile's panels pass it.
     TN_DEPTH = 256
     TN_ROWS = 64
-    TN_PANELS = 8
 
 
 cdef void _gemm_row_block(const floating* A, Py_ssize_t lda, const floating* Bp,
@@ -496,7 +495,7 @@ cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
 
 cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
                    Py_ssize_t kk, floating* C, Py_ssize_t ldc,
-                   Py_ssize_t M, Py_ssize_t N, Py_ssize_t tile,
+                   Py_ssize_t M, Py_ssize_t N, Py_ssize_t group, Py_ssize_t tile,
                    floating* Ap) noexcept nogil:
     """One tile of C += A^T @ B over a block of kk rows of A and B, B packed
     at Bp (panel q at Bp + q * kk). The tile's columns of A are copied first
@@ -506,7 +505,7 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
     cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
     cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
     cdef Py_ssize_t i0 = (tile % n_row_tiles) * TN_ROWS
-    cdef Py_ssize_t p0 = (tile // n_row_tiles) * TN_PANELS
+    cdef Py_ssize_t p0 = (tile // n_row_tiles) * group
     cdef Py_ssize_t rows = min(TN_ROWS, M - i0), p, g, k, r
     cdef floating* ap
     for g in range(0, rows, 4):
@@ -514,7 +513,7 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
         for k in range(kk):
             for r in range(4):
                 ap[k * 4 + r] = A[k * lda + i0 + g + r] if g + r < rows else 0
-    for p in range(p0, min(p0 + TN_PANELS, n_panels)):
+    for p in range(p0, min(p0 + group, n_panels)):
         for g in range(0, rows, 4):
             _rows4(Ap + g * kk, 1, 4, Bp + p * panel * kk, kk,
                    C + (i0 + g) * ldc + p * panel, ldc, min(panel, N - p * panel),
@@ -531,8 +530,13 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
     holds _tn_work_size(N, n_threads) elements. Per block of K: threads pack
     B's panels, then take tiles of C."""
     cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
-    cdef Py_ssize_t n_tiles = ((M + TN_ROWS - 1) // TN_ROWS
-                               * ((n_panels + TN_PANELS - 1) // TN_PANELS))
+    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
+    # Panels per tile: all of them (the tile's copy of A then serves every
+    # panel), unless that leaves fewer than 2 tiles per thread.
+    cdef Py_ssize_t n_groups = min(n_panels, max(1, (2 * n_threads + n_row_tiles - 1)
+                                                 // n_row_tiles))
+    cdef Py_ssize_t group = (n_panels + n_groups - 1) // n_groups
+    cdef Py_ssize_t n_tiles = n_row_tiles * ((n_panels + group - 1) // group)
     cdef Py_ssize_t n_kb = (K + TN_DEPTH - 1) // TN_DEPTH, kb, kk, p, tile
     cdef floating* A_bufs = work + n_panels * panel * TN_DEPTH
     if M == 0:
@@ -543,8 +547,8 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
             kk = min(TN_DEPTH, K - kb * TN_DEPTH)
             _pack(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, N, work)
             for tile in range(n_tiles):
-                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, tile,
-                         A_bufs)
+                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, group,
+                         tile, A_bufs)
         return
     with parallel(num_threads=n_threads):
         for kb in range(n_kb):
@@ -554,8 +558,8 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
                             min(panel, N - p * panel), work + p * panel * kk)
             fastrnn_barrier()       # every panel packed before any tile reads it
             for tile in prange(n_tiles, schedule="static"):
-                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, tile,
-                         A_bufs + threadid() * TN_ROWS * TN_DEPTH)
+                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, group,
+                         tile, A_bufs + threadid() * TN_ROWS * TN_DEPTH)
             fastrnn_barrier()       # every tile done before the next block's packing
 
 
