@@ -291,9 +291,15 @@ cdef void _pack_panel(const floating* W, Py_ssize_t rk, Py_ssize_t rj,
     """wp[k * PANEL + j] <- W(k, q + j) = W[k * rk + (q + j) * rj] for j <
     width, and 0 for width <= j < PANEL (k < K)."""
     cdef Py_ssize_t panel = 2 * _lanes(W), k, j
+    cdef const floating* src
     for k in range(K):
-        for j in range(width):
-            wp[k * panel + j] = W[k * rk + (q + j) * rj]
+        if rj == 1:         # rows of W: a contiguous copy, which vectorizes
+            src = W + k * rk + q
+            for j in range(width):
+                wp[k * panel + j] = src[j]
+        else:
+            for j in range(width):
+                wp[k * panel + j] = W[k * rk + (q + j) * rj]
         for j in range(width, panel):
             wp[k * panel + j] = 0
 
