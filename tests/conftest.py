@@ -1,10 +1,10 @@
-"""Shared fixtures: the compiled kernel builds, the kernels' two step-product
-ways to run (one thread or several) and the two dtypes.
+"""Shared fixtures: the compiled kernel builds, the kernels' two ways to run
+(one thread, or several with OpenMP) and the two dtypes.
 
 Every test that runs the compiled kernels should take ``path`` (and, where the
 float32 kernels matter, ``dtype``) so that each branch of the fused-type
-kernels is exercised: {serial, threads} x {float32, float64}, in every kernel build
-this machine runs (``path`` depends on ``kernels``).
+kernels is exercised: {serial, threads} x {float32, float64}, in every kernel
+build this machine runs (``path`` depends on ``kernels``).
 """
 
 from __future__ import annotations

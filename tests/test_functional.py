@@ -1,8 +1,8 @@
 """The compiled forward pass and BPTT against the NumPy reference, PyTorch and
-finite differences, on both step-product paths (``path``) and both dtypes.
+finite differences, on one thread and on several (``path``) and both dtypes.
 
 Errors are normwise: ``max|a - b| / max(max|b|, scale, tiny)``. Elementwise
-tolerances are meaningless where BLAS reorders sums that cancel. ``scale`` is
+tolerances are meaningless where blocked products reorder sums that cancel. ``scale`` is
 the same sum taken over the magnitudes of its terms (see ``summand_scales``):
 where a gradient entry is a sum that cancels (a single hidden unit makes
 dW_hh, db and a shared dh0 scalars), its rounding error is relative to the

@@ -1,8 +1,8 @@
 """Integer ids as inputs: x (B, T) of ids in 0..V-1 stands for the one-hot rows
 of a (B, T, V) float x, and must give the same hidden states and gradients.
 
-Covers fastrnn.forward/backward (every kernel build, the loop and the BLAS
-step-product paths, float32 and float64) and fastrnn.reference, with and
+Covers fastrnn.forward/backward (every kernel build, on one thread and on
+several, float32 and float64) and fastrnn.reference, with and
 without lengths and h0 (shared and per sequence).
 """
 
@@ -49,7 +49,7 @@ def _tol(dtype):
 @pytest.mark.parametrize("module", ["fastrnn", "reference"])
 def test_ids_match_one_hot(module, h0_kind, with_lengths, id_dtype, dtype, path):
     """Same h and gradients (dW_xh, dW_hh, db, dh0) from ids as from one-hot x;
-    dx is None for ids. `path` runs both step-product paths (loop and BLAS)."""
+    dx is None for ids. `path` runs the kernels on one thread and on several."""
     mod = fastrnn if module == "fastrnn" else reference
     ids, W_xh, W_hh, b, dh, h0, lengths = _problem(dtype, h0_kind, with_lengths)
     ids = ids.astype(id_dtype)

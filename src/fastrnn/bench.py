@@ -69,7 +69,7 @@ def _timed_repeats(fn: Callable[[], object], min_time: float, max_repeat: int) -
 
 def median_time(fn: Callable[[], object], min_time: float = 0.2, max_repeat: int = 200) -> float:
     """Median wall time of fn() over repeats adding up to about min_time seconds."""
-    fn()  # warm up (allocations, BLAS threads, torch's first-call set-up)
+    fn()  # warm up (allocations, threads, torch's first-call set-up)
     return float(np.median(_timed_repeats(fn, min_time, max_repeat)))
 
 
