@@ -327,6 +327,18 @@ def test_float64_matches_torch_edge_shapes(torch, path, shape, activation, h0_ki
     check_against_torch(torch, make_problem(2, *shape, activation, h0_kind, with_lengths))
 
 
+@pytest.mark.parametrize("H", [1, 8, 16, 17, 33, 49, 64, 65, 80, 130])
+def test_one_sequence_across_panel_groups(path, dtype, H):
+    """B = 1 takes the one-row kernel, 4 panels (16 floats or 8 doubles
+    each) at a time: every count of panels in the last group, whole and
+    partial panels."""
+    p = make_problem(17, 1, 9, 3, H, "tanh", "per_seq", with_lengths=False)
+    if dtype == np.float32:
+        check_float32(p)
+    else:
+        check_against_reference(p)
+
+
 @pytest.mark.parametrize("B, T, D, H", [
     (5, 60, 70, 147),   # B*T = 300 rows: 10 row blocks of 32 and 2 blocks of K
     (3, 100, 130, 20),  # D = 130 > 2 row tiles of dW_xh, 300 rows of K
