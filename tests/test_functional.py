@@ -300,6 +300,14 @@ def check_float32(p):
     assert_padding_zero(p, h, g)
 
 
+def check_in_dtype(p, dtype):
+    """check_float32 for float32, check_against_reference for float64."""
+    if dtype == np.float32:
+        check_float32(p)
+    else:
+        check_against_reference(p)
+
+
 # --- 1. float64 against the reference and PyTorch -------------------------
 
 
@@ -333,10 +341,7 @@ def test_one_sequence_across_panel_groups(path, dtype, H):
     each) at a time: every count of panels in the last group, whole and
     partial panels."""
     p = make_problem(17, 1, 9, 3, H, "tanh", "per_seq", with_lengths=False)
-    if dtype == np.float32:
-        check_float32(p)
-    else:
-        check_against_reference(p)
+    check_in_dtype(p, dtype)
 
 
 @pytest.mark.parametrize("B, T, D, H", [
@@ -347,13 +352,10 @@ def test_one_sequence_across_panel_groups(path, dtype, H):
 def test_sizes_across_every_product_block(path, dtype, B, T, D, H):
     """Sizes that cross every blocking boundary of the kernels' products:
     row blocks of the input projection and dx (32 rows), depth blocks of
-    the weight gradients (256 rows of K), their row tiles (64 rows of C) and
-    panel groups (8 panels), each with a remainder."""
+    the weight gradients (256 rows of K) and their row tiles (64 rows of C),
+    each with a remainder, and partial panels."""
     p = make_problem(13, B, T, D, H, "tanh", "per_seq", with_lengths=True)
-    if dtype == np.float32:
-        check_float32(p)
-    else:
-        check_against_reference(p)
+    check_in_dtype(p, dtype)
 
 
 # --- 2. float32 against float64 -------------------------------------------
@@ -379,10 +381,7 @@ def test_hidden_sizes_across_vector_blocks(path, dtype, activation, H):
     """H beyond the small sizes above: whole and partial panels (16 floats or
     8 doubles wide) and row blocks of 1 to 4 sequences, in both dtypes."""
     p = make_problem(11, 3, 4, 5, H, activation, "per_seq", with_lengths=True)
-    if dtype == np.float32:
-        check_float32(p)
-    else:
-        check_against_reference(p)
+    check_in_dtype(p, dtype)
 
 
 # --- the paths and the fixture that picks them ----------------------------
