@@ -25,7 +25,8 @@ KERNEL_MODULES = dict(getattr(functional, "KERNEL_MODULES", None) or {"baseline"
 # OpenMP runs them all, and each must get a share of every product).
 _PATHS = {
     "serial": {"MAX_THREADS": 1},
-    "threads": {"MAX_THREADS": 3, "STEP_WORK_PER_THREAD": 0, "PRODUCT_WORK_PER_THREAD": 0},
+    "threads": {"MAX_THREADS": 3, "SEQUENCE_WORK_PER_THREAD": 0, "STEP_WORK_PER_THREAD": 0,
+                "PRODUCT_WORK_PER_THREAD": 0},
 }
 
 

@@ -389,16 +389,37 @@ def test_hidden_sizes_across_vector_blocks(path, dtype, activation, H):
 
 def test_path_fixture_selects_threads(path):
     for B, H in [(1, 1), (5, 7), (64, 64)]:
-        assert functional._n_threads(B, H) == (1 if path == "serial" else 3)
+        assert functional._n_threads(B, 1, 1, H) == (1 if path == "serial" else 3)
 
 
 def test_thread_count_grows_with_step_work(monkeypatch):
+    """Fewer than SPLIT_BATCH sequences: threads split each step, so the
+    count follows the step product B * H * H."""
     monkeypatch.setattr(functional, "MAX_THREADS", 4)
     monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 1000)
-    assert functional._n_threads(1, 10) == 1            # 100 multiply-adds
-    assert functional._n_threads(20, 10) == 2           # 2000
-    assert functional._n_threads(30, 10, np.float64) == 4   # 3000, counted twice
-    assert functional._n_threads(10**4, 10**2) == 4     # capped by MAX_THREADS
+    monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 10**9)  # not used below 8
+    assert functional.SPLIT_BATCH == 8
+    assert functional._n_threads(1, 50, 9, 10) == 1         # 100 multiply-adds a step
+    assert functional._n_threads(7, 50, 9, 10) == 1         # 700
+    assert functional._n_threads(5, 1, 9, 20) == 2          # 2000, whatever T and D
+    assert functional._n_threads(5, 1, 9, 15, np.float64) == 2   # 1125, counted twice
+    assert functional._n_threads(7, 1, 1, 100) == 4         # capped by MAX_THREADS
+
+
+def test_thread_count_grows_with_sequence_work(monkeypatch):
+    """From SPLIT_BATCH sequences on, threads take whole sequences: the count
+    follows the work of the whole pass, B * T * H * (D + H), and backward
+    needs 4 times as much per thread."""
+    monkeypatch.setattr(functional, "MAX_THREADS", 4)
+    monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 1)     # not used from 8 on
+    monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 1000)
+    assert functional._n_threads(8, 1, 1, 2) == 1            # 8 * 1 * 2 * 3 = 48
+    assert functional._n_threads(8, 5, 2, 5) == 1            # 8 * 5 * 5 * 7 = 1400, ...
+    assert functional._n_threads(8, 5, 2, 5, np.float64) == 2    # ... counted twice
+    assert functional._n_threads(10, 10, 0, 5) == 2          # 2500
+    assert functional._n_threads(10, 20, 0, 5) == 4          # 5000: capped by MAX_THREADS
+    assert functional._n_threads(10, 20, 0, 5, backward=True) == 1   # 5000 // 4000
+    assert functional._n_threads(10, 100, 0, 5, backward=True) == 4  # 25000 // 4000 = 6
 
 
 @pytest.mark.parametrize("value, expected", [("3", 3), (" 1 ", 1), ("", None)])

@@ -14,7 +14,11 @@ import fastrnn
 from fastrnn import functional
 
 
-@pytest.mark.parametrize("B, T, D, H", [(5, 60, 70, 147), (16, 20, 8, 64), (1, 30, 3, 33)])
+# Fewer than 8 sequences: threads split each step by columns. From 8 on,
+# they take groups of whole sequences (multiples of 4); with 2 or 3 threads
+# B = 9 leaves a group of one sequence, B = 13 one of five.
+@pytest.mark.parametrize("B, T, D, H", [(5, 60, 70, 147), (16, 20, 8, 64), (1, 30, 3, 33),
+                                        (9, 10, 3, 20), (13, 25, 6, 40)])
 @pytest.mark.parametrize("n_threads", [2, 3])
 def test_results_do_not_depend_on_the_thread_count(monkeypatch, dtype, B, T, D, H, n_threads):
     """Each output element is one chain of multiply-adds in a fixed order,
@@ -36,8 +40,9 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, dtype, B, T, D, 
     monkeypatch.setattr(functional, "MAX_THREADS", 1)
     h1, g1 = run()
     monkeypatch.setattr(functional, "MAX_THREADS", n_threads)
+    monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 0)
     monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 0)
-    assert functional._n_threads(B, H, dtype) == n_threads
+    assert functional._n_threads(B, T, D, H, dtype) == n_threads
     hn, gn = run()
     np.testing.assert_array_equal(hn, h1)
     for name, got, want in zip(g1._fields, gn, g1):
@@ -51,6 +56,7 @@ import fastrnn
 from fastrnn import functional
 
 functional.MAX_THREADS = 2
+functional.SEQUENCE_WORK_PER_THREAD = 0
 functional.STEP_WORK_PER_THREAD = 0
 rng = np.random.default_rng(0)
 x = rng.standard_normal((8, 20, 4))

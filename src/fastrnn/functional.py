@@ -72,13 +72,20 @@ def _max_threads() -> int:
         return os.cpu_count() or 1
 
 
-# The kernels split each step's product (and the products over all steps)
-# between threads, which meet at a barrier after every step: that pays only
-# when a step has enough work. One more thread per STEP_WORK_PER_THREAD
-# multiply-adds of the step product (B * H * H; float64 counts twice), up to
-# MAX_THREADS (0: always MAX_THREADS). Tests change both to cover one and
+# How the kernels use threads. With at least SPLIT_BATCH sequences they give
+# each thread whole sequences (the time loops then need no barrier at all,
+# see _group_rows in the kernels): one more thread per
+# SEQUENCE_WORK_PER_THREAD multiply-adds of the whole pass (B * T * H * (D +
+# H) forward, 4 times as many needed backward, whose products over all steps
+# meet at more barriers). With fewer sequences they split each step's
+# product by columns and meet at a barrier after every step, which pays only
+# when a step has enough work: one more thread per STEP_WORK_PER_THREAD
+# multiply-adds of the step product (B * H * H). float64 counts twice; a
+# limit of 0 means always MAX_THREADS. Tests change them to cover one and
 # several threads.
 MAX_THREADS = _max_threads()
+SPLIT_BATCH = 8
+SEQUENCE_WORK_PER_THREAD = 1 << 19
 STEP_WORK_PER_THREAD = 1 << 16
 _WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
@@ -108,8 +115,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _n_threads(B: int, H: int, dtype=np.dtype(np.float32)) -> int:
-    return _threads_for(B * H * H * _WORK_WEIGHT[np.dtype(dtype)], STEP_WORK_PER_THREAD)
+def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
+               backward: bool = False) -> int:
+    """Threads for a forward (or backward) pass of B sequences of T steps,
+    D inputs (0 for integer ids: a row lookup) and H units."""
+    weight = _WORK_WEIGHT[np.dtype(dtype)]
+    if B >= SPLIT_BATCH:
+        return _threads_for(B * T * H * (D + H) * weight,
+                            SEQUENCE_WORK_PER_THREAD * (4 if backward else 1))
+    return _threads_for(B * H * H * weight, STEP_WORK_PER_THREAD)
 
 
 # A single product (the estimators' readout) takes one more thread per
@@ -143,6 +157,11 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     n_threads = _threads_for(m * n * k * _WORK_WEIGHT[a.dtype], PRODUCT_WORK_PER_THREAD)
     kernels._matmul[_SPECIALIZATION[a.dtype]](a, b, out, trans_a, trans_b, n_threads)
     return out
+
+
+def _work_inputs(a) -> int:
+    """D for the thread rule: 0 for integer ids, whose projection is a lookup."""
+    return 0 if a.ids is not None else a.shape[2]
 
 
 def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
@@ -186,7 +205,7 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     h = np.empty((B, T, H), dtype=a.dtype)
     kernels._forward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
-        _ACTIVATION_CODES[activation], _n_threads(B, H, a.dtype))
+        _ACTIVATION_CODES[activation], _n_threads(B, T, _work_inputs(a), H, a.dtype))
     return h
 
 
@@ -219,7 +238,8 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     kernels._backward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, a.h0, a.lengths,
         da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
-        _ACTIVATION_CODES[activation], _n_threads(B, H, a.dtype))
+        _ACTIVATION_CODES[activation],
+        _n_threads(B, T, _work_inputs(a), H, a.dtype, backward=True))
     if dh0 is not None and a.h0_shared:
         dh0 = dh0.sum(axis=0)
     return Gradients(dx, dW_xh, dW_hh, db, dh0)
