@@ -377,6 +377,8 @@ BAD_SAMPLE = {
     "missing argument": (["sample"], 2, "MODEL"),
     "bench json in missing directory": (["bench", "--json", "{d}/no/b.json"], 2, "--json"),
     "bench bad min-time": (["bench", "--min-time", "0"], 2, "--min-time"),
+    "bench negative settle": (["bench", "--settle", "-1"], 2, "--settle"),
+    "bench infinite settle": (["bench", "--settle", "inf"], 2, "--settle"),
 }
 
 
@@ -471,7 +473,7 @@ def tiny_bench(monkeypatch):
 
 def test_bench_writes_json(capsys, tmp_path, tiny_bench):
     j = tmp_path / "b.json"
-    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001", "--json", j)
+    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001", "--settle", "0", "--json", j)
     assert status == 0, err
     assert "x ref" in out and "2, 5, 3, 4" in out
     data = json.loads(j.read_text())
@@ -491,7 +493,7 @@ def test_bench_writes_json(capsys, tmp_path, tiny_bench):
 def test_bench_plot(capsys, tmp_path, tiny_bench):
     pytest.importorskip("matplotlib")
     png = tmp_path / "b.png"
-    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001",
+    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001", "--settle", "0",
                                 "--plot", png)
     assert status == 0, err
     assert f"plot written to {png}" in out
@@ -504,7 +506,7 @@ def test_bench_plot_without_matplotlib(capsys, tmp_path, tiny_bench, monkeypatch
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
     png = tmp_path / "b.png"
-    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001",
+    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001", "--settle", "0",
                                 "--plot", png)
     assert status == 0
     assert "x ref" in out
@@ -514,15 +516,28 @@ def test_bench_plot_without_matplotlib(capsys, tmp_path, tiny_bench, monkeypatch
 
 def test_bench_times_the_backends_in_turns(monkeypatch):
     """median_times: each function warmed up once, then timed in blocks, the
-    blocks of the functions alternating round after round."""
+    blocks of the functions alternating round after round; each block comes
+    after a pause and one untimed call."""
     calls = []
     clock = iter(range(10**6))
     monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(bench.time, "sleep", lambda s: calls.append(f"sleep {s}"))
     fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
     # every call takes 1 "second" on the fake clock: 5 repeats per block
-    medians = bench.median_times(fns, min_time=6.0, rounds=3)
+    medians = bench.median_times(fns, min_time=6.0, rounds=3, settle=0.25)
     assert medians == {"a": 1.0, "b": 1.0}
-    assert calls == ["a", "b"] + (["a"] * 5 + ["b"] * 5) * 3
+    block = ["a"] * 6, ["b"] * 6
+    assert calls == ["a", "b"] + (["sleep 0.25", *block[0], "sleep 0.25", *block[1]]) * 3
+    calls.clear()
+    bench.median_times(fns, min_time=6.0, rounds=1, settle=0)
+    assert calls == ["a", "b"] + ["a"] * 7 + ["b"] * 7       # 6 timed; no pause
+
+
+def test_bench_pauses_by_default(monkeypatch):
+    slept = []
+    monkeypatch.setattr(bench.time, "sleep", slept.append)
+    bench.median_times({"a": lambda: None}, min_time=0.001, rounds=2)
+    assert slept == [bench.SETTLE_SECONDS] * 2 and bench.SETTLE_SECONDS >= 0.1
 
 
 class _FakeTTY(io.StringIO):

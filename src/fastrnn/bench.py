@@ -73,19 +73,33 @@ def median_time(fn: Callable[[], object], min_time: float = 0.2, max_repeat: int
     return float(np.median(_timed_repeats(fn, min_time, max_repeat)))
 
 
+# Seconds to wait before each timed block of median_times: longer than a
+# BLAS thread pool keeps spinning after its last call (OpenBLAS's idle threads
+# busy-wait for about 0.1 s; measured here, the next library's calls ran 2.3x
+# slower for 0.05 s after a NumPy call and at full speed 0.1 s after it).
+SETTLE_SECONDS = 0.15
+
+
 def median_times(fns: dict[str, Callable[[], object]], min_time: float = 0.2,
-                 rounds: int = 3, max_repeat: int = 200) -> dict[str, float]:
+                 rounds: int = 3, max_repeat: int = 200,
+                 settle: float | None = None) -> dict[str, float]:
     """Median wall time of each of fns, timed in turn in `rounds` rounds of
     min_time / rounds seconds each, so that a slow spell of a shared machine
-    falls on all of them rather than on one. (Each round times one function
-    for a while, not one call at a time: the thread pools of NumPy's BLAS, of
-    PyTorch and of fastrnn keep spinning for a moment after a call and would
-    slow the next library's first calls.)"""
+    falls on all of them rather than on one. Each round times one function
+    for a while, not one call at a time, and starts after a pause of
+    `settle` seconds (default SETTLE_SECONDS) and one untimed call: the
+    thread pools of NumPy's BLAS, of PyTorch and of fastrnn keep spinning for
+    a moment after a call, and would otherwise slow the next library's first
+    calls."""
+    settle = SETTLE_SECONDS if settle is None else settle
     for fn in fns.values():
         fn()  # warm up (allocations, threads, torch's first-call set-up)
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            if settle > 0:
+                time.sleep(settle)
+            fn()
             times[name] += _timed_repeats(fn, min_time / rounds, max(1, max_repeat // rounds))
     return {name: float(np.median(t)) for name, t in times.items()}
 
@@ -166,7 +180,8 @@ def available_backends(requested=BACKENDS) -> list[str]:
 
 
 def run(grid=GRID, dtypes=("float32", "float64"), backends=BACKENDS,
-        min_time: float = 0.2, progress: Callable[[str], None] | None = None) -> list[Result]:
+        min_time: float = 0.2, progress: Callable[[str], None] | None = None,
+        settle: float | None = None) -> list[Result]:
     """Time every (shape, dtype, mode, backend); backends not installed are skipped."""
     results = []
     names = available_backends(backends)
@@ -183,7 +198,7 @@ def run(grid=GRID, dtypes=("float32", "float64"), backends=BACKENDS,
                     by_backend[name] = _torch_like(*problem)
             for i, mode in enumerate(("forward", "train")):
                 fns = {name: pair[i] for name, pair in by_backend.items()}
-                for name, seconds in median_times(fns, min_time=min_time).items():
+                for name, seconds in median_times(fns, min_time=min_time, settle=settle).items():
                     results.append(Result(tuple(shape), dtype, mode, name, seconds,
                                           flops(shape, mode) / seconds / 1e9))
                     if progress:
@@ -287,14 +302,18 @@ def machine_info() -> dict:
     return info
 
 
-def add_arguments(parser: argparse.ArgumentParser, seconds=float) -> None:
-    """The options of the harness (shared by this module's main and `fastrnn bench`)."""
+def add_arguments(parser: argparse.ArgumentParser, seconds=float, seconds_or_zero=float) -> None:
+    """The options of the harness (shared by this module's main and `fastrnn bench`);
+    seconds and seconds_or_zero parse the time options (> 0 and >= 0)."""
     parser.add_argument("--quick", action="store_true", help="the three smallest sizes, float32 only")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png",
                         help="also plot the speed-ups (needs matplotlib)")
     parser.add_argument("--min-time", type=seconds, default=0.2, metavar="S",
                         help="seconds of repeats per measurement (default 0.2)")
+    parser.add_argument("--settle", type=seconds_or_zero, default=SETTLE_SECONDS, metavar="S",
+                        help="pause before each timed block, so the previous library's "
+                             f"threads stop spinning (default {SETTLE_SECONDS})")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
 
 
@@ -312,7 +331,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     print("fastrnn bench: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     gemm = {dt: gemm_rate(dt) for dt in dtypes}
     results = run(grid, dtypes, min_time=args.min_time,
-                  progress=(lambda s: print(s, flush=True)) if args.verbose else None)
+                  progress=(lambda s: print(s, flush=True)) if args.verbose else None,
+                  settle=args.settle)
     rows = ratios(results)
     print(format_table(rows, gemm))
     if args.json:

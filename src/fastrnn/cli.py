@@ -93,6 +93,7 @@ _seed = _number(int, lambda v: 0 <= v < 2**63, "an integer >= 0")
 _time_limit = _number(float, lambda v: math.isfinite(v) and v >= 0,
                       "a number of seconds >= 0 (0: no time limit)")
 _positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+_non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 _temperature = _number(float, lambda v: math.isfinite(v) and v >= 0,
                        "a number >= 0 (0: always the most likely character)")
 
@@ -158,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="compare the speed with the NumPy reference and PyTorch",
                        description="Time fastrnn against its NumPy reference (and "
                                    "PyTorch, when installed) and print the ratios.")
-    bench.add_arguments(b, seconds=_positive_float)
+    bench.add_arguments(b, seconds=_positive_float, seconds_or_zero=_non_negative_float)
     return parser
 
 
