@@ -15,9 +15,9 @@
 #   forward:  one product projects the inputs of all B * T rows into h; each
 #             step then adds only h_{t-1} @ W_hh and applies the activation.
 #   backward: the reverse loop only forms da_t = (dh_t + da_{t+1} @ W_hh^T) *
-#             act'(a_t); after it, one product each gives dW_xh, dW_hh and
-#             dx, and one column sum gives db (tied weights: sums over all
-#             steps).
+#             act'(a_t); after it, one pass over dA gives dW_xh, dW_hh, dx
+#             (products) and db (a column sum): tied weights, sums over all
+#             steps.
 #
 # Three layers: `def _forward/_backward` take typed memoryviews from
 # fastrnn.functional (which has checked every shape and value and allocated
@@ -614,15 +614,35 @@ cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
     return _panels(N, p) * 2 * _lanes(p) * TN_DEPTH + n_threads * TN_ROWS * TN_DEPTH
 
 
+cdef inline Py_ssize_t _tn_group(Py_ssize_t M, Py_ssize_t N, int n_threads,
+                                 const floating* p) noexcept nogil:
+    """Panels per tile of an M x N weight gradient: all of them (the tile's
+    copy of A then serves every panel), unless that leaves fewer than 2
+    tiles per thread (p selects the type)."""
+    cdef Py_ssize_t n_panels = _panels(N, p)
+    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
+    cdef Py_ssize_t n_groups = min(n_panels, max(1, (2 * n_threads + n_row_tiles - 1)
+                                                 // n_row_tiles))
+    return (n_panels + n_groups - 1) // n_groups
+
+
+cdef inline Py_ssize_t _tn_tiles(Py_ssize_t M, Py_ssize_t N, Py_ssize_t group,
+                                 const floating* p) noexcept nogil:
+    """Tiles of an M x N weight gradient with `group` panels per tile."""
+    return (M + TN_ROWS - 1) // TN_ROWS * ((_panels(N, p) + group - 1) // group)
+
+
 cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
-                   Py_ssize_t kk, floating* C, Py_ssize_t ldc,
+                   Py_ssize_t kk, Py_ssize_t k_zero, floating* C, Py_ssize_t ldc,
                    Py_ssize_t M, Py_ssize_t N, Py_ssize_t group, Py_ssize_t tile,
                    floating* Ap) noexcept nogil:
     """One tile of C += A^T @ B over a block of kk rows of A and B, B packed
-    at Bp (panel q at Bp + q * kk). The tile's columns of A are copied first
-    into Ap (TN_ROWS x TN_DEPTH elements), 4 at a time, each group with its
-    kk rows of 4 in turn: the product then reads them in order, instead of
-    one cache line (and, for large M, one page) per k."""
+    at Bp (panel q at Bp + q * kk); the first k_zero rows of the block of A
+    are zeros, and its row k >= k_zero is at A + (k - k_zero) * lda. The
+    tile's columns of A are copied first into Ap (TN_ROWS x TN_DEPTH
+    elements), 4 at a time, each group with its kk rows of 4 in turn: the
+    product then reads them in order, instead of one cache line (and, for
+    large M, one page) per k."""
     cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
     cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
     cdef Py_ssize_t i0 = (tile % n_row_tiles) * TN_ROWS
@@ -631,9 +651,12 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
     cdef floating* ap
     for g in range(0, rows, 4):
         ap = Ap + g * kk
-        for k in range(kk):
+        for k in range(k_zero):
             for r in range(4):
-                ap[k * 4 + r] = A[k * lda + i0 + g + r] if g + r < rows else 0
+                ap[k * 4 + r] = 0
+        for k in range(k_zero, kk):
+            for r in range(4):
+                ap[k * 4 + r] = A[(k - k_zero) * lda + i0 + g + r] if g + r < rows else 0
     for p in range(p0, min(p0 + group, n_panels)):
         for g in range(0, rows, 4):
             _rows4(Ap + g * kk, 1, 4, Bp + p * panel * kk, kk,
@@ -651,13 +674,8 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
     holds _tn_work_size(N, n_threads) elements. Per block of K: threads pack
     B's panels, then take tiles of C."""
     cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
-    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
-    # Panels per tile: all of them (the tile's copy of A then serves every
-    # panel), unless that leaves fewer than 2 tiles per thread.
-    cdef Py_ssize_t n_groups = min(n_panels, max(1, (2 * n_threads + n_row_tiles - 1)
-                                                 // n_row_tiles))
-    cdef Py_ssize_t group = (n_panels + n_groups - 1) // n_groups
-    cdef Py_ssize_t n_tiles = n_row_tiles * ((n_panels + group - 1) // group)
+    cdef Py_ssize_t group = _tn_group(M, N, n_threads, A)
+    cdef Py_ssize_t n_tiles = _tn_tiles(M, N, group, A)
     cdef Py_ssize_t n_kb = (K + TN_DEPTH - 1) // TN_DEPTH, kb, kk, p, tile
     cdef floating* A_bufs = work + n_panels * panel * TN_DEPTH
     if M == 0:
@@ -668,7 +686,7 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
             kk = min(TN_DEPTH, K - kb * TN_DEPTH)
             _pack(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, N, work)
             for tile in range(n_tiles):
-                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, group,
+                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, 0, C, ldc, M, N, group,
                          tile, A_bufs)
         return
     with parallel(num_threads=n_threads):
@@ -679,9 +697,113 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
                             min(panel, N - p * panel), work + p * panel * kk)
             fastrnn_barrier()       # every panel packed before any tile reads it
             for tile in prange(n_tiles, schedule="static"):
-                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, C, ldc, M, N, group,
+                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, 0, C, ldc, M, N, group,
                          tile, A_bufs + threadid() * TN_ROWS * TN_DEPTH)
             fastrnn_barrier()       # every tile done before the next block's packing
+
+
+# --- The gradients of the weights: one pass over dA ---
+#
+# After the reverse time loop, every weight gradient is a product with dA
+# (B * T rows): dW_xh = X^T dA, dW_hh = H_prev^T dA, db = column sums of dA,
+# and dX = dA W_xh^T. One pass over dA serves them all: per block of
+# TN_DEPTH rows, threads pack the block's panels (adding the column sums
+# into db as they go), then take the block's tiles of dW_hh and dW_xh and
+# its row blocks of dX while the block is in cache. The block's packing
+# alternates between two buffers, so one barrier per block suffices: the
+# threads that pack block kb + 1 have all passed the barrier after block
+# kb's packing, which no thread reaches before finishing block kb - 1's
+# work (the last reader of the buffer). Whichever thread takes a tile, C +=
+# the same block product, in block order: the results do not depend on the
+# thread count (the work items vary in size, so threads take them
+# dynamically).
+
+cdef inline Py_ssize_t _grads_work_size(Py_ssize_t H, int n_threads,
+                                        const floating* p) noexcept nogil:
+    """Elements of _weight_grads' work buffer (p selects the type): two
+    packed blocks of dA and each thread's copy of A for _tn_tile; at least
+    _tn_work_size(H, n_threads)."""
+    return 2 * _panels(H, p) * 2 * _lanes(p) * TN_DEPTH + n_threads * TN_ROWS * TN_DEPTH
+
+
+cdef void _pack_block_sums(const floating* da, Py_ssize_t H, Py_ssize_t kk,
+                           Py_ssize_t p, floating* wp, floating* db) noexcept nogil:
+    """Panel p of kk rows of dA (row stride H) into wp, and its column sums
+    added to db, row after row (the order of a plain sum over the rows)."""
+    cdef Py_ssize_t panel = 2 * _lanes(da), q = p * panel, k, j
+    cdef Py_ssize_t width = min(panel, H - q)
+    _pack_panel(da, H, 1, kk, q, width, wp)
+    for k in range(kk):
+        for j in range(width):
+            db[q + j] += wp[k * panel + j]
+
+
+cdef void _grads_item(const floating* x, const floating* h, const floating* da,
+                      const floating* Bp, const floating* W_xh_T_p, floating* dx,
+                      floating* dW_xh, floating* dW_hh, Py_ssize_t k0, Py_ssize_t kk,
+                      Py_ssize_t D, Py_ssize_t H, Py_ssize_t gh, Py_ssize_t nh,
+                      Py_ssize_t gx, Py_ssize_t nx, Py_ssize_t item,
+                      floating* Ap) noexcept nogil:
+    """Work item `item` of the block of kk rows from row k0, dA's block
+    packed at Bp: the nh tiles of dW_hh, then the nx tiles of dW_xh, then the
+    row blocks of dX."""
+    if item < nh:           # dW_hh += H_prev^T dA, H_prev row k = h row k - 1
+        if k0 == 0:         # (row -1: zeros; rnn_backward adds the true h_{-1})
+            _tn_tile(h, H, Bp, kk, 1, dW_hh, H, H, H, gh, item, Ap)
+        else:
+            _tn_tile(h + (k0 - 1) * H, H, Bp, kk, 0, dW_hh, H, H, H, gh, item, Ap)
+    elif item < nh + nx:    # dW_xh += X^T dA
+        _tn_tile(x + k0 * D, D, Bp, kk, 0, dW_xh, H, D, H, gx, item - nh, Ap)
+    else:                   # dX = dA W_xh^T
+        _gemm_row_block(da + k0 * H, H, W_xh_T_p, dx + k0 * D, D, kk, D, H, NULL,
+                        item - nh - nx)
+
+
+cdef void _weight_grads(const floating* x, const floating* h, const floating* da,
+                        const floating* W_xh_T_p, floating* dx, floating* dW_xh,
+                        floating* dW_hh, floating* db, Py_ssize_t n_rows,
+                        Py_ssize_t D, Py_ssize_t H, floating* work,
+                        int n_threads) noexcept nogil:
+    """db += column sums of dA and dW_hh += H_prev^T dA over the n_rows flat
+    rows of h and dA (row i of H_prev: row i - 1 of h, zeros for i = 0); with
+    x (not NULL, D > 0) also dW_xh += X^T dA and dX = dA W_xh^T, W_xh^T
+    packed at W_xh_T_p. work holds _grads_work_size(H, n_threads) elements."""
+    cdef Py_ssize_t panel = 2 * _lanes(h), n_panels = _panels(H, h)
+    cdef Py_ssize_t buf = n_panels * panel * TN_DEPTH
+    cdef Py_ssize_t gh = _tn_group(H, H, n_threads, h)
+    cdef Py_ssize_t nh = _tn_tiles(H, H, gh, h)
+    cdef Py_ssize_t gx = 1, nx = 0, nd = 0
+    cdef Py_ssize_t n_kb = (n_rows + TN_DEPTH - 1) // TN_DEPTH, kb, k0, kk, p, item
+    cdef floating* A_bufs = work + 2 * buf
+    cdef floating* Bp
+    if x != NULL and D > 0:
+        gx = _tn_group(D, H, n_threads, h)
+        nx = _tn_tiles(D, H, gx, h)
+        nd = 1              # dX too: a block of kk rows has kk / ROW_BLOCK items
+    if n_threads == 1:      # no OpenMP region: its entry costs microseconds
+        for kb in range(n_kb):
+            k0 = kb * TN_DEPTH
+            kk = min(TN_DEPTH, n_rows - k0)
+            for p in range(n_panels):
+                _pack_block_sums(da + k0 * H, H, kk, p, work + p * panel * kk, db)
+            for item in range(nh + nx + nd * ((kk + ROW_BLOCK - 1) // ROW_BLOCK)):
+                _grads_item(x, h, da, work, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, D, H,
+                            gh, nh, gx, nx, item, A_bufs)
+        return
+    k0 = kk = 0             # (set in the loops; initialized for the compiler)
+    Bp = work
+    with parallel(num_threads=n_threads):
+        for kb in range(n_kb):
+            k0 = kb * TN_DEPTH
+            kk = min(TN_DEPTH, n_rows - k0)
+            Bp = work + (kb % 2) * buf
+            for p in prange(n_panels, schedule="static"):
+                _pack_block_sums(da + k0 * H, H, kk, p, Bp + p * panel * kk, db)
+            fastrnn_barrier()       # the whole block packed before any item reads it
+            for item in prange(nh + nx + nd * ((kk + ROW_BLOCK - 1) // ROW_BLOCK),
+                               schedule="dynamic"):
+                _grads_item(x, h, da, Bp, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, D, H,
+                            gh, nh, gx, nx, item, A_bufs + threadid() * TN_ROWS * TN_DEPTH)
 
 
 # --- The time loops ---
@@ -884,7 +1006,7 @@ cdef int rnn_backward(
     # packed, then the work buffer of the weight-gradient products.
     cdef Py_ssize_t packed_size = H * (_panels(H, h) + (0 if ids != NULL else _panels(D, h))) * panel
     W_hh_T_p = <floating*>PyMem_RawMalloc(
-        (packed_size + _tn_work_size(H, n_threads, h)) * sizeof(floating))
+        (packed_size + _grads_work_size(H, n_threads, h)) * sizeof(floating))
     if W_hh_T_p == NULL:
         return -1
     W_xh_T_p = W_hh_T_p + H * _panels(H, h) * panel
@@ -894,7 +1016,8 @@ cdef int rnn_backward(
     _backward_steps(W_hh_T_p, h, dh, lengths, da, dh0, B, T, H,
                     row_stride, activation, n_threads)
 
-    # Tied weights: each gradient is a sum over all B * T rows, one product each.
+    # Tied weights: each gradient is a sum over all B * T rows, all of them
+    # products with dA, in one pass over it (_weight_grads).
     if ids != NULL:
         # one-hot rows: X^T @ dA adds each row of dA into the row of its id;
         # ids have no gradient (dx is not written)
@@ -903,22 +1026,17 @@ cdef int rnn_backward(
         for i in range(n_rows):
             _add(dW_xh + ids[i] * H, da + i * H, H)
     elif D > 0:
-        # dW_xh = X^T @ dA        (D x H)
         _fill(dW_xh, D * H, <floating>0)
-        _gemm_tn(x, D, da, H, dW_xh, H, D, H, n_rows, tn_work, n_threads)
-        # dX = dA @ W_xh^T        (B*T x D)
         _pack(W_xh, 1, H, H, D, W_xh_T_p)       # W_xh^T(k, j) = W_xh[j, k]
-        _gemm_packed(da, H, W_xh_T_p, dx, D, n_rows, D, H, NULL, n_threads)
-    # db = column sums of dA
     _fill(db, H, <floating>0)
-    for i in range(n_rows):
-        _add(db, da + i * H, H)
-    # dW_hh = sum over (b, t) of h_{t-1}^T da_t. Pairing flat row i of h with
-    # flat row i + 1 of da covers every t >= 1 in one product, but also pairs
-    # h[b-1, T-1] with da[b, 0]; the second product replaces those pairs with
-    # the true h_{-1} = h0:  dW_hh += (h0 - h[b-1, T-1])^T @ da[:, 0].
     _fill(dW_hh, H * H, <floating>0)
-    _gemm_tn(h, H, da + H, H, dW_hh, H, H, H, n_rows - 1, tn_work, n_threads)
+    # dW_hh = sum over (b, t) of h_{t-1}^T da_t. Pairing flat row i of da
+    # with flat row i - 1 of h covers every t >= 1 in one product, but also
+    # pairs da[b, 0] with h[b-1, T-1] (and da[0, 0] with zeros); the second
+    # product replaces those pairs with the true h_{-1} = h0:
+    # dW_hh += (h0 - h[b-1, T-1])^T @ da[:, 0], with h[-1, T-1] = 0.
+    _weight_grads(x if ids == NULL else NULL, h, da, W_xh_T_p, dx, dW_xh, dW_hh, db,
+                  n_rows, D, H, tn_work, n_threads)
     for s in range(B):
         if h0 != NULL:
             _copy(h_prev_fix + s * H, h0 + s * H, H)
