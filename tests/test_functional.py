@@ -32,7 +32,8 @@ TOL_FLOAT32 = 1e-4  # float32 kernels vs the float64 result
 TOL_FD = 1e-7  # analytic gradients vs central differences (float64)
 
 # Small shapes (B, T, D, H): batch, steps, features (0 allowed), hidden units.
-EDGE_SHAPES = [(1, 1, 1, 1), (1, 1, 0, 1), (3, 4, 0, 2), (2, 5, 3, 1)]
+# The last one has B >= 8: there threads take groups of whole sequences.
+EDGE_SHAPES = [(1, 1, 1, 1), (1, 1, 0, 1), (3, 4, 0, 2), (2, 5, 3, 1), (9, 3, 2, 5)]
 
 HYPOTHESIS = settings(
     max_examples=40,
@@ -116,7 +117,7 @@ def make_problem(seed, B, T, D, H, activation="tanh", h0_kind="none", with_lengt
 
 @st.composite
 def problems(draw):
-    B = draw(st.integers(1, 6))
+    B = draw(st.integers(1, 12))     # from 8 on, threads split the batch
     T = draw(st.integers(1, 6))
     D = draw(st.integers(0, 7))
     H = draw(st.integers(1, 7))
@@ -348,6 +349,8 @@ def test_one_sequence_across_panel_groups(path, dtype, H):
     (5, 60, 70, 147),   # B*T = 300 rows: 10 row blocks of 32 and 2 blocks of K
     (3, 100, 130, 20),  # D = 130 > 2 row tiles of dW_xh, 300 rows of K
     (7, 40, 3, 137),    # H = 137: 9 (float32) or 18 (float64) panels, partial
+    (9, 40, 70, 147),   # B >= 8: threads take groups of sequences (8 + 1 or
+                        # 4 + 4 + 1); 360 rows of K: a depth block and a rest
 ])
 def test_sizes_across_every_product_block(path, dtype, B, T, D, H):
     """Sizes that cross every blocking boundary of the kernels' products:
