@@ -523,7 +523,8 @@ def test_bench_times_the_backends_in_turns(monkeypatch):
     monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
     monkeypatch.setattr(bench.time, "sleep", lambda s: calls.append(f"sleep {s}"))
     fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    # every call takes 1 "second" on the fake clock: 5 repeats per block
+    # every call takes 1 "second" on the fake clock: a block is one untimed
+    # call and 5 timed repeats
     medians = bench.median_times(fns, min_time=6.0, rounds=3, settle=0.25)
     assert medians == {"a": 1.0, "b": 1.0}
     block = ["a"] * 6, ["b"] * 6
