@@ -488,3 +488,39 @@ def test_fuzz_never_crashes(kernel_configs, configure_kernels, drawn, data):
             assert_close_results(got[1], want[1])
         else:
             assert got[1] == want[1]
+
+
+# --- index arrays are private to the call ---------------------------------
+
+@pytest.mark.parametrize("int_dtype", [np.intp, np.int32, np.uint8])
+def test_checked_ids_and_lengths_are_private_copies(int_dtype):
+    """The kernels read the ids and lengths that were checked, never the
+    caller's arrays (another thread could change those after the check),
+    even when the caller's array already has the kernels' dtype and layout."""
+    from fastrnn._validation import check_args
+
+    rng = np.random.default_rng(0)
+    V, H, B, T = 5, 3, 4, 6
+    x = rng.integers(0, V, size=(B, T)).astype(int_dtype)
+    lengths = np.array([6, 2, 5, 1], dtype=int_dtype)
+    W_xh, W_hh, b = rng.standard_normal((V, H)), rng.standard_normal((H, H)), np.zeros(H)
+    for backward in (False, True):
+        extra = (rng.standard_normal((B, T, H)),) * 2 if backward else ()
+        a = check_args(x, W_xh, W_hh, None if backward else b, None, "tanh", lengths,
+                       *extra, backward=backward)
+        assert a.ids.dtype == np.intp and a.ids.flags.c_contiguous
+        assert not np.shares_memory(a.ids, x)
+        assert not np.shares_memory(a.lengths, lengths)
+        np.testing.assert_array_equal(a.ids, x)
+        np.testing.assert_array_equal(a.lengths, lengths)
+
+
+def test_huge_unsigned_ids_are_refused():
+    """uint64 ids beyond intp's range do not wrap into a legal row."""
+    W_xh, W_hh, b = np.zeros((4, 2)), np.zeros((2, 2)), np.zeros(2)
+    x = np.array([[0, 2**64 - 4]], dtype=np.uint64)  # wraps to -4 as intp
+    with pytest.raises(ValueError, match="integer ids"):
+        fastrnn.forward(x, W_xh, W_hh, b)
+    x = np.array([[0, 2**63 + 1]], dtype=np.uint64)
+    with pytest.raises(ValueError, match="integer ids"):
+        fastrnn.forward(x, W_xh, W_hh, b)

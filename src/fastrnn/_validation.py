@@ -3,6 +3,13 @@
 Everything a kernel could trip over is caught here, with an error that names
 the argument, what was expected and what was given: with bounds checks off, a
 bad shape or index in the kernels would be memory corruption, not an exception.
+
+The kernels run without the GIL, so other Python threads may write the
+caller's arrays during a call. Integer arrays (ids, lengths), which decide the
+memory the kernels touch, are copied first and the copy is checked and used.
+Float arrays are read in place (a copy would cost a pass over x, h and dh):
+no float value ever becomes an index or a size, so a concurrent write can
+change the numbers a call returns, but never where the kernels read or write.
 """
 
 from __future__ import annotations
@@ -54,6 +61,19 @@ def _float_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
             f"{name} must be a floating-point array, got dtype {arr.dtype}"
         )
     return np.asarray(arr, dtype=dtype, order="C")  # keeps 0-D arrays 0-D
+
+
+def _private_index_copy(arr: np.ndarray) -> np.ndarray:
+    """A new C-contiguous intp copy of an integer array, owned by this call.
+
+    Integer arrays (ids, lengths) decide which memory the kernels touch, so
+    they are checked and then used as this one private copy: another thread
+    that writes the caller's array after the check cannot make the kernels
+    read or write out of bounds. (Integers above intp's range were refused
+    by the caller's dtype; np.array casts unsigned 64-bit values that do not
+    fit to negative ones, which the range check then refuses.)
+    """
+    return np.array(arr, dtype=np.intp, order="C", copy=True)
 
 
 def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], meaning: str) -> None:
@@ -130,12 +150,15 @@ def check_args(
             )
         D = W_xh.shape[0]
         B, T = x_in.shape
-        if B >= 1 and T >= 1 and (x_in.min() < 0 or x_in.max() >= D):
-            bad = x_in[(x_in < 0) | (x_in >= D)].flat[0]
+        # The kernels index W_xh's rows with these ids while the GIL is
+        # released: check a private copy and pass that copy, never the
+        # caller's array, which another thread may change after the check.
+        ids = _private_index_copy(x_in)
+        if B >= 1 and T >= 1 and (ids.min() < 0 or ids.max() >= D):
+            bad = ids[(ids < 0) | (ids >= D)].flat[0]
             raise ValueError(
                 f"x holds integer ids, which must lie in 0..{D - 1} (W_xh's rows), got {bad}"
             )
-        ids = np.ascontiguousarray(x_in, dtype=np.intp)
         x = None
         shape = ids.shape
     else:
@@ -177,10 +200,10 @@ def check_args(
         if lengths.dtype.kind not in "iu":
             raise TypeError(f"lengths must be an integer array, got dtype {lengths.dtype}")
         _check_shape("lengths", lengths, (B,), "(batch,)")
+        lengths = _private_index_copy(lengths)  # checked and used: the same private values
         if lengths.min() < 1 or lengths.max() > T:
             bad = lengths[(lengths < 1) | (lengths > T)][0]
             raise ValueError(f"lengths must lie in 1..{T} (x's n_steps), got {bad}")
-        lengths = np.ascontiguousarray(lengths, dtype=np.intp)
         if (lengths == T).all():
             lengths = None
 
