@@ -28,7 +28,7 @@ cdef int rnn_backward(
     const floating* x, const Py_ssize_t* ids, const floating* h, const floating* dh,
     const floating* W_xh, const floating* W_hh,
     const floating* h0, const Py_ssize_t* lengths,
-    floating* da, floating* h_prev_fix,
+    floating* da,
     floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
     floating* dh0,
     Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,

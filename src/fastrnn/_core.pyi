@@ -30,7 +30,6 @@ def _backward(
     h0: _Array | None,
     lengths: npt.NDArray[np.intp] | None,
     da: _Array,
-    h_prev_fix: _Array,
     dx: _Array | None,
     dW_xh: _Array,
     dW_hh: _Array,

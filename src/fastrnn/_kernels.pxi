@@ -632,14 +632,18 @@ cdef inline Py_ssize_t _tn_tiles(Py_ssize_t M, Py_ssize_t N, Py_ssize_t group,
     return (M + TN_ROWS - 1) // TN_ROWS * ((_panels(N, p) + group - 1) // group)
 
 
-cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
-                   Py_ssize_t kk, Py_ssize_t k_zero, floating* C, Py_ssize_t ldc,
+cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
+                   const floating* h0, const floating* Bp, Py_ssize_t k0,
+                   Py_ssize_t kk, floating* C, Py_ssize_t ldc,
                    Py_ssize_t M, Py_ssize_t N, Py_ssize_t group, Py_ssize_t tile,
                    floating* Ap) noexcept nogil:
-    """One tile of C += A^T @ B over a block of kk rows of A and B, B packed
-    at Bp (panel q at Bp + q * kk); the first k_zero rows of the block of A
-    are zeros, and its row k >= k_zero is at A + (k - k_zero) * lda. The
-    tile's columns of A are copied first into Ap (TN_ROWS x TN_DEPTH
+    """One tile of C += A'^T @ B over the kk rows k0 .. k0 + kk - 1, B's
+    block packed at Bp (panel q at Bp + q * kk). With T == 0, row k of A' is
+    row k of A (row stride lda). With T > 0, A' is H_prev of dW_hh = H_prev^T
+    dA: A is h (B * T rows of lda = H) and row k of A' is the true
+    predecessor of flat row k = (b, t): h row k - 1 for t > 0, and h0 row b
+    (zeros when h0 is NULL) for t == 0, never the last row of sequence b - 1.
+    The tile's columns of A' are copied first into Ap (TN_ROWS x TN_DEPTH
     elements), 4 at a time, each group with its kk rows of 4 in turn: the
     product then reads them in order, instead of one cache line (and, for
     large M, one page) per k."""
@@ -647,16 +651,25 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, const floating* Bp,
     cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
     cdef Py_ssize_t i0 = (tile % n_row_tiles) * TN_ROWS
     cdef Py_ssize_t p0 = (tile // n_row_tiles) * group
-    cdef Py_ssize_t rows = min(TN_ROWS, M - i0), p, g, k, r
-    cdef floating* ap
-    for g in range(0, rows, 4):
-        ap = Ap + g * kk
-        for k in range(k_zero):
+    cdef Py_ssize_t rows = min(TN_ROWS, M - i0), p, g, k, r, i, t
+    cdef const floating* src
+    t = k0 % T if T > 0 else 0
+    for k in range(kk):
+        i = k0 + k
+        if T == 0:
+            src = A + i * lda + i0
+        elif t > 0:
+            src = A + (i - 1) * lda + i0
+        elif h0 != NULL:
+            src = h0 + (i // T) * lda + i0
+        else:
+            src = NULL
+        if T > 0:
+            t = t + 1 if t + 1 < T else 0
+        for g in range(0, rows, 4):
             for r in range(4):
-                ap[k * 4 + r] = 0
-        for k in range(k_zero, kk):
-            for r in range(4):
-                ap[k * 4 + r] = A[(k - k_zero) * lda + i0 + g + r] if g + r < rows else 0
+                Ap[g * kk + k * 4 + r] = (src[g + r] if src != NULL and g + r < rows
+                                          else 0)
     for p in range(p0, min(p0 + group, n_panels)):
         for g in range(0, rows, 4):
             _rows4(Ap + g * kk, 1, 4, Bp + p * panel * kk, kk,
@@ -686,7 +699,7 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
             kk = min(TN_DEPTH, K - kb * TN_DEPTH)
             _pack(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, N, work)
             for tile in range(n_tiles):
-                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, 0, C, ldc, M, N, group,
+                _tn_tile(A, lda, 0, NULL, work, kb * TN_DEPTH, kk, C, ldc, M, N, group,
                          tile, A_bufs)
         return
     with parallel(num_threads=n_threads):
@@ -697,7 +710,7 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
                             min(panel, N - p * panel), work + p * panel * kk)
             fastrnn_barrier()       # every panel packed before any tile reads it
             for tile in prange(n_tiles, schedule="static"):
-                _tn_tile(A + kb * TN_DEPTH * lda, lda, work, kk, 0, C, ldc, M, N, group,
+                _tn_tile(A, lda, 0, NULL, work, kb * TN_DEPTH, kk, C, ldc, M, N, group,
                          tile, A_bufs + threadid() * TN_ROWS * TN_DEPTH)
             fastrnn_barrier()       # every tile done before the next block's packing
 
@@ -738,41 +751,40 @@ cdef void _pack_block_sums(const floating* da, Py_ssize_t H, Py_ssize_t kk,
             db[q + j] += wp[k * panel + j]
 
 
-cdef void _grads_item(const floating* x, const floating* h, const floating* da,
-                      const floating* Bp, const floating* W_xh_T_p, floating* dx,
+cdef void _grads_item(const floating* x, const floating* h, const floating* h0,
+                      const floating* da, const floating* Bp,
+                      const floating* W_xh_T_p, floating* dx,
                       floating* dW_xh, floating* dW_hh, Py_ssize_t k0, Py_ssize_t kk,
-                      Py_ssize_t D, Py_ssize_t H, Py_ssize_t gh, Py_ssize_t nh,
-                      Py_ssize_t gx, Py_ssize_t nx, Py_ssize_t item,
+                      Py_ssize_t T, Py_ssize_t D, Py_ssize_t H, Py_ssize_t gh,
+                      Py_ssize_t nh, Py_ssize_t gx, Py_ssize_t nx, Py_ssize_t item,
                       floating* Ap) noexcept nogil:
     """Work item `item` of the block of kk rows from row k0, dA's block
     packed at Bp: the nh tiles of dW_hh, then the nx tiles of dW_xh, then the
     row blocks of dX."""
-    if item < nh:           # dW_hh += H_prev^T dA, H_prev row k = h row k - 1
-        if k0 == 0:         # (row -1: zeros; rnn_backward adds the true h_{-1})
-            _tn_tile(h, H, Bp, kk, 1, dW_hh, H, H, H, gh, item, Ap)
-        else:
-            _tn_tile(h + (k0 - 1) * H, H, Bp, kk, 0, dW_hh, H, H, H, gh, item, Ap)
+    if item < nh:           # dW_hh += H_prev^T dA, each row with its true h_{t-1}
+        _tn_tile(h, H, T, h0, Bp, k0, kk, dW_hh, H, H, H, gh, item, Ap)
     elif item < nh + nx:    # dW_xh += X^T dA
-        _tn_tile(x + k0 * D, D, Bp, kk, 0, dW_xh, H, D, H, gx, item - nh, Ap)
+        _tn_tile(x, D, 0, NULL, Bp, k0, kk, dW_xh, H, D, H, gx, item - nh, Ap)
     else:                   # dX = dA W_xh^T
         _gemm_row_block(da + k0 * H, H, W_xh_T_p, dx + k0 * D, D, kk, D, H, NULL,
                         item - nh - nx)
 
 
-cdef void _weight_grads(const floating* x, const floating* h, const floating* da,
-                        const floating* W_xh_T_p, floating* dx, floating* dW_xh,
-                        floating* dW_hh, floating* db, Py_ssize_t n_rows,
-                        Py_ssize_t D, Py_ssize_t H, floating* work,
-                        int n_threads) noexcept nogil:
-    """db += column sums of dA and dW_hh += H_prev^T dA over the n_rows flat
-    rows of h and dA (row i of H_prev: row i - 1 of h, zeros for i = 0); with
-    x (not NULL, D > 0) also dW_xh += X^T dA and dX = dA W_xh^T, W_xh^T
+cdef void _weight_grads(const floating* x, const floating* h, const floating* h0,
+                        const floating* da, const floating* W_xh_T_p, floating* dx,
+                        floating* dW_xh, floating* dW_hh, floating* db,
+                        Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
+                        floating* work, int n_threads) noexcept nogil:
+    """db += column sums of dA and dW_hh += H_prev^T dA over the B * T flat
+    rows of h and dA, where row (b, t) of H_prev is h_{t-1} of sequence b:
+    row (b, t - 1) of h, or for t = 0 row b of h0 (zeros when h0 is NULL).
+    With x (not NULL, D > 0) also dW_xh += X^T dA and dX = dA W_xh^T, W_xh^T
     packed at W_xh_T_p. work holds _grads_work_size(H, n_threads) elements."""
     cdef Py_ssize_t panel = 2 * _lanes(h), n_panels = _panels(H, h)
     cdef Py_ssize_t buf = n_panels * panel * TN_DEPTH
     cdef Py_ssize_t gh = _tn_group(H, H, n_threads, h)
     cdef Py_ssize_t nh = _tn_tiles(H, H, gh, h)
-    cdef Py_ssize_t gx = 1, nx = 0, nd = 0
+    cdef Py_ssize_t gx = 1, nx = 0, nd = 0, n_rows = B * T
     cdef Py_ssize_t n_kb = (n_rows + TN_DEPTH - 1) // TN_DEPTH, kb, k0, kk, p, item
     cdef floating* A_bufs = work + 2 * buf
     cdef floating* Bp
@@ -787,8 +799,8 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* da
             for p in range(n_panels):
                 _pack_block_sums(da + k0 * H, H, kk, p, work + p * panel * kk, db)
             for item in range(nh + nx + nd * ((kk + ROW_BLOCK - 1) // ROW_BLOCK)):
-                _grads_item(x, h, da, work, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, D, H,
-                            gh, nh, gx, nx, item, A_bufs)
+                _grads_item(x, h, h0, da, work, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, T,
+                            D, H, gh, nh, gx, nx, item, A_bufs)
         return
     k0 = kk = 0             # (set in the loops; initialized for the compiler)
     Bp = work
@@ -802,8 +814,9 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* da
             fastrnn_barrier()       # the whole block packed before any item reads it
             for item in prange(nh + nx + nd * ((kk + ROW_BLOCK - 1) // ROW_BLOCK),
                                schedule="dynamic"):
-                _grads_item(x, h, da, Bp, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, D, H,
-                            gh, nh, gx, nx, item, A_bufs + threadid() * TN_ROWS * TN_DEPTH)
+                _grads_item(x, h, h0, da, Bp, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, T,
+                            D, H, gh, nh, gx, nx, item,
+                            A_bufs + threadid() * TN_ROWS * TN_DEPTH)
 
 
 # --- The time loops ---
@@ -988,17 +1001,17 @@ cdef int rnn_backward(
         const floating* h, const floating* dh,
         const floating* W_xh, const floating* W_hh,
         const floating* h0, const Py_ssize_t* lengths,
-        floating* da, floating* h_prev_fix,
+        floating* da,
         floating* dx, floating* dW_xh, floating* dW_hh, floating* db,
         floating* dh0,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
         int activation, int n_threads) noexcept nogil:
-    """BPTT. da (B, T, H) and h_prev_fix (B, H) are work buffers; dh0 (B, H)
-    may be NULL; with ids, dx is not written (may be NULL)."""
+    """BPTT. da (B, T, H) is a work buffer; dh0 (B, H) may be NULL; with
+    ids, dx is not written (may be NULL)."""
     cdef Py_ssize_t row_stride = T * H
     cdef Py_ssize_t n_rows = B * T
     cdef Py_ssize_t panel = 2 * _lanes(h)
-    cdef Py_ssize_t i, s
+    cdef Py_ssize_t i
     cdef floating* W_hh_T_p
     cdef floating* W_xh_T_p
     cdef floating* tn_work
@@ -1030,22 +1043,13 @@ cdef int rnn_backward(
         _pack(W_xh, 1, H, H, D, W_xh_T_p)       # W_xh^T(k, j) = W_xh[j, k]
     _fill(db, H, <floating>0)
     _fill(dW_hh, H * H, <floating>0)
-    # dW_hh = sum over (b, t) of h_{t-1}^T da_t. Pairing flat row i of da
-    # with flat row i - 1 of h covers every t >= 1 in one product, but also
-    # pairs da[b, 0] with h[b-1, T-1] (and da[0, 0] with zeros); the second
-    # product replaces those pairs with the true h_{-1} = h0:
-    # dW_hh += (h0 - h[b-1, T-1])^T @ da[:, 0], with h[-1, T-1] = 0.
-    _weight_grads(x if ids == NULL else NULL, h, da, W_xh_T_p, dx, dW_xh, dW_hh, db,
-                  n_rows, D, H, tn_work, n_threads)
-    for s in range(B):
-        if h0 != NULL:
-            _copy(h_prev_fix + s * H, h0 + s * H, H)
-        else:
-            _fill(h_prev_fix + s * H, H, <floating>0)
-        if s > 0:
-            for i in range(H):
-                h_prev_fix[s * H + i] -= h[(s - 1) * row_stride + (T - 1) * H + i]
-    _gemm_tn(h_prev_fix, H, da, row_stride, dW_hh, H, H, H, B, tn_work, n_threads)
+    # dW_hh = sum over (b, t) of h_{t-1}^T da_t: each row of dA meets its
+    # true predecessor (h0 at t = 0) when _tn_tile copies the block, so no
+    # pair is ever added and then taken away again (a difference of the
+    # largest products, which would cancel catastrophically when the
+    # activations grow).
+    _weight_grads(x if ids == NULL else NULL, h, h0, da, W_xh_T_p, dx, dW_xh, dW_hh, db,
+                  B, T, D, H, tn_work, n_threads)
     PyMem_RawFree(W_hh_T_p)
     return 0
 
@@ -1086,13 +1090,12 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
               const floating[:, :, ::1] dh, const floating[:, ::1] W_xh,
               const floating[:, ::1] W_hh,
               const floating[:, ::1] h0, const Py_ssize_t[::1] lengths,
-              floating[:, :, ::1] da, floating[:, ::1] h_prev_fix,
-              floating[:, :, ::1] dx, floating[:, ::1] dW_xh,
+              floating[:, :, ::1] da, floating[:, :, ::1] dx, floating[:, ::1] dW_xh,
               floating[:, ::1] dW_hh, floating[::1] db, floating[:, ::1] dh0,
               int activation, int n_threads):
     """Gradients into dx, dW_xh, dW_hh, db and dh0 (see rnn_backward).
     Either x or ids is given (then dx is None); h0, lengths and dh0 may be
-    None; da and h_prev_fix are work buffers."""
+    None; da is a work buffer."""
     cdef const floating* x_p = NULL if x is None else _ptr3(x)
     cdef const Py_ssize_t* ids_p = NULL if ids is None else &ids[0, 0]
     cdef floating* dx_p = NULL if dx is None else <floating*>_ptr3(dx)
@@ -1105,7 +1108,7 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     with nogil:
         status = rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh),
                               &W_hh[0, 0], h0_p, len_p, &da[0, 0, 0],
-                              &h_prev_fix[0, 0], dx_p, <floating*>_ptr2(dW_xh),
+                              dx_p, <floating*>_ptr2(dW_xh),
                               &dW_hh[0, 0], &db[0], dh0_p,
                               B, T, D, H, activation, n_threads)
     if status != 0:

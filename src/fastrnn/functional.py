@@ -229,7 +229,6 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     B, T, D, H = a.shape
     dt = a.dtype
     da = np.empty((B, T, H), dtype=dt)  # work: dL/da_t for every step
-    h_prev_fix = np.empty((B, H), dtype=dt)  # work: see rnn_backward
     dx = None if a.ids is not None else np.empty((B, T, D), dtype=dt)
     dW_xh = np.empty((D, H), dtype=dt)
     dW_hh = np.empty((H, H), dtype=dt)
@@ -237,7 +236,7 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
     kernels._backward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, a.h0, a.lengths,
-        da, h_prev_fix, dx, dW_xh, dW_hh, db, dh0,
+        da, dx, dW_xh, dW_hh, db, dh0,
         _ACTIVATION_CODES[activation],
         _n_threads(B, T, _work_inputs(a), H, a.dtype, backward=True))
     if dh0 is not None and a.h0_shared:
