@@ -653,23 +653,28 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
     cdef Py_ssize_t p0 = (tile // n_row_tiles) * group
     cdef Py_ssize_t rows = min(TN_ROWS, M - i0), p, g, k, r, i, t
     cdef const floating* src
-    t = k0 % T if T > 0 else 0
-    for k in range(kk):
-        i = k0 + k
-        if T == 0:
-            src = A + i * lda + i0
-        elif t > 0:
-            src = A + (i - 1) * lda + i0
-        elif h0 != NULL:
-            src = h0 + (i // T) * lda + i0
-        else:
-            src = NULL
-        if T > 0:
-            t = t + 1 if t + 1 < T else 0
-        for g in range(0, rows, 4):
-            for r in range(4):
-                Ap[g * kk + k * 4 + r] = (src[g + r] if src != NULL and g + r < rows
-                                          else 0)
+    cdef floating* ap
+    for g in range(0, rows, 4):
+        ap = Ap + g * kk
+        t = k0 % T if T > 0 else 0
+        for k in range(kk):
+            i = k0 + k
+            if T == 0:
+                src = A + i * lda + i0 + g
+            elif t > 0:
+                src = A + (i - 1) * lda + i0 + g
+            elif h0 != NULL:
+                src = h0 + (i // T) * lda + i0 + g
+            else:
+                src = NULL
+            if T > 0:
+                t = t + 1 if t + 1 < T else 0
+            if src != NULL and g + 4 <= rows:
+                for r in range(4):
+                    ap[k * 4 + r] = src[r]
+            else:           # zeros (no h0), or the last, partial group of rows
+                for r in range(4):
+                    ap[k * 4 + r] = src[r] if src != NULL and g + r < rows else 0
     for p in range(p0, min(p0 + group, n_panels)):
         for g in range(0, rows, 4):
             _rows4(Ap + g * kk, 1, 4, Bp + p * panel * kk, kk,
