@@ -521,3 +521,89 @@ def test_sigkill_during_saves_leaves_a_loadable_model(tmp_path):
         assert fastrnn.load(path).n_hidden in (4, 40, 60)
     _model().save(path)  # the next save cleans up after the killed ones
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+# ----------------------------------------------------------------------------
+# 5. The command line: Ctrl-C or a limit, --resume, the same bits
+
+
+CLI_TEXT = ("The quick brown fox jumps over the lazy dog. A stitch in time saves "
+            "nine.\n") * 60
+
+
+def _train(*args, **kw):
+    env = {**os.environ, "FASTRNN_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "fastrnn", "train", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=env, **kw)
+
+
+COMMON = ["--hidden", "16", "--seq-len", "8", "--batch-size", "4", "--seed", "0",
+          "--sample-every", "0.05"]
+
+
+def _progress(out):
+    return json.loads(cli.progress_path(out).read_text())
+
+
+def test_cli_resume_after_a_limit_is_bit_identical(tmp_path):
+    """--epochs 2 in one run == --max-chars k, then --resume for the rest
+    (mid-epoch, with the carried state, samples and held-out scores in between)."""
+    text = tmp_path / "t.txt"
+    text.write_text(CLI_TEXT)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    r = _train(text, *COMMON, "--epochs", "2", "--out", a)
+    assert r.returncode == 0, r.stderr
+    total = _progress(a)["chars_seen"]
+    r = _train(text, *COMMON, "--max-chars", "1500", "--out", b)
+    assert r.returncode == 0, r.stderr
+    info = _progress(b)
+    assert 0 < info["call"] and info["carry"] is not None  # stopped mid-epoch
+    r = _train(text, *COMMON, "--resume", "--max-chars", total - info["chars_seen"],
+               "--out", b)
+    assert r.returncode == 0, r.stderr
+    assert _progress(b)["chars_seen"] == total
+    ma, mb = fastrnn.load(a), fastrnn.load(b)
+    _assert_same_weights(ma, mb)
+    assert ma.n_iter_ == mb.n_iter_
+    assert ma._optimizer.n_steps == mb._optimizer.n_steps
+
+
+def test_cli_ctrl_c_and_resume_is_bit_identical(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text(CLI_TEXT * 4)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    env = {**os.environ, "FASTRNN_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "fastrnn", "train", str(text), *COMMON,
+            "--time-limit", "0", "--out", str(b)]
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, env=env) as proc:
+        try:
+            while " | epoch " not in (line := proc.stderr.readline()):
+                assert line, "training did not start"
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            rest = proc.stderr.read()
+            assert proc.wait(timeout=60) == 130, rest
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    seen = _progress(b)["chars_seen"]
+    extra = 3000
+    r = _train(text, *COMMON, "--resume", "--max-chars", extra, "--out", b)
+    assert r.returncode == 0, r.stderr
+    r = _train(text, *COMMON, "--max-chars", seen + extra, "--out", a)
+    assert r.returncode == 0, r.stderr
+    assert _progress(a)["chars_seen"] == _progress(b)["chars_seen"]
+    _assert_same_weights(fastrnn.load(a), fastrnn.load(b))
+
+
+def test_cli_resume_of_a_version_1_model_notes_the_fresh_optimizer(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text(CLI_TEXT)
+    out = tmp_path / "m.npz"
+    assert _train(text, *COMMON, "--max-chars", "1000", "--out", out).returncode == 0
+    _as_version_1(out, out)
+    r = _train(text, *COMMON, "--resume", "--max-chars", "1000", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "note: " in r.stderr and "Adam moments start afresh" in r.stderr
+    assert "Warning" not in r.stderr
