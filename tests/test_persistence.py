@@ -427,6 +427,14 @@ def test_cli_prints_one_line_for_hostile_files(tmp_path, base_members, capsys):
         assert len(err.strip().splitlines()) == 1
 
 
+def test_cli_names_a_symbolic_link_loop(tmp_path, capsys):
+    os.symlink(tmp_path / "b.npz", tmp_path / "a.npz")
+    os.symlink(tmp_path / "a.npz", tmp_path / "b.npz")
+    assert cli.main(["sample", str(tmp_path / "a.npz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastrnn: error: ") and "symbolic-link loop" in err
+
+
 # ----------------------------------------------------------------------------
 # 4. Atomic saves
 

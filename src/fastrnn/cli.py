@@ -338,15 +338,14 @@ def load_model(path, resume=False):
     a note on stderr when the file holds no optimizer state (format 1)."""
     from .estimator import RNNClassifier, load
 
-    p = Path(path)
-    if not p.exists():
-        raise CLIError(f"{path}: no such file")
-    if p.is_dir():
+    if Path(path).is_dir():
         raise CLIError(f"{path}: is a directory, not a model file")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", _io.ModelFileWarning)
             model = load(path)
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such file") from None
     except PermissionError:
         raise CLIError(f"{path}: permission denied") from None
     except Exception as exc:  # noqa: BLE001 - every failure of load is one line
