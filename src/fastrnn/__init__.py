@@ -8,6 +8,7 @@ has the same functions in plain NumPy.
 from . import reference
 from .functional import Gradients, backward, forward
 from .estimator import NotFittedError, RNNClassifier, RNNRegressor, load
+from .io import ModelFileError, ModelFileWarning
 
 __version__ = "0.1.0"
 
@@ -20,5 +21,7 @@ __all__ = [
     "RNNClassifier",
     "load",
     "NotFittedError",
+    "ModelFileError",
+    "ModelFileWarning",
     "__version__",
 ]

@@ -1,7 +1,8 @@
 """The ``fastrnn`` command (also ``python -m fastrnn``).
 
     fastrnn train [TEXT_FILE] [--hidden 256] [--seq-len 64] [--batch-size 32]
-                  [--time-limit 60] [--epochs N] [--out model.npz] [--resume] [--seed S]
+                  [--time-limit 60] [--epochs N] [--max-chars N] [--out model.npz]
+                  [--resume] [--seed S]
     fastrnn sample MODEL [--length 500] [--temperature 0.8] [--prime TEXT] [--seed S]
     fastrnn bench [--quick] [--json FILE] [--plot FILE.png]
 
@@ -15,8 +16,11 @@ it works offline on any Python installation.
 The model file is the estimator's ``.npz`` (``fastrnn.load`` reads it); its
 ``classes_`` are the characters themselves, sorted, so character id ``i`` is
 ``classes_[i]``: the vocabulary travels inside the model. Where training
-stopped (for ``--resume``) is kept next to it in a small JSON file
-(``model.progress.json`` for ``model.npz``).
+stopped (for ``--resume``: the position and the streams' hidden states) is
+kept next to it in a small JSON file (``model.progress.json`` for
+``model.npz``); both are written atomically. With the model's optimizer and
+generator state, a stopped and resumed run ends with the weights of one
+uninterrupted run, bit for bit.
 
 Messages go to stderr (the progress bar, notes, errors); the samples and the
 final report go to stdout. Every user error is one line, ``fastrnn: error:
@@ -27,6 +31,8 @@ final report go to stdout. Every user error is one line, ``fastrnn: error:
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -34,12 +40,14 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, bench
 from . import functional as _F
+from . import io as _io
 
 __all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
            "unigram_entropy", "CLIError"]
@@ -50,6 +58,7 @@ PROGRESS_FORMAT = "fastrnn train progress"
 HELD_OUT_FRACTION = 0.05
 HELD_OUT_MAX = 50_000
 MIN_TEXT = 20  # characters
+MAX_PROGRESS_BYTES = 1 << 24
 # Hyperparameters of the character model that the command line does not expose.
 LEARNING_RATE = 2e-3
 CLIP_NORM = 5.0
@@ -131,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "--epochs, none with it; 0: none)")
     t.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
                    help="stop after N passes over the training text in this run")
+    t.add_argument("--max-chars", type=_positive_int, default=None, metavar="N",
+                   help="stop after N characters of training in this run (at the end "
+                        "of the step that reaches N)")
     t.add_argument("--out", default="model.npz", metavar="FILE",
                    help="model file to write (default model.npz)")
     t.add_argument("--resume", action="store_true",
@@ -321,17 +333,19 @@ def _decode(vocab, ids) -> str:
     return "".join(vocab[ids].tolist())
 
 
-def load_model(path):
-    """A character model written by 'fastrnn train', or CLIError."""
+def load_model(path, resume=False):
+    """A character model written by 'fastrnn train', or CLIError. With resume,
+    a note on stderr when the file holds no optimizer state (format 1)."""
     from .estimator import RNNClassifier, load
 
-    p = Path(path)
-    if not p.exists():
-        raise CLIError(f"{path}: no such file")
-    if p.is_dir():
+    if Path(path).is_dir():
         raise CLIError(f"{path}: is a directory, not a model file")
     try:
-        model = load(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _io.ModelFileWarning)
+            model = load(path)
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such file") from None
     except PermissionError:
         raise CLIError(f"{path}: permission denied") from None
     except Exception as exc:  # noqa: BLE001 - every failure of load is one line
@@ -345,6 +359,14 @@ def load_model(path):
             or model.n_features_in_ != len(classes)):
         raise CLIError(f"{path}: a fastrnn model, but not a character model written by "
                        "'fastrnn train'")
+    for w in caught:
+        if issubclass(w.category, _io.ModelFileWarning):
+            if resume:
+                print(f"note: {path} was written by an older fastrnn (model format 1) "
+                      "without the optimizer state: training continues with a fresh "
+                      "optimizer (the Adam moments start afresh)", file=sys.stderr)
+        else:  # pragma: no cover - load warns of nothing else today
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return model
 
 
@@ -425,17 +447,6 @@ def progress_path(out: Path) -> Path:
     return out.with_name(out.stem + ".progress.json")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """write(tmp_path) then rename over path: a reader sees the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _check_writable(out: Path) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -482,14 +493,16 @@ def _text_digest(text: str) -> str:
 
 def _read_progress(path: Path) -> dict | None:
     try:
+        if not path.is_file() or path.stat().st_size > MAX_PROGRESS_BYTES:
+            return None
         with open(path, encoding="utf-8") as f:
             state = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("format") != PROGRESS_FORMAT:
         return None
     # Only well-formed values count; anything else is as if it were missing.
-    ints = ("chars_seen", "epoch", "call", "samples", "seq_len", "batch_size")
+    ints = ("chars_seen", "epoch", "call", "samples", "seq_len", "batch_size", "n_iter")
     clean = {k: state[k] for k in ints
              if isinstance(state.get(k), int) and not isinstance(state[k], bool)
              and state[k] >= 0}
@@ -498,7 +511,33 @@ def _read_progress(path: Path) -> dict | None:
     bpc = state.get("val_bits_per_char")
     if isinstance(bpc, (int, float)) and not isinstance(bpc, bool) and math.isfinite(bpc):
         clean["val_bits_per_char"] = float(bpc)
+    if isinstance(state.get("carry"), dict):
+        clean["carry"] = state["carry"]
     return clean
+
+
+def _encode_carry(carry) -> dict | None:
+    """The hidden state carried into the next call, exactly, as JSON data."""
+    if carry is None:
+        return None
+    c = np.ascontiguousarray(carry, dtype=carry.dtype.newbyteorder("<"))
+    return {"dtype": carry.dtype.name, "shape": list(carry.shape),
+            "base64": base64.b64encode(c.tobytes()).decode("ascii")}
+
+
+def _decode_carry(data, dtype, shape):
+    """The carried state saved by _encode_carry, or None when it does not fit."""
+    try:
+        if data.get("dtype") != np.dtype(dtype).name or data.get("shape") != list(shape):
+            return None
+        raw = base64.b64decode(data["base64"], validate=True)
+        le = np.dtype(dtype).newbyteorder("<")
+        if len(raw) != math.prod(shape) * le.itemsize:
+            return None
+        carry = np.frombuffer(raw, dtype=le).astype(dtype).reshape(shape)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return None
+    return carry if np.isfinite(carry).all() else None
 
 
 def cmd_train(args) -> int:
@@ -513,11 +552,12 @@ def cmd_train(args) -> int:
                        f"need at least {MIN_TEXT})")
 
     state = None
+    carry = None  # the hidden state carried into the next call
     if args.resume:
         if not out.exists():
             raise CLIError(f"--resume: {out} does not exist (train without --resume first, "
                            "or give the model file with --out)")
-        model = load_model(out)
+        model = load_model(out, resume=True)
         vocab = model.classes_
         if args.hidden is not None and args.hidden != model.W_hh_.shape[0]:
             raise CLIError(f"--hidden {args.hidden} differs from the {model.W_hh_.shape[0]} "
@@ -568,6 +608,13 @@ def cmd_train(args) -> int:
         sample_no = int(state.get("samples", 0)) if state else 0
         if call >= len(starts):
             epoch, call = epoch + 1, 0
+        elif same and state.get("carry") is not None:
+            if state.get("n_iter") == model.n_iter_:
+                carry = _decode_carry(state["carry"], model.W_hh_.dtype,
+                                      (batch, model.n_hidden))
+            if carry is None:
+                print(f"note: {progress_path(out)} does not match the model in {out}; the "
+                      "streams' hidden states start from zeros", file=err)
         where = (f"epoch {epoch + call / len(starts):.2f}" if same else
                  "the start of the text (other text or sizes than the checkpoint's)")
         print(f"resuming {out}: {chars_seen:,} characters seen so far; continuing at "
@@ -576,8 +623,10 @@ def cmd_train(args) -> int:
 
     time_limit = args.time_limit
     if time_limit is None:
-        time_limit = 0.0 if args.epochs is not None else 60.0
+        time_limit = 0.0 if args.epochs is not None or args.max_chars is not None else 60.0
     max_chars = args.epochs * chars_per_epoch if args.epochs is not None else None
+    if args.max_chars is not None:
+        max_chars = args.max_chars if max_chars is None else min(max_chars, args.max_chars)
     val_entropy = unigram_entropy(val_ids[1:])
 
     limits = []
@@ -585,6 +634,8 @@ def cmd_train(args) -> int:
         limits.append(f"{time_limit:g} s")
     if args.epochs is not None:
         limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
+    if args.max_chars is not None:
+        limits.append(f"{args.max_chars:,} characters")
     print(f"training a character model on {source}:\n"
           f"  {n:,} characters, {V} distinct; {batch * L:,} for training in {batch} "
           f"streams, the last {n_val:,} held out\n"
@@ -598,16 +649,19 @@ def cmd_train(args) -> int:
     smooth = None  # running mean of the training loss (nats)
     val_bpc = state.get("val_bits_per_char") if state else None
     last_sample = last_ckpt = started
-    carry = None
 
     def save():
-        _atomic_write(out, model.save)
+        # Both files are written atomically (fsync'd temporary file, rename);
+        # the model first: a progress file is never newer than its model.
+        model.save(out)
         info = {"format": PROGRESS_FORMAT, "version": 1, "text": source,
                 "text_sha256": _text_digest(text), "seq_len": seq_len, "batch_size": batch,
                 "epoch": epoch, "call": call, "chars_seen": chars_seen,
                 "samples": sample_no, "val_bits_per_char": val_bpc,
-                "unigram_entropy": val_entropy, "n_iter": model.n_iter_}
-        _atomic_write(progress_path(out), lambda p: p.write_text(json.dumps(info, indent=1)))
+                "unigram_entropy": val_entropy, "n_iter": model.n_iter_,
+                "carry": _encode_carry(carry)}
+        data = json.dumps(info, indent=1).encode("utf-8")
+        _io.atomic_write(progress_path(out), lambda f: f.write(data))
 
     def show_sample(title):
         nonlocal sample_no

@@ -31,6 +31,7 @@ import math
 import numbers
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -1504,10 +1505,17 @@ class _BaseRNN(_ParamsMixin):
         """Save the fitted model to an ``.npz`` file (read back with :func:`fastrnn.load`).
 
         The file holds a format version, the hyperparameters (JSON), the weights,
-        the fitted attributes and ``classes_``, all as plain arrays: it is read
-        with ``allow_pickle=False``. A ``random_state`` that is not an int is
-        saved as None. The optimizer state is not saved (``partial_fit`` on a
-        loaded model starts a fresh optimizer).
+        the fitted attributes and ``classes_``, the optimizer's state (Adam's
+        moments, SGD's velocity, Adagrad's sums, the step count) and the state of
+        the random generator that shuffles the mini-batches, all as plain arrays:
+        it is read with ``allow_pickle=False``, and ``partial_fit`` on the loaded
+        model continues exactly as it would have on this one. A
+        ``random_state`` that is not an int is saved as None.
+
+        A path is written atomically: into a temporary file in the same
+        directory, flushed to disk (``os.fsync``), renamed over ``path``, and
+        the directory synced; on any failure the temporary file is removed and
+        an existing file at ``path`` is left as it was.
 
         Parameters
         ----------
@@ -1516,20 +1524,71 @@ class _BaseRNN(_ParamsMixin):
         """
         self._check_fitted()
         hyper = {k: _jsonable(k, v) for k, v in self.get_params().items()}
+        val = self.validation_scores_
         attrs = {
             "n_features_in_": int(self.n_features_in_),
             "n_outputs_": int(self.n_outputs_),
             "n_iter_": int(self.n_iter_),
-            "loss_curve_": [float(v) for v in self.loss_curve_],
-            "validation_scores_": (None if self.validation_scores_ is None
-                                   else [float(v) for v in self.validation_scores_]),
+            "loss_curve_length": len(self.loss_curve_),
+            "validation_scores_length": None if val is None else len(val),
             "best_validation_score_": _float_or_none(self.best_validation_score_),
             "best_loss_": _float_or_none(self.best_loss_),
         }
         attrs.update(self._extra_save_attrs())
         arrays = {k + "_": v for k, v in self._params().items()}
+        arrays["loss_curve_"] = np.asarray(self.loss_curve_, dtype=np.float64).reshape(-1)
+        if val is not None:
+            arrays["validation_scores_"] = np.asarray(val, dtype=np.float64).reshape(-1)
         arrays.update(self._extra_save_arrays())
+        attrs["optimizer"] = None
+        opt = self.__dict__.get("_optimizer")
+        if opt is not None:
+            state = opt.state_dict()
+            attrs["optimizer"] = {
+                "name": state["name"], "n_steps": int(state["n_steps"]),
+                "hyperparameters": state["hyperparameters"],
+                "slots": {key + "_": sorted(slots) for key, slots in state["state"].items()},
+            }
+            for key, slots in state["state"].items():
+                for slot, arr in slots.items():
+                    arrays[f"optimizer.{slot}.{key}_"] = arr
+        attrs["random_generator"] = _rng_state(self.__dict__.get("_rng"))
         _io.write_model(path, type(self).__name__, hyper, attrs, arrays)
+
+
+# bit generators whose state is plain integers (JSON): default_rng's PCG64 and kin
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
+
+
+def _rng_state(rng):
+    """The state of a numpy Generator as JSON data, or None (no generator, or
+    one whose state is not plain integers: loading then draws a new one)."""
+    if rng is None:
+        return None
+    state = rng.bit_generator.state
+    if state.get("bit_generator") not in _BIT_GENERATORS:
+        return None
+    return state
+
+
+def _restore_rng(state):
+    """A Generator in the saved state; ValueError when the state is malformed."""
+    if not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS:
+        raise ValueError(f"must be null or the state of one of {_BIT_GENERATORS}")
+
+    def plain(v):
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        return isinstance(v, (int, str))
+
+    if not plain(state):
+        raise ValueError("must hold only integers")
+    bg = getattr(np.random, state["bit_generator"])(0)
+    try:
+        bg.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ValueError(f"is not a valid generator state ({exc})") from None
+    return np.random.Generator(bg)
 
 
 def _float_or_none(v):
@@ -2071,18 +2130,30 @@ for _cls, _shapes in (
 _ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
 # Hyperparameters added after the first files of format version 1 were written.
 _ADDED_PARAMS = ("n_symbols", "readout")
+# a classifier's string labels: at most 1024 characters each in a model file
+_MAX_LABEL_BYTES = 4 * 1024
 
 
 def load(path):
     """Load an estimator saved with ``save``.
 
     The file is read with ``allow_pickle=False``: nothing in it is unpickled.
-    Everything is checked (format version, class, hyperparameters, weight
-    shapes and dtypes, finiteness, classes).
+    Everything is checked (the kind of file, format version, class,
+    hyperparameters, the names, declared sizes, shapes and dtypes of the
+    arrays, finiteness, classes, optimizer and generator state), and each
+    array's size and ``.npy`` header are checked against what the model's own
+    metadata implies before its data are read: loading any file takes about
+    the memory of the arrays the model holds, plus a small constant, and a
+    path that is not a regular file (a FIFO, a directory) is refused without
+    blocking.
+
+    Files of format version 1 (no optimizer state) load with a
+    :class:`~fastrnn.ModelFileWarning`: ``partial_fit`` on them starts a
+    fresh optimizer (Adam's moments, SGD's velocity) and shuffling.
 
     Parameters
     ----------
-    path : str, path-like or readable binary file
+    path : str, path-like or readable, seekable binary file
 
     Returns
     -------
@@ -2090,15 +2161,31 @@ def load(path):
 
     Raises
     ------
-    ValueError
-        For a file that is truncated or corrupt, is not a fastrnn model, has
-        another format version, or has missing or inconsistent contents.
+    ModelFileError
+        A ``ValueError`` naming the file and the problem, for every file that
+        cannot be loaded: missing or unreadable (then also a
+        ``FileNotFoundError`` or ``PermissionError``), not a regular file,
+        truncated or corrupt, not a fastrnn model, another format version,
+        missing, unexpected, oversized or inconsistent contents.
     """
-    where = _io._describe(path)
-    name, hyper, attrs, arrays = _io.read_model(path)
+    with _io.ModelReader(path) as reader:
+        est = _load_from(reader)
+    if reader.version < 2:
+        warnings.warn(
+            f"{reader.where} has model format version 1, which holds no optimizer state: "
+            "partial_fit on the loaded model starts a fresh optimizer (Adam's moments, "
+            "SGD's velocity) and a fresh shuffling generator. Save it again to write "
+            f"version {_io.FORMAT_VERSION}.", _io.ModelFileWarning, stacklevel=2)
+    return est
+
+
+def _load_from(reader):
+    where = reader.where
+    name, hyper, attrs = reader.estimator, reader.hyperparameters, reader.attributes
+    version = reader.version
 
     def bad(msg):
-        return ValueError(f"{where}: {msg}")
+        return _io.ModelFileError(f"{where}: {msg}")
 
     cls = _ESTIMATORS.get(name)
     if cls is None:
@@ -2116,11 +2203,13 @@ def load(path):
     est = cls(**hyper)
     try:
         cfg = est._check_hyperparameters()
-    except ValueError as exc:
-        raise bad(f"invalid hyperparameters: {exc}") from exc
+    except (ValueError, TypeError) as exc:
+        raise bad(f"invalid hyperparameters: {exc}") from None
 
-    def attr_int(key, lo):
+    def attr_int(key, lo, allow_none=False):
         v = attrs.get(key)
+        if v is None and allow_none:
+            return None
         if not _is_int(v) or v < lo:
             raise bad(f"attribute {key} must be an integer >= {lo}, got {v!r}")
         return int(v)
@@ -2130,7 +2219,7 @@ def load(path):
         if v is None and allow_none:
             return None
         if not isinstance(v, list) or not all(_is_real(x) for x in v):
-            raise bad(f"attribute {key} must be a list of numbers, got {v!r}")
+            raise bad(f"attribute {key} must be a list of numbers, got {_short(v)}")
         return [float(x) for x in v]
 
     def attr_float(key):
@@ -2149,30 +2238,70 @@ def load(path):
         raise bad(f"n_outputs_ = {k} teaches more units than n_hidden = {H} (readout=False)")
     if cfg.learn_initial_state:
         shapes["h0_"] = (H,)
-    allowed = set(shapes) | ({"classes_"} if cls is RNNClassifier else set())
-    extra = sorted(set(arrays) - allowed)
-    if extra:
-        raise bad(f"unexpected members {extra}")
-    weights = {}
-    for key, shape in shapes.items():
-        if key not in arrays:
+    specs = {key: _io.ArraySpec(shape, cfg.dtype) for key, shape in shapes.items()}
+    f64 = np.dtype(np.float64)
+    if version >= 2:
+        n_loss = attr_int("loss_curve_length", 0)
+        n_val = attr_int("validation_scores_length", 0, allow_none=True)
+        specs["loss_curve_"] = _io.ArraySpec((n_loss,), f64)
+        if n_val is not None:
+            specs["validation_scores_"] = _io.ArraySpec((n_val,), f64)
+    if cls is RNNClassifier:
+        specs["classes_"] = _io.ArraySpec((k,), kinds="biufU", max_itemsize=_MAX_LABEL_BYTES)
+
+    optimizer = None
+    opt_info = attrs.get("optimizer") if version >= 2 else None
+    slot_members = {}
+    if opt_info is not None:
+        if (not isinstance(opt_info, dict)
+                or set(opt_info) != {"name", "n_steps", "hyperparameters", "slots"}
+                or opt_info["name"] not in _optim.OPTIMIZERS
+                or not isinstance(opt_info["slots"], dict)):
+            raise bad("attribute optimizer must be null or an object with name (one of "
+                      f"{list(_optim.OPTIMIZERS)}), n_steps, hyperparameters and slots")
+        optimizer = _optim.OPTIMIZERS[opt_info["name"]](cfg.learning_rate)
+        for key, slots in opt_info["slots"].items():
+            if key not in shapes:
+                raise bad(f"optimizer state for {key!r}, which is not a parameter of the "
+                          "model")
+            if (not isinstance(slots, list) or len(set(map(str, slots))) != len(slots)
+                    or not set(slots) <= set(optimizer.slot_names)):
+                raise bad(f"optimizer slots of {key} must be a list among "
+                          f"{list(optimizer.slot_names)}, got {_short(slots)}")
+            for slot in slots:
+                member = f"optimizer.{slot}.{key}"
+                slot_members[member] = (key[:-1], slot)
+                specs[member] = _io.ArraySpec(shapes[key], cfg.dtype)
+    rng = None
+    if version >= 2 and attrs.get("random_generator") is not None:
+        try:
+            rng = _restore_rng(attrs["random_generator"])
+        except ValueError as exc:
+            raise bad(f"attribute random_generator {exc}") from None
+
+    for key in shapes:
+        if key not in reader.names:
             raise bad(f"missing weight array {key!r}")
+    if cls is RNNClassifier and "classes_" not in reader.names:
+        raise bad("missing classes_")
+    arrays = reader.read_arrays(specs)
+
+    weights = {}
+    for key in shapes:
         arr = arrays[key]
-        if arr.dtype != cfg.dtype or arr.shape != shape:
-            raise bad(
-                f"{key} must be {cfg.dtype.name} with shape {_shape(shape)}, got "
-                f"{arr.dtype} with shape {_shape(arr.shape)}"
-            )
         if not np.isfinite(arr).all():
             raise bad(f"{key} contains NaN or inf")
-        weights[key] = np.ascontiguousarray(arr)
+        weights[key] = arr
 
     if cls is RNNClassifier:
-        if "classes_" not in arrays:
-            raise bad("missing classes_")
         classes = arrays["classes_"]
-        if classes.ndim != 1 or classes.shape[0] != k:
-            raise bad(f"classes_ must have shape ({k},), got {_shape(classes.shape)}")
+        if classes.dtype.kind == "U":
+            try:
+                classes.tolist()
+            except ValueError:
+                raise bad("classes_ holds invalid unicode characters") from None
+        elif classes.dtype.itemsize > 16:
+            raise bad(f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes")
         if classes.dtype.kind == "f" and not np.isfinite(classes).all():
             raise bad("classes_ contains NaN or inf")
         if k > 1 and not (classes[1:] > classes[:-1]).all():
@@ -2191,10 +2320,29 @@ def load(path):
         est._single_output_ = single
 
     n_iter = attr_int("n_iter_", 0)
-    loss_curve = attr_floats("loss_curve_", False)
-    val_scores = attr_floats("validation_scores_", True)
+    if version >= 2:
+        loss_curve = arrays["loss_curve_"].tolist()
+        val = arrays.get("validation_scores_")
+        val_scores = None if val is None else val.tolist()
+    else:
+        loss_curve = attr_floats("loss_curve_", False)
+        val_scores = attr_floats("validation_scores_", True)
     best_val = attr_float("best_validation_score_")
     best_loss = attr_float("best_loss_")
+
+    if optimizer is not None:
+        state = {key: {} for key in {p for p, _ in slot_members.values()}}
+        for member, (key, slot) in slot_members.items():
+            state[key][slot] = arrays[member]
+        params = {key[:-1]: arr for key, arr in weights.items()}
+        try:
+            optimizer.load_state_dict(
+                {"name": opt_info["name"], "n_steps": opt_info["n_steps"],
+                 "hyperparameters": opt_info["hyperparameters"], "state": state},
+                params)
+        except ValueError as exc:
+            raise bad(f"optimizer state: {exc}") from None
+
     for key, arr in weights.items():
         setattr(est, key, arr)
     est.n_features_in_ = D
@@ -2204,4 +2352,13 @@ def load(path):
     est.validation_scores_ = val_scores
     est.best_validation_score_ = best_val
     est.best_loss_ = best_loss
+    if optimizer is not None:
+        est._optimizer = optimizer
+    if rng is not None:
+        est._rng = rng
     return est
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."

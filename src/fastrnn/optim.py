@@ -3,8 +3,10 @@
 Each optimizer updates a dict of parameter arrays in place from a dict of
 gradients with the same keys, and keeps its state (velocities, accumulators,
 moments, step count) between calls, so that ``partial_fit`` continues where
-the last call stopped. The update rules are PyTorch's (``torch.optim.SGD``,
-``Adagrad``, ``Adam`` with default options), which the tests check.
+the last call stopped; ``state_dict()`` / ``load_state_dict()`` take that
+state out and put it back (the model file saves it). The update rules are
+PyTorch's (``torch.optim.SGD``, ``Adagrad``, ``Adam`` with default options),
+which the tests check.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ class Optimizer:
     """Base class: ``step(params, grads)`` updates ``params`` in place."""
 
     name = ""
+    #: the hyperparameters (attributes) that state_dict() records
+    hyperparameter_names = ("learning_rate",)
+    #: the state arrays the optimizer may keep per parameter
+    slot_names = ()
 
     def __init__(self, learning_rate):
         self.learning_rate = float(learning_rate)
@@ -61,6 +67,93 @@ class Optimizer:
         for name, value in kwargs.items():
             setattr(self, name, value)
 
+    def state_dict(self):
+        """Everything needed to continue exactly: a dict with ``name``,
+        ``n_steps``, ``hyperparameters`` (a dict) and ``state`` (``{key: {slot:
+        array}}``, copies)."""
+        return {
+            "name": self.name,
+            "n_steps": self.n_steps,
+            "hyperparameters": {k: getattr(self, k) for k in self.hyperparameter_names},
+            "state": {key: {slot: arr.copy() for slot, arr in slots.items()}
+                      for key, slots in self.state.items()},
+        }
+
+    def load_state_dict(self, state, params=None):
+        """Restore what :meth:`state_dict` returned, after checking all of it.
+
+        Parameters
+        ----------
+        state : dict
+        params : dict of str to ndarray, optional
+            The parameters the state belongs to: every state array must then
+            be for one of them, with its shape and dtype.
+
+        Raises
+        ------
+        ValueError
+            Saying what does not fit (another optimizer, a missing or unknown
+            hyperparameter or slot, a wrong shape or dtype, a value that is
+            not finite).
+        """
+        o = type(self).__name__
+        if not isinstance(state, dict) or set(state) != {"name", "n_steps",
+                                                         "hyperparameters", "state"}:
+            raise ValueError(f"{o} state must be a dict with keys name, n_steps, "
+                             "hyperparameters and state")
+        if state["name"] != self.name:
+            raise ValueError(f"{o}: the state is of optimizer {state['name']!r}, "
+                             f"not {self.name!r}")
+        n_steps = state["n_steps"]
+        if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) \
+                or n_steps < 0:
+            raise ValueError(f"{o}: n_steps must be an integer >= 0, got {n_steps!r}")
+        hyper = state["hyperparameters"]
+        if not isinstance(hyper, dict) or set(hyper) != set(self.hyperparameter_names):
+            raise ValueError(f"{o}: hyperparameters must have exactly the keys "
+                             f"{list(self.hyperparameter_names)}")
+        checked = {}
+        for k, v in hyper.items():
+            if k == "nesterov":
+                if not isinstance(v, (bool, np.bool_)):
+                    raise ValueError(f"{o}: nesterov must be a boolean, got {v!r}")
+                checked[k] = bool(v)
+                continue
+            if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer,
+                                                           np.floating))
+                    or not math.isfinite(v) or v < 0):
+                raise ValueError(f"{o}: {k} must be a finite number >= 0, got {v!r}")
+            if k in ("beta1", "beta2", "momentum") and v >= 1:
+                raise ValueError(f"{o}: {k} must be < 1, got {v!r}")
+            checked[k] = float(v)
+        slots = state["state"]
+        if not isinstance(slots, dict):
+            raise ValueError(f"{o}: state must be a dict of dicts of arrays")
+        new = {}
+        for key, per in slots.items():
+            if params is not None and key not in params:
+                raise ValueError(f"{o}: state for unknown parameter {key!r}")
+            if not isinstance(per, dict) or not set(per) <= set(self.slot_names):
+                raise ValueError(f"{o}: the state of {key!r} must have slots among "
+                                 f"{list(self.slot_names)}")
+            new[key] = {}
+            for slot, arr in per.items():
+                if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+                    raise ValueError(f"{o}: state {slot} of {key!r} must be a float array")
+                if params is not None and (arr.shape != params[key].shape
+                                           or arr.dtype != params[key].dtype):
+                    raise ValueError(
+                        f"{o}: state {slot} of {key!r} has dtype {arr.dtype} and shape "
+                        f"{arr.shape}; the parameter has {params[key].dtype} and "
+                        f"{params[key].shape}")
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"{o}: state {slot} of {key!r} contains NaN or inf")
+                new[key][slot] = np.array(arr, order="C", copy=True)
+        for k, v in checked.items():
+            setattr(self, k, v)
+        self.n_steps = int(n_steps)
+        self.state = new
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with (optionally Nesterov) momentum.
@@ -70,6 +163,8 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    hyperparameter_names = ("learning_rate", "momentum", "nesterov")
+    slot_names = ("velocity",)
 
     def __init__(self, learning_rate, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
@@ -94,6 +189,8 @@ class Adagrad(Optimizer):
     """Adagrad: ``G += g**2``; ``p -= lr * g / (sqrt(G) + eps)``."""
 
     name = "adagrad"
+    hyperparameter_names = ("learning_rate", "eps")
+    slot_names = ("sum_sq",)
 
     def __init__(self, learning_rate, eps=1e-10):
         super().__init__(learning_rate)
@@ -119,6 +216,8 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    hyperparameter_names = ("learning_rate", "beta1", "beta2", "eps")
+    slot_names = ("m", "v")
 
     def __init__(self, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(learning_rate)
