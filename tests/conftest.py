@@ -14,19 +14,21 @@ import contextlib
 import numpy as np
 import pytest
 
+import fastrnn
 from fastrnn import functional
 
 # The compiled kernel modules this CPU runs, by name ("baseline", and "avx2"
 # where built and supported); fastrnn.functional calls `functional.kernels`.
 KERNEL_MODULES = dict(getattr(functional, "KERNEL_MODULES", None) or {"baseline": functional._core})
 
-# Settings of fastrnn.functional that run the kernels on one thread, or on
-# three threads for any B and H (more threads than this machine may have:
-# OpenMP runs them all, and each must get a share of every product).
+# How the kernels run: the thread limit (fastrnn.threads) and settings of
+# fastrnn.functional, for one thread, or for three threads at any B and H
+# (more threads than this machine may have: OpenMP runs them all, and each
+# must get a share of every product).
 _PATHS = {
-    "serial": {"MAX_THREADS": 1},
-    "threads": {"MAX_THREADS": 3, "SEQUENCE_WORK_PER_THREAD": 0, "STEP_WORK_PER_THREAD": 0,
-                "PRODUCT_WORK_PER_THREAD": 0},
+    "serial": (1, {}),
+    "threads": (3, {"SEQUENCE_WORK_PER_THREAD": 0, "STEP_WORK_PER_THREAD": 0,
+                    "PRODUCT_WORK_PER_THREAD": 0}),
 }
 
 
@@ -44,14 +46,16 @@ def pytest_configure(config):
 @contextlib.contextmanager
 def _configured(path, build):
     """Make fastrnn.functional use one kernel build and one path, then restore it."""
-    values = dict(_PATHS[path])
+    n_threads, values = _PATHS[path]
+    values = dict(values)
     if len(KERNEL_MODULES) > 1:
         values["kernels"] = KERNEL_MODULES[build]
     saved = {name: getattr(functional, name) for name in values}  # AttributeError if gone
     try:
         for name, value in values.items():
             setattr(functional, name, value)
-        yield
+        with fastrnn.threads(n_threads):
+            yield
     finally:
         for name, value in saved.items():
             setattr(functional, name, value)
@@ -84,9 +88,11 @@ def kernels(request, monkeypatch):
 @pytest.fixture(params=list(_PATHS))
 def path(request, monkeypatch, kernels):
     """How the compiled kernels run: "serial" (one thread) or "threads" (three)."""
-    for name, value in _PATHS[request.param].items():
+    n_threads, values = _PATHS[request.param]
+    for name, value in values.items():
         monkeypatch.setattr(functional, name, value)  # raises if functional lost it
-    return request.param
+    with fastrnn.threads(n_threads):
+        yield request.param
 
 
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])

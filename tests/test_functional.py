@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastrnn
-from fastrnn import Gradients, functional, reference
+from fastrnn import Gradients, _threads, functional, reference
 
 ACTIVATIONS = ("tanh", "relu")
 H0_KINDS = ("none", "shared", "per_seq")
@@ -467,45 +467,44 @@ def test_path_fixture_selects_threads(path):
 def test_thread_count_grows_with_step_work(monkeypatch):
     """Fewer than SPLIT_BATCH sequences: threads split each step, so the
     count follows the step product B * H * H."""
-    monkeypatch.setattr(functional, "MAX_THREADS", 4)
     monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 1000)
     monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 10**9)  # not used below 8
     assert functional.SPLIT_BATCH == 8
-    assert functional._n_threads(1, 50, 9, 10) == 1         # 100 multiply-adds a step
-    assert functional._n_threads(7, 50, 9, 10) == 1         # 700
-    assert functional._n_threads(5, 1, 9, 20) == 2          # 2000, whatever T and D
-    assert functional._n_threads(5, 1, 9, 15, np.float64) == 2   # 1125, counted twice
-    assert functional._n_threads(7, 1, 1, 100) == 4         # capped by MAX_THREADS
+    with fastrnn.threads(4):
+        assert functional._n_threads(1, 50, 9, 10) == 1         # 100 multiply-adds a step
+        assert functional._n_threads(7, 50, 9, 10) == 1         # 700
+        assert functional._n_threads(5, 1, 9, 20) == 2          # 2000, whatever T and D
+        assert functional._n_threads(5, 1, 9, 15, np.float64) == 2   # 1125, counted twice
+        assert functional._n_threads(7, 1, 1, 100) == 4         # capped by the limit
 
 
 def test_thread_count_grows_with_sequence_work(monkeypatch):
     """From SPLIT_BATCH sequences on, threads take whole sequences: the count
     follows the work of the whole pass, B * T * H * (D + H), and backward
     needs 4 times as much per thread."""
-    monkeypatch.setattr(functional, "MAX_THREADS", 4)
     monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 1)     # not used from 8 on
     monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 1000)
-    assert functional._n_threads(8, 1, 1, 2) == 1            # 8 * 1 * 2 * 3 = 48
-    assert functional._n_threads(8, 5, 2, 5) == 1            # 8 * 5 * 5 * 7 = 1400, ...
-    assert functional._n_threads(8, 5, 2, 5, np.float64) == 2    # ... counted twice
-    assert functional._n_threads(10, 10, 0, 5) == 2          # 2500
-    assert functional._n_threads(10, 20, 0, 5) == 4          # 5000: capped by MAX_THREADS
-    assert functional._n_threads(10, 20, 0, 5, backward=True) == 1   # 5000 // 4000
-    assert functional._n_threads(10, 100, 0, 5, backward=True) == 4  # 25000 // 4000 = 6
+    with fastrnn.threads(4):
+        assert functional._n_threads(8, 1, 1, 2) == 1            # 8 * 1 * 2 * 3 = 48
+        assert functional._n_threads(8, 5, 2, 5) == 1            # 8 * 5 * 5 * 7 = 1400, ...
+        assert functional._n_threads(8, 5, 2, 5, np.float64) == 2    # ... counted twice
+        assert functional._n_threads(10, 10, 0, 5) == 2          # 2500
+        assert functional._n_threads(10, 20, 0, 5) == 4          # 5000: capped by the limit
+        assert functional._n_threads(10, 20, 0, 5, backward=True) == 1   # 5000 // 4000
+        assert functional._n_threads(10, 100, 0, 5, backward=True) == 4  # 25000 // 4000 = 6
 
 
 @pytest.mark.parametrize("value, expected", [("3", 3), (" 1 ", 1), ("", None)])
 def test_num_threads_environment_variable(monkeypatch, value, expected):
     monkeypatch.setenv("FASTRNN_NUM_THREADS", value)
-    n = functional._max_threads()
-    assert n == expected if expected is not None else n >= 1
+    assert _threads._env_threads() == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])
 def test_num_threads_environment_variable_rejects_bad_values(monkeypatch, value):
     monkeypatch.setenv("FASTRNN_NUM_THREADS", value)
     with pytest.raises(ValueError, match="FASTRNN_NUM_THREADS"):
-        functional._max_threads()
+        _threads._env_threads()
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -514,9 +513,9 @@ def test_paths_agree(path, monkeypatch, dtype, activation):
     p = make_problem(4, 5, 6, 3, 37, activation, "per_seq", with_lengths=True).astype(dtype)
     h = p.forward()
     g = p.backward(h)
-    monkeypatch.setattr(functional, "MAX_THREADS", 1)
-    h_serial = p.forward()
-    g_serial = p.backward(h_serial)
+    with fastrnn.threads(1):
+        h_serial = p.forward()
+        g_serial = p.backward(h_serial)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     assert rel_err(h, h_serial) <= tol
     assert_grads_close(g, g_serial, tol)

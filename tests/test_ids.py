@@ -82,10 +82,14 @@ def test_ids_on_one_and_two_threads(n_threads, dtype, monkeypatch):
     conftest's fixture."""
     from fastrnn import functional
 
-    monkeypatch.setattr(functional, "MAX_THREADS", n_threads)
     monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 0)
     monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 0)
-    assert functional._n_threads(B, T, 0, H) == n_threads
+    with fastrnn.threads(n_threads):
+        assert functional._n_threads(B, T, 0, H) == n_threads
+        _check_ids_against_one_hot(dtype)
+
+
+def _check_ids_against_one_hot(dtype):
     ids, W_xh, W_hh, b, dh, h0, lengths = _problem(dtype, "per_sequence", True, seed=7)
     x = _one_hot(ids, V, dtype)
     tol = _tol(dtype)

@@ -3,6 +3,8 @@ processes forked after the threads ran."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -37,13 +39,14 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, dtype, B, T, D, 
         h = fastrnn.forward(x, W_xh, W_hh, b, h0, lengths=lengths)
         return h, fastrnn.backward(x, h, dh, W_xh, W_hh, h0, lengths=lengths)
 
-    monkeypatch.setattr(functional, "MAX_THREADS", 1)
-    h1, g1 = run()
-    monkeypatch.setattr(functional, "MAX_THREADS", n_threads)
+    with fastrnn.threads(1):
+        h1, g1 = run()
     monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 0)
     monkeypatch.setattr(functional, "STEP_WORK_PER_THREAD", 0)
-    assert functional._n_threads(B, T, D, H, dtype) == n_threads
-    hn, gn = run()
+    with fastrnn.threads(n_threads):
+        assert functional._n_threads(B, T, D, H, dtype) == n_threads
+        hn, gn = run()
+        assert functional.kernels._last_team_size() == n_threads
     np.testing.assert_array_equal(hn, h1)
     for name, got, want in zip(g1._fields, gn, g1):
         np.testing.assert_array_equal(got, want, err_msg=name)
@@ -55,9 +58,10 @@ import numpy as np
 import fastrnn
 from fastrnn import functional
 
-functional.MAX_THREADS = 2
 functional.SEQUENCE_WORK_PER_THREAD = 0
 functional.STEP_WORK_PER_THREAD = 0
+limit = fastrnn.threads(2)
+limit.__enter__()
 rng = np.random.default_rng(0)
 x = rng.standard_normal((8, 20, 4))
 W_xh = rng.standard_normal((4, 64))
@@ -67,7 +71,7 @@ h = fastrnn.forward(x, W_xh, W_hh, b)          # the parent runs 2 threads
 
 
 def work(i):
-    return functional.MAX_THREADS, float(np.abs(fastrnn.forward(x, W_xh, W_hh, b) - h).max())
+    return fastrnn.get_num_threads(), float(np.abs(fastrnn.forward(x, W_xh, W_hh, b) - h).max())
 
 
 if __name__ == "__main__":
@@ -86,3 +90,133 @@ def test_processes_forked_after_threads_ran_run_on_one_thread(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str([(1, 0.0)] * 4)
+
+
+# --- the thread limit follows the ecosystem's controls ----------------------
+
+LIMITS = """
+import json, os, sys
+import numpy as np
+import fastrnn
+from fastrnn import functional
+
+functional.SEQUENCE_WORK_PER_THREAD = 0      # any work takes every thread allowed
+rng = np.random.default_rng(0)
+x = rng.standard_normal((16, 5, 3))
+W_xh, W_hh, b = rng.standard_normal((3, 24)), rng.standard_normal((24, 24)) / 5, np.zeros(24)
+
+
+def used():
+    fastrnn.forward(x, W_xh, W_hh, b)
+    return [fastrnn.get_num_threads(), functional.kernels._last_team_size()]
+
+
+out = {"default": used()}
+with fastrnn.threads(3):
+    out["threads(3)"] = used()
+    with fastrnn.threads(1):
+        out["nested threads(1)"] = used()
+    out["back to threads(3)"] = used()
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:
+    pass
+else:
+    out["openmp seen"] = any(i["user_api"] == "openmp" for i in threadpool_info())
+    with threadpool_limits(1, user_api="openmp"):
+        out["threadpool_limits(1)"] = used()
+    out["after threadpool_limits"] = used()
+print(json.dumps(out))
+"""
+
+
+def _limits(tmp_path, **env):
+    script = tmp_path / "limits.py"
+    script.write_text(LIMITS)
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_NUM_THREADS", "FASTRNN_NUM_THREADS")}
+    environ.update(env)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, env=environ)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_threads_context_manager_and_threadpoolctl(tmp_path):
+    """fastrnn.threads(n) sets the count the kernels really run (more than
+    the CPUs if asked), nests and restores; threadpoolctl sees the kernels'
+    OpenMP runtime and its limit applies."""
+    pytest.importorskip("threadpoolctl")
+    out = _limits(tmp_path)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert out["default"] == [cpus, cpus]
+    assert out["threads(3)"] == [3, 3]
+    assert out["nested threads(1)"] == [1, 1]
+    assert out["back to threads(3)"] == [3, 3]
+    assert out["openmp seen"]
+    assert out["threadpool_limits(1)"] == [1, 1]
+    assert out["after threadpool_limits"] == [cpus, cpus]
+
+
+def test_omp_num_threads_limits_the_kernels(tmp_path):
+    out = _limits(tmp_path, OMP_NUM_THREADS="1")
+    assert out["default"] == [1, 1]
+    assert out["threads(3)"] == [3, 3]          # the explicit limit wins
+
+
+def test_fastrnn_num_threads_wins_over_omp_num_threads(tmp_path):
+    out = _limits(tmp_path, OMP_NUM_THREADS="1", FASTRNN_NUM_THREADS="2")
+    assert out["default"] == [2, 2]
+    assert out["threads(3)"] == [3, 3]
+
+
+def test_threads_limit_is_per_python_thread():
+    """A limit set in one Python thread does not leak into another."""
+    import threading
+
+    seen = []
+    with fastrnn.threads(1):
+        t = threading.Thread(target=lambda: seen.append(fastrnn.get_num_threads()))
+        t.start()
+        t.join()
+        assert fastrnn.get_num_threads() == 1
+    assert seen == [fastrnn.get_num_threads()]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="positive integer"):
+        with fastrnn.threads(bad):
+            pass
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_estimator_n_threads_sets_the_kernels_threads(monkeypatch, n_threads):
+    """n_threads applies to the kernels an estimator's methods call, and the
+    fitted weights are bit for bit those of any other count."""
+    monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 0)
+    monkeypatch.setattr(functional, "PRODUCT_WORK_PER_THREAD", 0)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 12, 3))
+    y = X.sum(axis=2, keepdims=True).cumsum(axis=1) / 10
+
+    def fitted(n):
+        model = fastrnn.RNNRegressor(n_hidden=20, max_epochs=3, batch_size=16,
+                                     random_state=0, n_threads=n).fit(X, y)
+        return model
+
+    model = fitted(n_threads)
+    assert functional.kernels._last_team_size() == n_threads
+    model.predict(X)
+    assert functional.kernels._last_team_size() == n_threads
+    other = fitted(2)
+    for name in ("W_xh_", "W_hh_", "b_", "W_hy_", "b_y_"):
+        np.testing.assert_array_equal(getattr(model, name), getattr(other, name))
+    assert model.get_params()["n_threads"] == n_threads
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "two"])
+def test_estimator_rejects_bad_n_threads(bad):
+    X = np.zeros((4, 3, 2))
+    with pytest.raises(ValueError, match="n_threads"):
+        fastrnn.RNNRegressor(n_threads=bad).fit(X, X[:, :, :1])

@@ -6,6 +6,7 @@ has the same functions in plain NumPy.
 """
 
 from . import reference
+from ._threads import get_num_threads, threads
 from .functional import Gradients, backward, forward
 from .estimator import NotFittedError, RNNClassifier, RNNRegressor, load
 from .io import ModelFileError, ModelFileWarning
@@ -16,6 +17,8 @@ __all__ = [
     "forward",
     "backward",
     "Gradients",
+    "threads",
+    "get_num_threads",
     "reference",
     "RNNRegressor",
     "RNNClassifier",

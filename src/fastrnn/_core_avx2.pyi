@@ -3,5 +3,7 @@
 from ._core import _all_finite as _all_finite
 from ._core import _backward as _backward
 from ._core import _forward as _forward
+from ._core import _last_team_size as _last_team_size
 from ._core import _matmul as _matmul
+from ._core import _omp_max_threads as _omp_max_threads
 from ._core import _tanh_hook as _tanh_hook

@@ -247,8 +247,35 @@ cdef extern from *:
         #pragma omp barrier
     #endif
     }
+
+    /* OpenMP's limit for a new parallel region of this thread (what
+     * OMP_NUM_THREADS and threadpoolctl set), 1 without OpenMP. */
+    #ifdef _OPENMP
+    #include <omp.h>
+    #endif
+    static int fastrnn_omp_max_threads(void) {
+    #ifdef _OPENMP
+        return omp_get_max_threads();
+    #else
+        return 1;
+    #endif
+    }
+
+    /* The size of the team of the last parallel region a kernel entered
+     * (1 when it ran inline): what tests read to see the thread count the
+     * kernels really used. Thread 0 of each region writes it. */
+    static int fastrnn_team_size = 1;
+    static inline void fastrnn_note_team(void) {
+    #ifdef _OPENMP
+        if (omp_get_thread_num() == 0)
+            fastrnn_team_size = omp_get_num_threads();
+    #endif
+    }
     """
     void fastrnn_barrier() noexcept nogil
+    int fastrnn_omp_max_threads() noexcept nogil
+    int fastrnn_team_size
+    void fastrnn_note_team() noexcept nogil
 
 
 # --- Matrix products on packed panels ---
@@ -605,6 +632,7 @@ cdef void _gemm_packed(const floating* A, Py_ssize_t lda, const floating* Bp,
             _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
     else:
         for blk in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            fastrnn_note_team()
             _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
 
 
@@ -708,6 +736,7 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
                          tile, A_bufs)
         return
     with parallel(num_threads=n_threads):
+        fastrnn_note_team()
         for kb in range(n_kb):
             kk = min(TN_DEPTH, K - kb * TN_DEPTH)
             for p in prange(n_panels, schedule="static"):
@@ -810,6 +839,7 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
     k0 = kk = 0             # (set in the loops; initialized for the compiler)
     Bp = work
     with parallel(num_threads=n_threads):
+        fastrnn_note_team()
         for kb in range(n_kb):
             k0 = kb * TN_DEPTH
             kk = min(TN_DEPTH, n_rows - k0)
@@ -887,6 +917,7 @@ cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
     if rows < B:            # threads take whole sequences: no barrier at all
         for g in prange((B + rows - 1) // rows, num_threads=n_threads,
                         schedule="static"):
+            fastrnn_note_team()
             s0 = g * rows
             _forward_steps(W_hh_p, NULL if h0 == NULL else h0 + s0 * H,
                            NULL if lengths == NULL else lengths + s0,
@@ -900,6 +931,7 @@ cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
         return
     t = 0                   # (set in the loop; initialized for the compiler)
     with parallel(num_threads=n_threads):
+        fastrnn_note_team()
         for t in range(T):
             for p in prange(n_panels, schedule="static"):
                 _forward_panels(W_hh_p, h0, lengths, h, B, H, row_stride, activation,
@@ -943,6 +975,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
     if rows < B:            # threads take whole sequences: no barrier at all
         for g in prange((B + rows - 1) // rows, num_threads=n_threads,
                         schedule="static"):
+            fastrnn_note_team()
             s0 = g * rows
             _backward_steps(W_hh_T_p, h + s0 * row_stride, dh + s0 * row_stride,
                             NULL if lengths == NULL else lengths + s0,
@@ -955,6 +988,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
     else:
         t = 0               # (set in the loop; initialized for the compiler)
         with parallel(num_threads=n_threads):
+            fastrnn_note_team()
             for t in range(T - 1, -1, -1):
                 for p in prange(n_panels, schedule="static"):
                     _backward_panels(W_hh_T_p, h, dh, lengths, da, B, T, H, row_stride,
@@ -1083,6 +1117,8 @@ def _forward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
     cdef Py_ssize_t D = W_xh.shape[0]
     cdef int status
+    global fastrnn_team_size
+    fastrnn_team_size = 1
     with nogil:
         status = rnn_forward(x_p, ids_p, _ptr2(W_xh), &W_hh[0, 0], &b[0], h0_p,
                              len_p, &h[0, 0, 0], B, T, D, H, activation, n_threads)
@@ -1110,6 +1146,8 @@ def _backward(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
     cdef Py_ssize_t B = h.shape[0], T = h.shape[1], H = h.shape[2]
     cdef Py_ssize_t D = W_xh.shape[0]
     cdef int status
+    global fastrnn_team_size
+    fastrnn_team_size = 1
     with nogil:
         status = rnn_backward(x_p, ids_p, &h[0, 0, 0], &dh[0, 0, 0], _ptr2(W_xh),
                               &W_hh[0, 0], h0_p, len_p, &da[0, 0, 0],
@@ -1143,6 +1181,8 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
     buf = <floating*>PyMem_RawMalloc(size * sizeof(floating))
     if buf == NULL:
         raise MemoryError("no memory for the packed operand")
+    global fastrnn_team_size
+    fastrnn_team_size = 1
     with nogil:
         if trans_a:
             _gemm_tn(&a[0, 0], lda, &b[0, 0], ldb, &out[0, 0], N, M, N, K, buf, n_threads)
@@ -1153,6 +1193,18 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
                 _pack(&b[0, 0], ldb, 1, K, N, buf)
             _gemm_packed(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, NULL, n_threads)
     PyMem_RawFree(buf)
+
+
+def _omp_max_threads():
+    """OpenMP's thread limit for this thread: omp_get_max_threads(), which
+    OMP_NUM_THREADS and threadpoolctl set (1 when built without OpenMP)."""
+    return fastrnn_omp_max_threads()
+
+
+def _last_team_size():
+    """Threads of the last parallel region a kernel call entered (1 when the
+    last call ran inline on the caller's thread): a test hook."""
+    return fastrnn_team_size
 
 
 def _tanh_hook(floating[::1] values):

@@ -291,7 +291,7 @@ def machine_info() -> dict:
     info = {"python": sys.version.split()[0], "numpy": np.__version__,
             "machine": platform.machine(), "cpus": os.cpu_count(),
             "kernels": functional.kernels.__name__,
-            "max_threads": functional.MAX_THREADS,
+            "max_threads": functional.get_num_threads(),
             "date": time.strftime("%Y-%m-%d")}
     try:
         import torch

@@ -26,6 +26,7 @@ lookup into ``W_xh_``); :meth:`step` advances a fitted model chunk by chunk.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _threads
 from . import functional as _F
 from . import io as _io
 from . import losses as _losses
@@ -106,6 +108,7 @@ class _Config:
     n_symbols: int | None
     verbose: int
     warm_start: bool
+    n_threads: int | None
 
 
 def _is_int(v):
@@ -660,6 +663,12 @@ _PARAMS_DOC = """
     warm_start : bool, default=False
         Let ``fit`` start from the current weights (fresh optimizer state) and
         extend ``loss_curve_`` and ``n_iter_``.
+    n_threads : int or None, default=None
+        The most threads the kernels may use in this estimator's methods
+        (:func:`fastrnn.threads` around each call). None: the default limit,
+        which follows ``FASTRNN_NUM_THREADS``, ``OMP_NUM_THREADS``,
+        ``threadpoolctl`` and the inner limits of joblib and dask workers.
+        Results do not depend on it.
 """
 
 _ATTRS_DOC = """
@@ -735,6 +744,18 @@ _ATTRS_DOC = """
 """
 
 
+def _with_threads(method):
+    """Run an estimator method under its n_threads limit (fastrnn.threads)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        n = self._check_n_threads()
+        if n is None:
+            return method(self, *args, **kwargs)
+        with _threads.threads(n):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class _BaseRNN(_ParamsMixin):
     """Shared machinery of RNNRegressor and RNNClassifier."""
 
@@ -766,6 +787,7 @@ class _BaseRNN(_ParamsMixin):
         random_state=None,
         verbose=0,
         warm_start=False,
+        n_threads=None,
     ):
         self.n_hidden = n_hidden
         self.activation = activation
@@ -790,6 +812,7 @@ class _BaseRNN(_ParamsMixin):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_threads = n_threads
 
     # ---------------------------------------------------------------- checks
 
@@ -858,7 +881,12 @@ class _BaseRNN(_ParamsMixin):
                        else _check_int(o, "n_symbols", self.n_symbols, 1)),
             verbose=int(verbose),
             warm_start=_check_bool(o, "warm_start", self.warm_start),
+            n_threads=self._check_n_threads(),
         )
+
+    def _check_n_threads(self):
+        n = self.n_threads
+        return None if n is None else _check_int(type(self).__name__, "n_threads", n, 1)
 
     def _is_fitted(self):
         return hasattr(self, "W_hh_")
@@ -1459,6 +1487,7 @@ class _BaseRNN(_ParamsMixin):
 
     # ------------------------------------------------------------------ stepping
 
+    @_with_threads
     def start_state(self, n_sequences, initial_state=None, initial_state_mask=None):
         """The hidden state the sequences start from, as :meth:`predict` builds it.
 
@@ -1663,6 +1692,7 @@ class RNNRegressor(_BaseRNN):
     _loss = _losses.SquaredError
     _estimator_type = "regressor"
 
+    @_with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
             target_mask=None):
         """Train from scratch (or from the current weights with ``warm_start``).
@@ -1704,6 +1734,7 @@ class RNNRegressor(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=False)
 
+    @_with_threads
     def partial_fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
                     target_mask=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
@@ -1714,6 +1745,7 @@ class RNNRegressor(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=True)
 
+    @_with_threads
     def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
                 return_state=False):
         """Predict the taught outputs.
@@ -1745,6 +1777,7 @@ class RNNRegressor(_BaseRNN):
         y = self._shape_output(out, self._output_steps())
         return (y, h_last) if return_state else y
 
+    @_with_threads
     def step(self, X, state=None):
         """Advance the model by the steps of X, carrying the hidden state.
 
@@ -1775,6 +1808,7 @@ class RNNRegressor(_BaseRNN):
             out = out[..., 0]
         return out, h_last
 
+    @_with_threads
     def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
               target_mask=None):
         """Coefficient of determination R² over all taught outputs.
@@ -1857,6 +1891,7 @@ class RNNClassifier(_BaseRNN):
     _loss = _losses.SoftmaxCrossEntropy
     _estimator_type = "classifier"
 
+    @_with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
             target_mask=None):
         """Train from scratch (or from the current weights with ``warm_start``).
@@ -1893,6 +1928,7 @@ class RNNClassifier(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=False)
 
+    @_with_threads
     def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None,
                     initial_state_mask=None, target_mask=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
@@ -1921,6 +1957,7 @@ class RNNClassifier(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=True, classes=classes)
 
+    @_with_threads
     def predict_proba(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
                       return_state=False):
         """Class probabilities of the taught outputs.
@@ -1944,6 +1981,7 @@ class RNNClassifier(_BaseRNN):
         proba = self._shape_output(proba, self._output_steps())
         return (proba, h_last) if return_state else proba
 
+    @_with_threads
     def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
                 return_state=False):
         """Predicted labels of the taught outputs.
@@ -1972,6 +2010,7 @@ class RNNClassifier(_BaseRNN):
         y = self.classes_[self._shape_output(idx, self._output_steps())]
         return (y, h_last) if return_state else y
 
+    @_with_threads
     def step(self, X, state=None, *, return_proba=False):
         """Advance the model by the steps of X, carrying the hidden state.
 
@@ -2005,6 +2044,7 @@ class RNNClassifier(_BaseRNN):
             return _losses.softmax(out), h_last
         return self.classes_[out.argmax(axis=2)], h_last
 
+    @_with_threads
     def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
               target_mask=None):
         """Accuracy over all taught outputs (every taught step of every sequence).
@@ -2129,7 +2169,7 @@ for _cls, _shapes in (
 
 _ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
 # Hyperparameters added after the first files of format version 1 were written.
-_ADDED_PARAMS = ("n_symbols", "readout")
+_ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
 # a classifier's string labels: at most 1024 characters each in a model file
 _MAX_LABEL_BYTES = 4 * 1024
 

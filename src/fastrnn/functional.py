@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ._threads import get_num_threads, threads, threads_for
 from ._validation import Gradients, check_args
 
 try:
@@ -46,7 +47,7 @@ if os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
 else:
     kernels = KERNEL_MODULES.get("avx2", _core)
 
-__all__ = ["forward", "backward", "matmul", "Gradients"]
+__all__ = ["forward", "backward", "matmul", "Gradients", "threads", "get_num_threads"]
 
 _ACTIVATION_CODES = {"tanh": 0, "relu": 1}
 # The float32 and float64 specializations of the fused kernels, picked by the
@@ -55,64 +56,23 @@ _SPECIALIZATION = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"
 
 
 
-def _max_threads() -> int:
-    """FASTRNN_NUM_THREADS if set, else the CPUs this process may run on."""
-    value = os.environ.get("FASTRNN_NUM_THREADS", "").strip()
-    if value:
-        try:
-            n = int(value)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"FASTRNN_NUM_THREADS must be a positive integer, not {value!r}")
-        return n
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
-
-
-# How the kernels use threads. With at least SPLIT_BATCH sequences they give
-# each thread whole sequences (the time loops then need no barrier at all,
-# see _group_rows in the kernels): one more thread per
-# SEQUENCE_WORK_PER_THREAD multiply-adds of the whole pass (B * T * H * (D +
-# H) forward, 4 times as many needed backward, whose products over all steps
-# meet at more barriers). With fewer sequences they split each step's
-# product by columns and meet at a barrier after every step, which pays only
-# when a step has enough work: one more thread per STEP_WORK_PER_THREAD
-# multiply-adds of the step product (B * H * H). float64 counts twice; a
-# limit of 0 means always MAX_THREADS. Tests change them to cover one and
-# several threads.
-MAX_THREADS = _max_threads()
+# How the kernels use threads, up to the limit of fastrnn._threads
+# (fastrnn.threads, FASTRNN_NUM_THREADS, OpenMP's limit, the CPUs). With at
+# least SPLIT_BATCH sequences they give each thread whole sequences (the
+# time loops then need no barrier at all, see _group_rows in the kernels):
+# one more thread per SEQUENCE_WORK_PER_THREAD multiply-adds of the whole
+# pass (B * T * H * (D + H) forward, 4 times as many needed backward, whose
+# products over all steps meet at more barriers). With fewer sequences they
+# split each step's product by columns and meet at a barrier after every
+# step, which pays only when a step has enough work: one more thread per
+# STEP_WORK_PER_THREAD multiply-adds of the step product (B * H * H).
+# float64 counts twice; a work of 0 per thread means always as many threads
+# as the limit allows. Tests set them to 0 to cover several threads.
 SPLIT_BATCH = 8
 SEQUENCE_WORK_PER_THREAD = 1 << 19
 STEP_WORK_PER_THREAD = 1 << 16
 _WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
-
-
-def _threads_for(work: int, work_per_thread: int) -> int:
-    """One thread per work_per_thread (0: MAX_THREADS), 1 to MAX_THREADS."""
-    global _threads_used
-    n = MAX_THREADS if work_per_thread <= 0 else max(1, min(MAX_THREADS, work // work_per_thread))
-    if n > 1:
-        _threads_used = True
-    return int(n)
-
-
-# GCC's OpenMP runtime cannot start threads again in a child process forked
-# after it has run threads (the child hangs). A child forked then runs the
-# kernels on one thread: they take no OpenMP path at all on one thread.
-_threads_used = False
-
-
-def _after_fork_in_child() -> None:
-    global MAX_THREADS
-    if _threads_used:
-        MAX_THREADS = 1
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_threads_for = threads_for
 
 
 def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
@@ -127,8 +87,8 @@ def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
 
 
 # A single product (the estimators' readout) takes one more thread per
-# PRODUCT_WORK_PER_THREAD multiply-adds (float64 counts twice; 0: always
-# MAX_THREADS), up to MAX_THREADS.
+# PRODUCT_WORK_PER_THREAD multiply-adds (float64 counts twice; 0: as many
+# as the limit allows), up to the limit.
 PRODUCT_WORK_PER_THREAD = 1 << 18
 
 

@@ -1,0 +1,137 @@
+"""How many threads the kernels may use.
+
+The limit for a kernel call follows the ecosystem's controls, most specific
+first:
+
+1. ``fastrnn.threads(n)`` around the call (the estimators' ``n_threads``
+   uses it), for the current thread or task (a :mod:`contextvars` variable);
+2. the environment variable ``FASTRNN_NUM_THREADS`` (read at import);
+3. OpenMP's own limit, ``omp_get_max_threads()``: ``OMP_NUM_THREADS``,
+   ``threadpoolctl.threadpool_limits`` and the inner limits that joblib's
+   workers and dask's set (as scikit-learn's OpenMP code reads it);
+4. the CPUs this process may run on.
+
+The kernels then take as many threads as the work of a call pays for, up to
+that limit (:func:`fastrnn.functional._n_threads`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from typing import Iterator
+
+__all__ = ["threads", "get_num_threads"]
+
+_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "fastrnn_threads", default=None)
+
+
+def _check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _env_threads() -> int | None:
+    """FASTRNN_NUM_THREADS as a positive int, or None when unset or empty."""
+    value = os.environ.get("FASTRNN_NUM_THREADS", "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"FASTRNN_NUM_THREADS must be a positive integer, not {value!r}")
+    return n
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+ENV_THREADS = _env_threads()
+CPUS = _cpus()
+
+# GCC's OpenMP runtime cannot start threads again in a child process forked
+# after it has run threads (the child hangs). A child forked then runs the
+# kernels on one thread, whatever was asked: on one thread they take no
+# OpenMP path at all.
+_threads_used = False
+_forked_child = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_child
+    if _threads_used:
+        _forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _omp_max_threads() -> int:
+    from ._core import _omp_max_threads
+
+    return _omp_max_threads()
+
+
+def get_num_threads() -> int:
+    """The most threads the next kernel call from this thread may use.
+
+    See :func:`threads` for the order of the controls.
+    """
+    if _forked_child:
+        return 1
+    n = _LIMIT.get()
+    if n is not None:
+        return n
+    if ENV_THREADS is not None:
+        return ENV_THREADS
+    return max(1, min(CPUS, _omp_max_threads()))
+
+
+@contextlib.contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Run the kernel calls inside the ``with`` block on at most ``n`` threads.
+
+    The limit holds for the current thread (and asyncio task) only, and nests.
+    It takes precedence over ``FASTRNN_NUM_THREADS``, which takes precedence
+    over OpenMP's limit (``OMP_NUM_THREADS``, ``threadpoolctl``, the inner
+    limits of joblib and dask workers), which is capped by the CPUs this
+    process may use. ``n`` may exceed the number of CPUs (the kernels then run
+    that many threads); ``None`` restores the default inside the block.
+    Results never depend on the number of threads.
+
+    Examples
+    --------
+    >>> import fastrnn
+    >>> with fastrnn.threads(1):
+    ...     fastrnn.get_num_threads()
+    1
+    """
+    if n is not None:
+        n = _check_count("the number of threads", n)
+    token = _LIMIT.set(n)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def threads_for(work: int, work_per_thread: int) -> int:
+    """One thread per work_per_thread multiply-adds (0: as many as allowed),
+    from 1 up to get_num_threads()."""
+    global _threads_used
+    limit = get_num_threads()
+    n = limit if work_per_thread <= 0 else max(1, min(limit, work // work_per_thread))
+    if n > 1:
+        _threads_used = True
+    return int(n)
