@@ -379,6 +379,8 @@ BAD_SAMPLE = {
     "bench bad min-time": (["bench", "--min-time", "0"], 2, "--min-time"),
     "bench negative settle": (["bench", "--settle", "-1"], 2, "--settle"),
     "bench infinite settle": (["bench", "--settle", "inf"], 2, "--settle"),
+    "bench negative busy": (["bench", "--busy", "-1"], 2, "--busy"),
+    "bench text busy": (["bench", "--busy", "two"], 2, "--busy"),
 }
 
 
@@ -488,6 +490,33 @@ def test_bench_writes_json(capsys, tmp_path, tiny_bench):
         assert all("vs_torch" in row for row in data["rows"])
     assert {row["mode"] for row in data["rows"]} == {"forward", "train"}
     assert all(row["fastrnn_ms"] > 0 for row in data["rows"])
+
+
+def test_bench_busy_and_step(capsys, tmp_path, tiny_bench, monkeypatch):
+    """--busy N times the training steps again beside N busy-loop processes,
+    which it ends; --step times one step of a character model."""
+    monkeypatch.setattr(bench, "STEP_SHAPE", (8, 5))
+    started = []
+    real_enter = bench.BusyProcesses.__enter__
+
+    def enter(self):
+        out = real_enter(self)
+        started.extend(self.procs)
+        assert all(p.poll() is None for p in self.procs)  # running
+        return out
+
+    monkeypatch.setattr(bench.BusyProcesses, "__enter__", enter)
+    j = tmp_path / "b.json"
+    status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001", "--settle",
+                                "0", "--busy", "2", "--step", "--json", j)
+    assert status == 0, err
+    assert len(started) == 2 and all(p.poll() is not None for p in started)  # ended
+    assert "training step with 2 busy processes" in out
+    assert "one step with probabilities" in out
+    data = json.loads(j.read_text())
+    assert data["busy"]["processes"] == 2
+    assert {r["mode"] for r in data["busy"]["results"]} == {"train"}
+    assert data["step_seconds"]["fastrnn"] > 0
 
 
 def test_bench_plot(capsys, tmp_path, tiny_bench):

@@ -5,8 +5,8 @@ backpropagation through time on the compiled kernels; ``fastrnn.reference``
 has the same functions in plain NumPy.
 """
 
+from ._threads import get_num_threads, threads  # first: it loads the kernels
 from . import reference
-from ._threads import get_num_threads, threads
 from .functional import Gradients, backward, forward
 from .estimator import NotFittedError, RNNClassifier, RNNRegressor, load
 from .io import ModelFileError, ModelFileWarning

@@ -59,6 +59,50 @@ def _cpus() -> int:
 ENV_THREADS = _env_threads()
 CPUS = _cpus()
 
+# How long a waiting OpenMP thread spins before it sleeps. GCC's runtime
+# spins 300,000 times by default (milliseconds): on cores shared with other
+# processes, a thread that waits at a barrier, or for the next kernel call,
+# then burns the time slices that the thread it waits for (or the Python
+# thread that is about to call) needs. Measured with 2 busy processes on 2
+# cores: a training step at (64, 100, 128, 256) took 5.5 times longer with
+# the default than with 300 spins (a few microseconds), which still catch
+# the threads that arrive together on a quiet machine. fastrnn sets it for
+# its own loading of the runtime only, and only when neither
+# OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set; if another module loaded GCC's
+# OpenMP runtime first, that runtime keeps its settings (OPENMP_WAITS says
+# which happened).
+SPIN_COUNT = 300
+
+
+def _openmp_already_loaded() -> bool:
+    try:
+        with open("/proc/self/maps") as f:
+            return "libgomp" in f.read()
+    except OSError:  # not Linux
+        return False
+
+
+def _load_kernels_with_short_spins() -> str:
+    """Import the kernels (which load the OpenMP runtime) with GOMP_SPINCOUNT
+    set to SPIN_COUNT, then restore the environment: what fastrnn's OpenMP
+    waits do ("short spins", "as set by OMP_WAIT_POLICY/GOMP_SPINCOUNT", or
+    "as loaded before fastrnn")."""
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return "as set by OMP_WAIT_POLICY/GOMP_SPINCOUNT"
+    if _openmp_already_loaded():
+        return "as loaded before fastrnn"
+    os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    try:
+        from . import _core  # noqa: F401  (the runtime reads GOMP_SPINCOUNT as it loads)
+    except ImportError:  # no build: fastrnn.functional says how to build
+        return "not loaded"
+    finally:
+        del os.environ["GOMP_SPINCOUNT"]
+    return f"short spins (GOMP_SPINCOUNT={SPIN_COUNT})"
+
+
+OPENMP_WAITS = _load_kernels_with_short_spins()
+
 # GCC's OpenMP runtime cannot start threads again in a child process forked
 # after it has run threads (the child hangs). A child forked then runs the
 # kernels on one thread, whatever was asked: on one thread they take no

@@ -5,7 +5,7 @@ for a training step (forward + BPTT given dL/dh), in float32 and float64,
 times each backend in the same process, and reports medians, GFLOP/s, the
 machine's large-GEMM rate measured in the same run, and every ratio.
 
-    python -m fastrnn.bench [--quick] [--json FILE] [--plot FILE.png]
+    python -m fastrnn.bench [--quick] [--json FILE] [--plot FILE.png] [--busy N] [--step]
 
 Ratios are what to quote: absolute times drift on a shared machine.
 """
@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import functional, reference
+from . import _threads, functional, reference
 
 # (B, T, D, H): overhead-bound sizes first, GEMM-bound ones last.
 GRID = [
@@ -292,6 +292,7 @@ def machine_info() -> dict:
             "machine": platform.machine(), "cpus": os.cpu_count(),
             "kernels": functional.kernels.__name__,
             "max_threads": functional.get_num_threads(),
+            "openmp_waits": _threads.OPENMP_WAITS,
             "date": time.strftime("%Y-%m-%d")}
     try:
         import torch
@@ -300,6 +301,132 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+# --- a busy machine ---------------------------------------------------------
+
+BUSY_LOOP = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+
+
+class BusyProcesses:
+    """``with BusyProcesses(n):`` runs n busy-loop processes (each a Python
+    loop that never sleeps, as a browser tab or a build would take a core),
+    each ending by itself after `limit` seconds, and ended by process id when
+    the block exits."""
+
+    def __init__(self, n: int, limit: float = 900.0):
+        self.n = n
+        self.limit = limit
+        self.procs: list = []
+
+    def __enter__(self):
+        import subprocess
+
+        code = BUSY_LOOP.format(seconds=float(self.limit))
+        for _ in range(self.n):
+            self.procs.append(subprocess.Popen([sys.executable, "-c", code],
+                                               stdin=subprocess.DEVNULL))
+        time.sleep(0.2)  # let them reach their loops
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            proc.wait()
+        self.procs.clear()
+        return False
+
+
+def format_busy_table(quiet: list[Result], busy: list[Result], n_busy: int) -> str:
+    """Each backend's training step with n_busy busy processes, as a multiple
+    of its own quiet time, and fastrnn's speed-up under the same load."""
+    q = {(r.dtype, r.shape, r.backend): r.seconds for r in quiet}
+    b = {(r.dtype, r.shape, r.backend): r.seconds for r in busy}
+    names = list(dict.fromkeys(r.backend for r in busy))
+    lines = [f"training step with {n_busy} busy processes: time / quiet time "
+             "(2 = a fair share of 2 cores against 2 busy processes), and fastrnn's "
+             "speed-up under that load"]
+    head = f"{'dtype':8} {'B, T, D, H':>18} " + " ".join(f"{n + ' x':>12}" for n in names)
+    head += "".join(f" {'busy x ' + o:>14}" for o in names if o != "fastrnn")
+    lines.append(head)
+    for dtype, shape in dict.fromkeys((r.dtype, r.shape) for r in busy):
+        row = f"{dtype:8} {', '.join(map(str, shape)):>18} "
+        row += " ".join(f"{b[dtype, shape, n] / q[dtype, shape, n]:12.2f}" for n in names)
+        for o in names:
+            if o != "fastrnn":
+                row += f" {b[dtype, shape, o] / b[dtype, shape, 'fastrnn']:14.1f}"
+        lines.append(row)
+    return "\n".join(lines) + "\n"
+
+
+# --- the latency of one step ---------------------------------------------------
+
+STEP_SHAPE = (256, 103)  # hidden units, symbols: the character model of `fastrnn train`
+
+
+def step_latency(min_time: float = 0.5, backends=("fastrnn", "torch")) -> dict[str, float]:
+    """Seconds per call to advance a character model (STEP_SHAPE) by one
+    symbol and get its class probabilities: fastrnn's
+    RNNClassifier.step(ids, state, return_proba=True), against PyTorch's
+    RNNCell + Linear + softmax."""
+    from .estimator import RNNClassifier
+
+    H, V = STEP_SHAPE
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, V, size=(8, 40))
+    model = RNNClassifier(n_hidden=H, max_epochs=1, random_state=0, n_symbols=V)
+    model.fit(ids, np.roll(ids, -1, axis=1) % V)
+    fns = {}
+    if "fastrnn" in backends:
+        state = [model.start_state(1)]
+        symbols = ids[0]
+
+        def fastrnn_step(i=[0]):
+            i[0] = (i[0] + 1) % len(symbols)
+            p, state[0] = model.step(symbols[i[0]:i[0] + 1][None], state[0], return_proba=True)
+            return p
+
+        fns["fastrnn"] = fastrnn_step
+    if "torch" in backends:
+        try:
+            import torch
+        except ImportError:
+            pass
+        else:
+            cell = torch.nn.RNNCell(V, H)
+            linear = torch.nn.Linear(H, V)
+            onehot = torch.eye(V)[:, None, :]  # (V, 1, V): one row per symbol
+            h = [torch.zeros(1, H)]
+            symbols = ids[0]
+
+            def torch_step(i=[0]):
+                i[0] = (i[0] + 1) % len(symbols)
+                with torch.no_grad():
+                    h[0] = cell(onehot[symbols[i[0]]], h[0])
+                    return torch.softmax(linear(h[0]), dim=1)
+
+            fns["torch"] = torch_step
+    return median_times(fns, min_time=min_time, rounds=3, max_repeat=100000)
+
+
+def format_step_table(times: dict[str, float]) -> str:
+    H, V = STEP_SHAPE
+    line = (f"one step with probabilities (H = {H}, {V} symbols): "
+            + ", ".join(f"{name} {t * 1e6:.1f} us" for name, t in times.items()))
+    if "fastrnn" in times and "torch" in times:
+        line += f"; fastrnn {times['torch'] / times['fastrnn']:.1f}x faster than torch"
+    return line + "\n"
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return n
 
 
 def add_arguments(parser: argparse.ArgumentParser, seconds=float, seconds_or_zero=float) -> None:
@@ -314,6 +441,13 @@ def add_arguments(parser: argparse.ArgumentParser, seconds=float, seconds_or_zer
     parser.add_argument("--settle", type=seconds_or_zero, default=SETTLE_SECONDS, metavar="S",
                         help="pause before each timed block, so the previous library's "
                              f"threads stop spinning (default {SETTLE_SECONDS})")
+    parser.add_argument("--busy", type=_count, default=0, metavar="N",
+                        help="also time the training steps with N busy-loop processes "
+                             "running (started and ended here) and print each backend's "
+                             "slowdown against its own quiet time")
+    parser.add_argument("--step", action="store_true",
+                        help="also time one step of a character model with probabilities "
+                             "(RNNClassifier.step against PyTorch's RNNCell + Linear + softmax)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each measurement")
 
 
@@ -330,15 +464,26 @@ def run_from_args(args: argparse.Namespace) -> int:
     info = machine_info()
     print("fastrnn bench: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     gemm = {dt: gemm_rate(dt) for dt in dtypes}
-    results = run(grid, dtypes, min_time=args.min_time,
-                  progress=(lambda s: print(s, flush=True)) if args.verbose else None,
-                  settle=args.settle)
+    progress = (lambda s: print(s, flush=True)) if args.verbose else None
+    results = run(grid, dtypes, min_time=args.min_time, progress=progress, settle=args.settle)
     rows = ratios(results)
     print(format_table(rows, gemm))
+    out = {"machine": info, "gemm_gflops": gemm, "rows": rows,
+           "results": [asdict(r) for r in results]}
+    if args.busy:
+        quiet = [r for r in results if r.mode == "train"]
+        with BusyProcesses(args.busy):
+            busy = [r for r in run(grid, dtypes, min_time=args.min_time, progress=progress,
+                                   settle=args.settle) if r.mode == "train"]
+        print(format_busy_table(quiet, busy, args.busy))
+        out["busy"] = {"processes": args.busy, "results": [asdict(r) for r in busy]}
+    if args.step:
+        times = step_latency(min_time=max(args.min_time, 0.3))
+        print(format_step_table(times))
+        out["step_seconds"] = times
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "gemm_gflops": gemm, "rows": rows,
-                       "results": [asdict(r) for r in results]}, f, indent=1)
+            json.dump(out, f, indent=1)
     if args.plot:
         try:
             plot(rows, args.plot)
