@@ -78,10 +78,14 @@ def _parts(result):
 
 
 @pytest.fixture
-def problem(monkeypatch):
+def problem():
     # One kernel thread: the race is between the calling thread and another
     # Python thread; one thread keeps each call short on a busy machine.
-    monkeypatch.setattr(fastrnn.functional, "MAX_THREADS", 1)
+    with fastrnn.threads(1):
+        yield _problem()
+
+
+def _problem():
     rng = np.random.default_rng(0)
     W_xh = rng.normal(0, 0.3, (V, H))
     W_hh = rng.normal(0, 0.3 / np.sqrt(H), (H, H))

@@ -41,20 +41,25 @@ def configs():
     """(name, settings of fastrnn.functional) for every build and 1 or 2 threads."""
     out = []
     for build, module in sorted(functional.KERNEL_MODULES.items()):
-        out.append((f"{build}/1 thread", {"kernels": module, "MAX_THREADS": 1}))
+        out.append((f"{build}/1 thread", {"kernels": module, "n_threads": 1}))
         out.append((f"{build}/2 threads", {
-            "kernels": module, "MAX_THREADS": 2, "SEQUENCE_WORK_PER_THREAD": 0,
+            "kernels": module, "n_threads": 2, "SEQUENCE_WORK_PER_THREAD": 0,
             "STEP_WORK_PER_THREAD": 0, "PRODUCT_WORK_PER_THREAD": 0}))
     return out
 
 
 @contextlib.contextmanager
 def configured(settings):
+    """The kernels run as settings say: n_threads through fastrnn.threads,
+    the rest as attributes of fastrnn.functional."""
+    settings = dict(settings)
+    n_threads = settings.pop("n_threads")
     saved = {name: getattr(functional, name) for name in settings}  # AttributeError if gone
     try:
         for name, value in settings.items():
             setattr(functional, name, value)
-        yield
+        with fastrnn.threads(n_threads):
+            yield
     finally:
         for name, value in saved.items():
             setattr(functional, name, value)
