@@ -32,6 +32,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -266,13 +267,21 @@ def _built_files(root: Path) -> list[Path]:
 _FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _pytest(root: Path, args: list[str], timeout: float, env: dict) -> tuple[bool, str]:
     """(passed, first failing test or reason) of one pytest run in the copy."""
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p",
            "no:cacheprovider", "-rfE", *args]
     try:
+        # SIGINT back to the default in the child (started in the background,
+        # e.g. under nohup, it would inherit SIG_IGN, and the CLI's interrupt
+        # tests would fail for that reason alone)
         r = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
+                           stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                           preexec_fn=_default_sigint)
     except subprocess.TimeoutExpired:
         return False, f"(timeout after {timeout:.0f} s)"
     if r.returncode == 0:
