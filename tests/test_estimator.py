@@ -676,6 +676,40 @@ def test_clip_norm_bounds_the_update():
     assert step == pytest.approx(0.1 * 0.5, rel=1e-9)
 
 
+def test_adam_first_update_moves_each_weight_by_the_learning_rate():
+    # Adam's bias-corrected first step is lr * g / (|g| + eps'): every weight
+    # with a gradient moves by the learning rate (without the corrections it
+    # would move by lr / 10 or by lr * 31.6).
+    X, y = small_regression()
+    lr = 0.01
+    reg = RNNRegressor(n_hidden=5, optimizer="adam", learning_rate=lr, alpha=0.0,
+                       batch_size=len(X), max_epochs=1, dtype="float64",
+                       random_state=0)
+    reg.partial_fit(X, y)  # one mini-batch: one update, from the initial weights
+    init = RNNRegressor(**dict(reg.get_params(), learning_rate=1e-300)).fit(X, y)
+    for name in WEIGHTS:
+        moved = np.abs(getattr(reg, name) - getattr(init, name))
+        assert moved.max() == pytest.approx(lr, rel=1e-3), name
+    # and it trains: a few epochs of Adam fit the task
+    reg.set_params(max_epochs=60, learning_rate=0.02).fit(X, y)
+    assert reg.score(X, y) > 0.8
+
+
+def test_classifier_learns_only_from_the_taught_steps():
+    # The label at each step is the sign of the input, but at the untaught
+    # steps y holds the opposite label: a classifier that honours target_mask
+    # learns the rule; one that read every step would see a coin toss.
+    rng = np.random.default_rng(4)
+    X = rng.choice([-1.0, 1.0], size=(128, 8, 1))
+    truth = (X[:, :, 0] > 0).astype(int)
+    taught = rng.random(truth.shape) < 0.5
+    y = np.where(taught, truth, 1 - truth)
+    clf = RNNClassifier(n_hidden=8, learning_rate=0.02, max_epochs=20, batch_size=16,
+                        random_state=0).fit(X, y, target_mask=taught)
+    assert clf.score(X, truth) > 0.95
+    assert clf.score(X, y, target_mask=taught) > 0.95
+
+
 # --------------------------------------------------------------------------
 # 6. Stability
 # --------------------------------------------------------------------------

@@ -8,15 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib  # noqa: F401  (in the test extra: the PNG branches always run)
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-try:
-    import matplotlib  # noqa: F401
-    HAVE_MPL = True
-except ImportError:
-    HAVE_MPL = False
 
 
 def run_example(name, out_dir, *args, block_matplotlib=False, timeout=300):
@@ -80,7 +75,7 @@ def test_adding_problem(tmp_path):
 
 def test_sine_forecast(tmp_path):
     run_example("sine_forecast.py", tmp_path, "--quick", "--out-dir", tmp_path)
-    check_sine(tmp_path, plot=HAVE_MPL)
+    check_sine(tmp_path, plot=True)
 
 
 def test_sine_forecast_without_matplotlib(tmp_path):
@@ -111,6 +106,6 @@ def test_examples_write_into_the_current_directory_by_default(tmp_path):
 def test_full_size_example(name, tmp_path):
     run_example(name, tmp_path, "--out-dir", tmp_path)
     {"adding_problem.py": check_adding,
-     "sine_forecast.py": lambda d: check_sine(d, plot=HAVE_MPL),
+     "sine_forecast.py": lambda d: check_sine(d, plot=True),
      "binary_addition.py": check_binary,
      "text_generation.py": check_text}[name](tmp_path)

@@ -147,6 +147,66 @@ def test_fit_save_load_partial_fit_is_bit_identical(tmp_path, monkeypatch):
     assert a.validation_scores_ == b.validation_scores_
 
 
+# Every hyperparameter away from its default (activation, readout, output_steps,
+# ids with n_symbols, early stopping ...): a load that drops or resets any of
+# them shows in get_params, and in the training that follows.
+_NOT_DEFAULT = dict(
+    n_hidden=6, activation="relu", output_steps=2, learn_initial_state=True,
+    learning_rate=0.004, momentum=0.5, nesterov=True, alpha=0.002, clip_norm=0.3,
+    batch_size=5, max_epochs=4, bptt_steps=3, early_stopping=True,
+    validation_fraction=0.25, tol=0.003, n_iter_no_change=2, dtype="float64",
+    n_symbols=7, random_state=11, verbose=1, warm_start=True,
+)
+
+
+def _not_default_model(kind, optimizer):
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 7, size=(24, 9))
+    kw = dict(_NOT_DEFAULT, optimizer=optimizer)
+    if kind == "classifier":
+        return RNNClassifier(**kw), X, (X[:, -2:] + X[:, -3:-1]) % 3
+    # readout=False teaches units 0..1 directly (ReLU: targets >= 0)
+    y = np.stack([X[:, -2:] / 7.0, (X[:, -2:] > 3) * 0.5], axis=2)
+    return RNNRegressor(**kw, readout=False), X, y
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "adagrad"])
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_every_hyperparameter_survives_save_and_load(tmp_path, capsys, monkeypatch, kind,
+                                                     optimizer):
+    monkeypatch.setenv("FASTRNN_NUM_THREADS", "1")
+    model, X, y = _not_default_model(kind, optimizer)
+    params = model.get_params()
+    defaults = type(model)().get_params()
+    same = sorted(k for k in params if params[k] == defaults[k])
+    # a classifier always has a readout; "adam" is the default optimizer
+    assert same == ["optimizer"] * (optimizer == "adam") + ["readout"] * (
+        kind == "classifier"), f"left at the default: {same}"
+    model.fit(X, y)
+    model.save(tmp_path / "m.npz")
+    loaded = fastrnn.load(tmp_path / "m.npz")
+    got = loaded.get_params()
+    assert sorted(got) == sorted(params)
+    for key, value in params.items():
+        assert type(got[key]) is type(value) and got[key] == value, key
+    _assert_same_weights(model, loaded)
+    assert loaded._optimizer.state_dict()["hyperparameters"] == \
+        model._optimizer.state_dict()["hyperparameters"]
+    # one more partial_fit, then a warm-started fit (early stopping, tol,
+    # n_iter_no_change, validation_fraction at work): the same bits
+    for m in (model, loaded):
+        m.partial_fit(X, y)
+    _assert_same_weights(model, loaded)
+    assert loaded.loss_curve_ == model.loss_curve_
+    for m in (model, loaded):
+        m.fit(X, y)
+    _assert_same_weights(model, loaded)
+    assert loaded.n_iter_ == model.n_iter_
+    assert loaded.loss_curve_ == model.loss_curve_
+    assert loaded.validation_scores_ == model.validation_scores_
+    capsys.readouterr()  # verbose=1 printed the epochs
+
+
 def _as_version_1(src, dst):
     """Rewrite a model file as format version 1 wrote it."""
     with np.load(src, allow_pickle=False) as npz:

@@ -1,0 +1,392 @@
+"""Plant known bugs in fastrnn one at a time and count how many the tests catch.
+
+    python tools/mutate.py [--list] [--only NAME ...] [--jobs 1] [--timeout S]
+
+Each mutation replaces one exact snippet of a source file (kernels, functional
+layer, estimators, optimizers, model files) by a wrong one. The script copies
+the repository (without .git and build/) into a temporary directory, builds
+the extension there once, and then for each mutation: checks that its snippet
+occurs exactly once in the pristine file (it stops with an error when the
+source has moved), applies it, rebuilds the extension when a .pyx/.pxi file
+changed, and runs the tests with PYTHONPATH at the copy's src:
+
+1. first the test files most likely to catch it (`-x`, in the listed order);
+2. only if they all pass, the rest of the suite (`-x`).
+
+A mutation is *caught* when a test fails (or the run crashes or times out):
+the verdict is the whole suite's, since step 1 runs a part of it. The copy's
+file is restored (and the pristine extension put back) after each mutation,
+whatever happens; the repository itself is never written. The table at the
+end gives each mutation, caught or SURVIVED, and the first failing test.
+The exit status is 1 when a mutation survived.
+
+Not part of CI: it takes about 15-30 minutes (a kernel mutation rebuilds the
+extension, about half a minute); run it before a release, and when a mutation
+survives, add the test that catches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = "src/fastrnn/"
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str           # relative to the repository root
+    old: str            # exact snippet, must occur once
+    new: str
+    description: str
+    first: tuple = ()   # test files to run first
+
+
+K = PKG + "_kernels.pxi"
+KERNEL_TESTS = ("tests/test_functional.py", "tests/test_kernel_edges.py",
+                "tests/test_accuracy.py")
+
+MUTATIONS = [
+    # --- kernels -----------------------------------------------------------
+    Mutation("relu-derivative", K,
+             "g[j] = g[j] if hrow[j] > 0 else 0",
+             "g[j] = g[j]",
+             "BPTT drops the ReLU derivative", KERNEL_TESTS),
+    Mutation("tanh-derivative", K,
+             "g[j] = g[j] * (1 - hrow[j] * hrow[j])",
+             "g[j] = g[j] * (1 - 0.5 * hrow[j] * hrow[j])",
+             "BPTT uses 1 - h^2 / 2 as tanh's derivative", KERNEL_TESTS),
+    Mutation("tanh-coefficient", K,
+             "p = p * r + 1.0f / 120.0f;",
+             "p = p * r + 1.0f / 100.0f;",
+             "float32 tanh polynomial: 1/100 instead of 1/5!",
+             ("tests/test_tanh.py",) + KERNEL_TESTS),
+    Mutation("dW_hh-predecessor", K,
+             "            elif t > 0:\n                src = A + (i - 1) * lda + i0 + g",
+             "            elif t > 0 or i > 0:\n                src = A + (i - 1) * lda + i0 + g",
+             "dW_hh pairs step 0 with the previous sequence's last state, not h0",
+             KERNEL_TESTS),
+    Mutation("last-row-block", K,
+             "cdef Py_ssize_t n_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK",
+             "cdef Py_ssize_t n_blocks = M // ROW_BLOCK",
+             "products skip the last, partial block of rows", KERNEL_TESTS),
+    Mutation("lengths-mask-forward", K,
+             "if lengths != NULL and t >= lengths[s]:\n            _fill(h_t",
+             "if lengths != NULL and t > lengths[s]:\n            _fill(h_t",
+             "forward runs one step past each sequence's length", KERNEL_TESTS),
+    Mutation("lengths-mask-backward", K,
+             "if lengths != NULL and t >= lengths[s]:\n            _fill(da_t",
+             "if lengths != NULL and t > lengths[s]:\n            _fill(da_t",
+             "BPTT takes the gradient of the first padded step", KERNEL_TESTS),
+    Mutation("ids-row-lookup", K,
+             "_add(h + i * H, W_xh + ids[i] * H, H)",
+             "_add(h + i * H, W_xh + ids[i - (i > 0)] * H, H)",
+             "integer ids: each row looks up the previous row's id",
+             ("tests/test_ids.py",) + KERNEL_TESTS),
+    Mutation("ids-gradient", K,
+             "_add(dW_xh + ids[i] * H, da + i * H, H)",
+             "_add(dW_xh + ids[i // T * T] * H, da + i * H, H)",
+             "integer ids: dW_xh adds every step into the sequence's first id",
+             ("tests/test_ids.py",) + KERNEL_TESTS),
+    Mutation("db-last-row", K,
+             "    for k in range(kk):\n        for j in range(width):\n            db[q + j]",
+             "    for k in range(kk - 1):\n        for j in range(width):\n            db[q + j]",
+             "db leaves out the last row of each block of dA", KERNEL_TESTS),
+    Mutation("thread-split-groups", K,
+             'for g in prange((B + rows - 1) // rows, num_threads=n_threads,\n'
+             '                        schedule="static"):\n'
+             '            s0 = g * rows\n            _backward_steps',
+             'for g in prange(B // rows, num_threads=n_threads,\n'
+             '                        schedule="static"):\n'
+             '            s0 = g * rows\n            _backward_steps',
+             "threads taking whole sequences (B >= 8) skip the last, partial group in BPTT",
+             ("tests/test_threads.py",) + KERNEL_TESTS),
+    # --- functional layer --------------------------------------------------
+    Mutation("shared-h0-gradient-mean", PKG + "functional.py",
+             "dh0 = dh0.sum(axis=0)",
+             "dh0 = dh0.mean(axis=0)",
+             "a shared h0's gradient is the batch mean, not the sum",
+             ("tests/test_initial_states.py",) + KERNEL_TESTS),
+    Mutation("shared-h0-broadcast", PKG + "_validation.py",
+             "h0 = np.ascontiguousarray(np.broadcast_to(h0, (B, H)))",
+             "h0 = np.concatenate([h0[None], np.zeros((B - 1, H), h0.dtype)])",
+             "a shared h0 starts only the first sequence (the others from zeros)",
+             ("tests/test_initial_states.py",) + KERNEL_TESTS),
+    Mutation("index-private-copy", PKG + "_validation.py",
+             'return np.array(arr, dtype=np.intp, order="C", copy=True)',
+             'return np.asarray(arr, dtype=np.intp, order="C")',
+             "ids/lengths: the caller's intp array itself reaches the kernels, not a copy",
+             ("tests/test_validation.py", "tests/test_gil.py", "tests/test_ids.py")),
+    # --- optimizers --------------------------------------------------------
+    Mutation("adam-bias-correction", PKG + "optim.py",
+             "step_size = self.learning_rate / (1.0 - b1**t)",
+             "step_size = self.learning_rate",
+             "Adam without the first moment's bias correction",
+             ("tests/test_estimator_parts.py", "tests/test_estimator.py")),
+    Mutation("adam-second-bias-correction", PKG + "optim.py",
+             "inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2**t)",
+             "inv_sqrt_bc2 = 1.0",
+             "Adam without the second moment's bias correction",
+             ("tests/test_estimator_parts.py", "tests/test_estimator.py")),
+    Mutation("sgd-nesterov", PKG + "optim.py",
+             "p -= lr * (g + mu * v)",
+             "p -= lr * (g + v)",
+             "Nesterov momentum without the momentum factor",
+             ("tests/test_estimator_parts.py", "tests/test_estimator.py")),
+    # --- estimators --------------------------------------------------------
+    Mutation("clip-after-update", PKG + "estimator.py",
+             "        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)\n"
+             "        if not math.isfinite(norm):\n"
+             "            raise NonFiniteLossError(f\"the gradient norm is not finite ({norm})\")\n"
+             "        for key in grads:\n"
+             "            np.copyto(backup[key], params[key])\n"
+             "        self._optimizer.step(params, grads)\n",
+             "        for key in grads:\n"
+             "            np.copyto(backup[key], params[key])\n"
+             "        self._optimizer.step(params, grads)\n"
+             "        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)\n"
+             "        if not math.isfinite(norm):\n"
+             "            raise NonFiniteLossError(f\"the gradient norm is not finite ({norm})\")\n",
+             "gradients are clipped after the update (so never)",
+             ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
+    Mutation("l2-gradient", PKG + "estimator.py",
+             'grads["W_hh"] += alpha * W_hh',
+             "pass",
+             "the L2 penalty's gradient leaves out W_hh",
+             ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
+    Mutation("h0-gradient-one-sequence", PKG + "estimator.py",
+             "    g = dh0.sum(axis=0)\n    g[~free] = 0",
+             "    g = dh0[0].copy()\n    g[~free] = 0",
+             "h0_'s gradient (masked initial states) from the first sequence only",
+             ("tests/test_initial_states.py", "tests/test_estimator.py")),
+    Mutation("classifier-target-mask", PKG + "estimator.py",
+             "slots = m if m.ndim == 2 else m.any(axis=2)",
+             "slots = np.ones_like(m) if m.ndim == 2 else m.any(axis=2)",
+             "the classifier ignores target_mask",
+             ("tests/test_initial_states.py", "tests/test_estimator.py")),
+    Mutation("early-stopping-restore", PKG + "estimator.py",
+             "        if best_params is not None:\n            for k, v in best_params.items():",
+             "        if best_params is not None and False:\n            for k, v in best_params.items():",
+             "early stopping keeps the last weights, not the best",
+             ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
+    Mutation("early-stopping-patience", PKG + "estimator.py",
+             "if not incremental and no_improvement > cfg.n_iter_no_change:",
+             "if not incremental and no_improvement >= cfg.n_iter_no_change:",
+             "training stops one epoch early (n_iter_no_change epochs, not more)",
+             ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
+    Mutation("tbptt-carry", PKG + "estimator.py",
+             "                carry[alive] = last",
+             "                pass",
+             "truncated BPTT: sequences still running do not carry their state on",
+             ("tests/test_estimator.py",)),
+    # --- save / load -------------------------------------------------------
+    Mutation("load-resets-clip-norm", PKG + "estimator.py",
+             "    est = cls(**hyper)\n",
+             "    est = cls(**{**hyper, \"clip_norm\": 5.0})\n",
+             "load puts clip_norm back to its default",
+             ("tests/test_persistence.py", "tests/test_estimator.py")),
+    Mutation("load-resets-optimizer", PKG + "estimator.py",
+             "    est = cls(**hyper)\n",
+             "    est = cls(**{**hyper, \"optimizer\": \"adam\"})\n",
+             "load puts optimizer back to its default (and keeps the saved state)",
+             ("tests/test_persistence.py", "tests/test_estimator.py")),
+    Mutation("save-drops-hyperparameter", PKG + "estimator.py",
+             "hyper = {k: _jsonable(k, v) for k, v in self.get_params().items()}",
+             "hyper = {k: _jsonable(k, v) for k, v in self.get_params().items()\n"
+             "                 if k != \"n_iter_no_change\"}",
+             "save leaves out n_iter_no_change",
+             ("tests/test_persistence.py", "tests/test_estimator.py")),
+    Mutation("optimizer-step-count", PKG + "estimator.py",
+             '{"name": opt_info["name"], "n_steps": opt_info["n_steps"],',
+             '{"name": opt_info["name"], "n_steps": 0,',
+             "load restarts the optimizer's step count (Adam's bias correction)",
+             ("tests/test_persistence.py",)),
+    Mutation("optimizer-slots", PKG + "estimator.py",
+             "            state[key][slot] = arrays[member]",
+             "            state[key][slot] = arrays[member] * 0",
+             "load zeroes the optimizer's moments and velocities",
+             ("tests/test_persistence.py",)),
+    Mutation("shuffling-state", PKG + "estimator.py",
+             'attrs["random_generator"] = _rng_state(self.__dict__.get("_rng"))',
+             'attrs["random_generator"] = None',
+             "save leaves out the shuffling generator's state",
+             ("tests/test_persistence.py",)),
+    Mutation("atomic-save-cleanup", PKG + "io.py",
+             "    except BaseException:\n        try:\n            os.unlink(tmp)",
+             "    except BaseException:\n        try:\n            pass",
+             "a failed save leaves its temporary file",
+             ("tests/test_persistence.py",)),
+    Mutation("atomic-save-fsync", PKG + "io.py",
+             "            f.flush()\n            os.fsync(f.fileno())",
+             "            f.flush()",
+             "a save renames the file before it is on disk",
+             ("tests/test_persistence.py",)),
+]
+
+
+def _check_unique(src_root: Path, m: Mutation) -> str:
+    text = (src_root / m.file).read_text()
+    count = text.count(m.old)
+    if count != 1:
+        raise SystemExit(f"mutation {m.name}: its snippet occurs {count} times in {m.file} "
+                         "(expected once): the source has moved, update tools/mutate.py")
+    return text
+
+
+def _copy_tree(dst: Path) -> None:
+    ignore = shutil.ignore_patterns(".git", "build", "__pycache__", ".pytest_cache",
+                                    ".hypothesis", ".benchmarks", "*.egg-info", "dist",
+                                    ".venv", ".ci-venv", "*.so", "_core*.c", "*.html")
+    shutil.copytree(ROOT, dst, ignore=ignore, dirs_exist_ok=True)
+
+
+def _build(root: Path, log: Path) -> None:
+    r = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=root,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log.write_text(r.stdout)
+    if r.returncode != 0:
+        raise RuntimeError(f"build failed, see {log}")
+
+
+def _built_files(root: Path) -> list[Path]:
+    return sorted((root / "src/fastrnn").glob("_core*.so")) + sorted(
+        (root / "src/fastrnn").glob("_core*.pyd"))
+
+
+_FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _pytest(root: Path, args: list[str], timeout: float, env: dict) -> tuple[bool, str]:
+    """(passed, first failing test or reason) of one pytest run in the copy."""
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p",
+           "no:cacheprovider", "-rfE", *args]
+    try:
+        # SIGINT back to the default in the child (started in the background,
+        # e.g. under nohup, it would inherit SIG_IGN, and the CLI's interrupt
+        # tests would fail for that reason alone)
+        r = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                           preexec_fn=_default_sigint)
+    except subprocess.TimeoutExpired:
+        return False, f"(timeout after {timeout:.0f} s)"
+    if r.returncode == 0:
+        return True, ""
+    if r.returncode == 5:  # no tests collected: not a catch
+        return True, ""
+    m = _FAILED.search(r.stdout)
+    if m:
+        return False, m.group(2)
+    if r.returncode < 0:
+        return False, f"(crash: signal {-r.returncode})"
+    tail = r.stdout.strip().splitlines()[-1:] or [""]
+    return False, f"(exit {r.returncode}: {tail[0][:60]})"
+
+
+def run(mutations: list[Mutation], timeout: float) -> list[tuple[Mutation, str, str, float]]:
+    # every snippet is checked against the repository before anything runs
+    for m in mutations:
+        _check_unique(ROOT, m)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fastrnn-mutate-") as tmp:
+        root = Path(tmp) / "repo"
+        _copy_tree(root)
+        print(f"scratch copy: {root}; building the extension ...", flush=True)
+        _build(root, Path(tmp) / "build-pristine.log")
+        pristine_bin = Path(tmp) / "pristine-bin"
+        pristine_bin.mkdir()
+        for f in _built_files(root):
+            shutil.copy2(f, pristine_bin / f.name)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(root / "src") + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("FASTRNN_NUM_THREADS", None)
+        for i, m in enumerate(mutations, 1):
+            t0 = time.perf_counter()
+            target = root / m.file
+            original = _check_unique(root, m)
+            kernel = m.file.endswith((".pyx", ".pxi", ".pxd"))
+            print(f"[{i}/{len(mutations)}] {m.name}: {m.description}", flush=True)
+            try:
+                target.write_text(original.replace(m.old, m.new))
+                verdict, where = "SURVIVED", ""
+                try:
+                    if kernel:
+                        _build(root, Path(tmp) / f"build-{m.name}.log")
+                except RuntimeError as exc:
+                    verdict, where = "caught", f"(does not build: {exc})"
+                else:
+                    first = [t for t in m.first if (root / t).exists()]
+                    passed, where = _pytest(root, first, timeout, env) if first else (True, "")
+                    if passed:
+                        rest = [a for t in first for a in ("--ignore", t)]
+                        passed, where = _pytest(root, ["tests", *rest], timeout, env)
+                    if not passed:
+                        verdict = "caught"
+            finally:
+                target.write_text(original)
+                if kernel:
+                    for f in pristine_bin.iterdir():
+                        shutil.copy2(f, root / "src/fastrnn" / f.name)
+                    # the pristine build must look newer than the restored source
+                    now = time.time()
+                    for f in _built_files(root):
+                        os.utime(f, (now, now))
+            dt = time.perf_counter() - t0
+            print(f"    {verdict} {where} ({dt:.0f} s)", flush=True)
+            results.append((m, verdict, where, dt))
+    return results
+
+
+def _table(results) -> str:
+    w = max(len(m.name) for m, *_ in results)
+    lines = [f"{'mutation':<{w}}  verdict   first failing test", "-" * (w + 60)]
+    for m, verdict, where, _ in results:
+        lines.append(f"{m.name:<{w}}  {verdict:<8}  {where}")
+    caught = sum(v == "caught" for _, v, _, _ in results)
+    lines.append(f"\n{caught} of {len(results)} planted bugs caught")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--list", action="store_true", help="list the mutations and check them")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutations")
+    ap.add_argument("--jobs", type=int, default=1, choices=[1],
+                    help="mutations run one at a time (the tests use the threads)")
+    ap.add_argument("--timeout", type=float, default=1800,
+                    help="seconds for one pytest run before the mutation counts as caught")
+    args = ap.parse_args(argv)
+    mutations = MUTATIONS
+    if args.only:
+        names = {m.name for m in MUTATIONS}
+        unknown = sorted(set(args.only) - names)
+        if unknown:
+            ap.error(f"unknown mutations {unknown}; see --list")
+        mutations = [m for m in MUTATIONS if m.name in args.only]
+    if args.list:
+        for m in mutations:
+            _check_unique(ROOT, m)
+            print(f"{m.name:<28} {m.file:<28} {m.description}")
+        return 0
+    results = run(mutations, args.timeout)
+    print()
+    print(_table(results))
+    return 0 if all(v == "caught" for _, v, _, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
