@@ -253,13 +253,14 @@ def test_resume_rejects_other_hidden_size_and_unknown_characters(capsys, tmp_pat
 
 
 def test_interrupt_handler_first_sets_flag_second_raises():
+    before = signal.getsignal(signal.SIGINT)  # default, or ignored in a background job
     with cli._Interrupt() as stop:
         assert signal.getsignal(signal.SIGINT) == stop._handle
         stop._handle(signal.SIGINT, None)
         assert stop.requested
         with pytest.raises(KeyboardInterrupt):
             stop._handle(signal.SIGINT, None)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # restored
 
 
 # ----------------------------------------------------------------------------
