@@ -155,7 +155,7 @@ _NOT_DEFAULT = dict(
     learning_rate=0.004, momentum=0.5, nesterov=True, alpha=0.002, clip_norm=0.3,
     batch_size=5, max_epochs=4, bptt_steps=3, early_stopping=True,
     validation_fraction=0.25, tol=0.003, n_iter_no_change=2, dtype="float64",
-    n_symbols=7, random_state=11, verbose=1, warm_start=True,
+    n_symbols=7, random_state=11, verbose=1, warm_start=True, n_threads=1,
 )
 
 

@@ -1462,6 +1462,16 @@ class _BaseRNN(_ParamsMixin):
         self._check_fitted()
         if output_steps is None:
             output_steps = self._output_steps()
+        if lengths is None and initial_state is None and initial_state_mask is None:
+            small = self._step_small(X, None)  # a few short sequences: no packing
+            if small is not None and (isinstance(output_steps, str)
+                                      or output_steps <= small[0].shape[1]):
+                out, h_last = small
+                n, T = out.shape[:2]
+                steps, valid = _losses.taught_steps(output_steps, T, None, n)
+                if steps is not None:
+                    out = out[np.arange(n)[:, None], steps]
+                return out, valid, (h_last if want_state else None)
         data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
         return self._forward_outputs(data, output_steps, want_state)
 
@@ -1519,6 +1529,9 @@ class _BaseRNN(_ParamsMixin):
     def _step_raw(self, X, state):
         """Outputs of every step of a chunk (n, k_steps, n_outputs) and the new state."""
         self._check_fitted()
+        small = self._step_small(X, state)
+        if small is not None:
+            return small
         data = self._check_inputs(X, None, None, None)
         n = data.X.shape[0]
         if state is None:
@@ -1526,6 +1539,59 @@ class _BaseRNN(_ParamsMixin):
         data.init = _check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
                                          name="state")
         out, _, h_last = self._forward_outputs(data, "all", True)
+        return out, h_last
+
+    def _step_small(self, X, state):
+        """_step_raw's fast path for a few sequences and steps of a model with
+        a readout: (out, new state), or None when the call is not such a call
+        or anything in it needs the full checks (which then raise).
+
+        Nothing is packed (the kernel reads the weights in place) and the
+        weights' values are not scanned again: only their dtypes, shapes and
+        layout, and the inputs and state, are checked here. Results are the
+        same bits as the full path's."""
+        W_hy = self.__dict__.get("W_hy_")
+        W_hh = self.__dict__.get("W_hh_")
+        if W_hy is None or W_hh is None or self.activation not in _ACTIVATIONS:
+            return None
+        dt = W_hh.dtype
+        H, (_, N) = W_hh.shape[0], W_hy.shape
+        V = self.n_features_in_
+        weights = ((self.W_xh_, (V, H)), (W_hh, (H, H)), (self.b_, (H,)), (W_hy, (H, N)),
+                   (self.b_y_, (N,)))
+        for w, shape in weights:
+            if (not isinstance(w, np.ndarray) or w.dtype != dt or w.shape != shape
+                    or not w.flags.c_contiguous):
+                return None
+        X = np.asarray(X)
+        if X.ndim < 2 or X.shape[0] * X.shape[1] > _SMALL_STEP or 0 in X.shape[:2]:
+            return None
+        n, k = X.shape[:2]
+        x = ids = None
+        if X.dtype.kind in "iu" and X.ndim == 2:
+            ids = np.array(X, dtype=np.intp, copy=True)  # checked and used: one private copy
+            values = ids.ravel().tolist()  # (a few values: faster than two reductions)
+            if min(values) < 0 or max(values) >= V:
+                return None
+        elif X.dtype.kind == "f" and X.ndim == 3 and X.shape[2] == V:
+            x = np.array(X, dtype=dt, order="C", copy=True)
+            if not _all_finite(x.reshape(-1)):
+                return None
+        else:
+            return None
+        if state is None:
+            h0 = self.start_state(n)
+        else:
+            h0 = np.array(state, dtype=dt, order="C", copy=True) if np.ndim(state) == 2 else None
+            if h0 is None or h0.shape != (n, H) or not _all_finite(h0.reshape(-1)):
+                return None
+        h_work = np.empty((n, H), dtype=dt)
+        h_last = np.empty((n, H), dtype=dt)
+        out = np.empty((n, k, N), dtype=dt)
+        t_work = np.empty(max(H, N), dtype=dt)
+        _step_rows(dt)(
+            x, ids, self.W_xh_, W_hh, self.b_, h0, W_hy, self.b_y_, h_work, h_last, out,
+            t_work, _F._ACTIVATION_CODES[self.activation])
         return out, h_last
 
     # ------------------------------------------------------------------- save
@@ -2169,6 +2235,26 @@ for _cls, _shapes in (
 
 _ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
 # Hyperparameters added after the first files of format version 1 were written.
+# step() on at most this many (sequence, step) pairs reads the weights in
+# place instead of packing them (_BaseRNN._step_small).
+_SMALL_STEP = 32
+_STEP_ROWS = {}
+
+
+def _step_rows(dtype):
+    """The kernels' _step_rows for dtype (the fused function's specialization,
+    looked up once per kernel build)."""
+    key = (_F.kernels, dtype)
+    fn = _STEP_ROWS.get(key)
+    if fn is None:
+        fn = _STEP_ROWS[key] = _F.kernels._step_rows[_F._SPECIALIZATION[dtype]]
+    return fn
+
+
+def _all_finite(flat):
+    """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
+    return _F.kernels._all_finite(flat) if flat.size else True
+
 _ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
 # a classifier's string labels: at most 1024 characters each in a model file
 _MAX_LABEL_BYTES = 4 * 1024
