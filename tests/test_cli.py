@@ -300,6 +300,8 @@ def test_generate_follows_the_model_distribution():
     model.b_ = np.zeros(H)
     model.W_hy_ = np.zeros((H, V))
     model.b_y_ = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
+    model.n_features_in_ = model.n_outputs_ = V   # what fit and load set
+    model.classes_ = np.arange(V)
     ids = cli.generate(model, [0], 10000, 1.0, np.random.default_rng(0))
     freq = np.bincount(ids, minlength=V) / ids.size
     np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4], atol=0.02)

@@ -299,26 +299,26 @@ def bits_per_char(model, ids: np.ndarray, chunk: int = 4096) -> float:
 def generate(model, prime_ids, length: int, temperature: float,
              rng: np.random.Generator) -> np.ndarray:
     """Sample `length` character ids after the prime ids, one character at a
-    time, carrying the hidden state; softmax(logits / temperature), or the
-    most likely character for temperature 0."""
-    W_xh, W_hh, b, W_hy, b_y = _weights(model)
-    act = model.activation
-    h = _F.forward(np.asarray(prime_ids, dtype=np.intp)[None], W_xh, W_hh, b,
-                   _start_state(model, 1), activation=act)[:, -1]
+    time through the model's public step (which carries the hidden state);
+    from the probabilities sharpened or flattened by the temperature
+    (p ** (1 / temperature), normalized: softmax(logits / temperature)), or
+    the most likely character for temperature 0."""
+    prime = np.asarray(prime_ids, dtype=np.intp)[None]
+    p, h = model.step(prime, return_proba=True)
     out = np.empty(length, dtype=np.intp)
     for i in range(length):
-        z = (h[0] @ W_hy + b_y).astype(np.float64)
+        q = p[0, -1].astype(np.float64)
         if temperature == 0:
-            c = int(z.argmax())
+            c = int(q.argmax())
         else:
-            z = (z - z.max()) / temperature
-            p = np.exp(z - z.max())
-            cdf = np.cumsum(p)
+            with np.errstate(divide="ignore"):
+                z = np.log(q) / temperature
+            w = np.exp(z - z.max())
+            cdf = np.cumsum(w)
             c = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")),
-                    len(p) - 1)
+                    len(w) - 1)
         out[i] = c
-        h = _F.forward(np.array([[c]], dtype=np.intp), W_xh, W_hh, b, h,
-                       activation=act)[:, -1]
+        p, h = model.step(np.array([[c]], dtype=np.intp), h, return_proba=True)
     return out
 
 
