@@ -220,3 +220,39 @@ def test_estimator_rejects_bad_n_threads(bad):
     X = np.zeros((4, 3, 2))
     with pytest.raises(ValueError, match="n_threads"):
         fastrnn.RNNRegressor(n_threads=bad).fit(X, X[:, :, :1])
+
+
+WAITS = """
+import os, sys
+if sys.argv[1] == "sklearn first":
+    import sklearn.utils._openmp_helpers  # loads GCC's OpenMP runtime before fastrnn
+import fastrnn
+from fastrnn import _threads
+print(_threads.OPENMP_WAITS)
+print("GOMP_SPINCOUNT" in os.environ)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="GCC's OpenMP runtime")
+@pytest.mark.parametrize("case, env, expected", [
+    ("plain", {}, "short spins (GOMP_SPINCOUNT=3000)"),
+    ("plain", {"OMP_WAIT_POLICY": "active"}, "as set by OMP_WAIT_POLICY/GOMP_SPINCOUNT"),
+    ("plain", {"GOMP_SPINCOUNT": "100"}, "as set by OMP_WAIT_POLICY/GOMP_SPINCOUNT"),
+    ("sklearn first", {}, "as loaded before fastrnn"),
+])
+def test_openmp_waits_are_short_unless_set_or_loaded_before(tmp_path, case, env, expected):
+    """fastrnn loads the OpenMP runtime with short spins, leaves the
+    environment as it found it, and respects the user's own settings."""
+    if case == "sklearn first":
+        pytest.importorskip("sklearn")
+    script = tmp_path / "waits.py"
+    script.write_text(WAITS)
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    environ.update(env)
+    proc = subprocess.run([sys.executable, str(script), case], capture_output=True, text=True,
+                          timeout=120, env=environ)
+    assert proc.returncode == 0, proc.stderr
+    waits, spin_left_set = proc.stdout.splitlines()
+    assert waits == expected
+    assert spin_left_set == str("GOMP_SPINCOUNT" in env)

@@ -62,16 +62,17 @@ CPUS = _cpus()
 # How long a waiting OpenMP thread spins before it sleeps. GCC's runtime
 # spins 300,000 times by default (milliseconds): on cores shared with other
 # processes, a thread that waits at a barrier, or for the next kernel call,
-# then burns the time slices that the thread it waits for (or the Python
-# thread that is about to call) needs. Measured with 2 busy processes on 2
-# cores: a training step at (64, 100, 128, 256) took 5.5 times longer with
-# the default than with 300 spins (a few microseconds), which still catch
-# the threads that arrive together on a quiet machine. fastrnn sets it for
-# its own loading of the runtime only, and only when neither
-# OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set; if another module loaded GCC's
-# OpenMP runtime first, that runtime keeps its settings (OPENMP_WAITS says
-# which happened).
-SPIN_COUNT = 300
+# burns the time slices that the thread it waits for (or the Python thread
+# about to call) needs. Measured on 2 cores (fastrnn train, 12 s runs, and
+# the bench grid's training steps): with 2 busy processes the main job ran
+# at 25% of its quiet speed with the default, 38% with 10,000 spins and 54%
+# with 3,000; 300 spins sent the threads to sleep so often that quiet
+# speed dropped by up to 40% on the small grid rows, 3,000 by at most 10%
+# (one row; the others within 4%). fastrnn sets it for its own loading of
+# the runtime only, and only when neither OMP_WAIT_POLICY nor
+# GOMP_SPINCOUNT is set; if another module loaded GCC's OpenMP runtime
+# first, that runtime keeps its settings (OPENMP_WAITS says which happened).
+SPIN_COUNT = 3000
 
 
 def _openmp_already_loaded() -> bool:
