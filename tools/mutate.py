@@ -106,9 +106,11 @@ MUTATIONS = [
     Mutation("thread-split-groups", K,
              'for g in prange((B + rows - 1) // rows, num_threads=n_threads,\n'
              '                        schedule="static"):\n'
+             '            fastrnn_note_team()\n'
              '            s0 = g * rows\n            _backward_steps',
              'for g in prange(B // rows, num_threads=n_threads,\n'
              '                        schedule="static"):\n'
+             '            fastrnn_note_team()\n'
              '            s0 = g * rows\n            _backward_steps',
              "threads taking whole sequences (B >= 8) skip the last, partial group in BPTT",
              ("tests/test_threads.py",) + KERNEL_TESTS),
@@ -128,6 +130,21 @@ MUTATIONS = [
              'return np.asarray(arr, dtype=np.intp, order="C")',
              "ids/lengths: the caller's intp array itself reaches the kernels, not a copy",
              ("tests/test_validation.py", "tests/test_gil.py", "tests/test_ids.py")),
+    Mutation("small-step-last-state", K,
+             "cur = bufs[1 - (k - 1 - t) % 2]",
+             "cur = bufs[(k - 1 - t) % 2]",
+             "small calls: the state after the last step lands in the work buffer",
+             ("tests/test_small_calls.py",)),
+    Mutation("small-step-readout-bias", K,
+             "_copy(&y[s, t, 0], &b_y[0], N)",
+             "_fill(&y[s, t, 0], N, <floating>0)",
+             "small calls: the readout leaves out b_y",
+             ("tests/test_small_calls.py",)),
+    Mutation("threads-context-ignored", PKG + "_threads.py",
+             "    n = _LIMIT.get()\n    if n is not None:\n        return n\n",
+             "    n = None\n",
+             "fastrnn.threads(n) (and n_threads) has no effect on the kernels",
+             ("tests/test_threads.py",)),
     # --- optimizers --------------------------------------------------------
     Mutation("adam-bias-correction", PKG + "optim.py",
              "step_size = self.learning_rate / (1.0 - b1**t)",
