@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import functional
+from fastrnn import _threads, functional
 
 
 # Fewer than 8 sequences: threads split each step by columns. From 8 on,
@@ -235,7 +235,7 @@ print("GOMP_SPINCOUNT" in os.environ)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="GCC's OpenMP runtime")
 @pytest.mark.parametrize("case, env, expected", [
-    ("plain", {}, "short spins (GOMP_SPINCOUNT=3000)"),
+    ("plain", {}, f"short spins (GOMP_SPINCOUNT={_threads.SPIN_COUNT})"),
     ("plain", {"OMP_WAIT_POLICY": "active"}, "as set by OMP_WAIT_POLICY/GOMP_SPINCOUNT"),
     ("plain", {"GOMP_SPINCOUNT": "100"}, "as set by OMP_WAIT_POLICY/GOMP_SPINCOUNT"),
     ("sklearn first", {}, "as loaded before fastrnn"),

@@ -63,16 +63,17 @@ CPUS = _cpus()
 # spins 300,000 times by default (milliseconds): on cores shared with other
 # processes, a thread that waits at a barrier, or for the next kernel call,
 # burns the time slices that the thread it waits for (or the Python thread
-# about to call) needs. Measured on 2 cores (fastrnn train, 12 s runs, and
-# the bench grid's training steps): with 2 busy processes the main job ran
-# at 25% of its quiet speed with the default, 38% with 10,000 spins and 54%
-# with 3,000; 300 spins sent the threads to sleep so often that quiet
-# speed dropped by up to 40% on the small grid rows, 3,000 by at most 10%
-# (one row; the others within 4%). fastrnn sets it for its own loading of
+# about to call) needs. Measured on 2 cores, fastrnn train beside 2 busy
+# processes ran at 25% of its quiet speed with the default, 37-39% with
+# 10,000 spins and 39-54% with 3,000 (a fair share is 50%). Fewer spins
+# cost quiet speed: a thread that sleeps between two calls may wake on the
+# calling thread's core, and with 3,000 or 6,000 spins small calls (B, T,
+# D, H = 16, 100, 32, 64) timed after a pause ran up to 3 times slower,
+# with 10,000 rarely and by less. fastrnn sets it for its own loading of
 # the runtime only, and only when neither OMP_WAIT_POLICY nor
 # GOMP_SPINCOUNT is set; if another module loaded GCC's OpenMP runtime
 # first, that runtime keeps its settings (OPENMP_WAITS says which happened).
-SPIN_COUNT = 3000
+SPIN_COUNT = 10000
 
 
 def _openmp_already_loaded() -> bool:
