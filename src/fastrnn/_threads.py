@@ -123,10 +123,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _omp_max_threads() -> int:
+try:
     from ._core import _omp_max_threads
-
-    return _omp_max_threads()
+except ImportError:  # no build: fastrnn.functional says how to build
+    def _omp_max_threads() -> int:
+        return 1
 
 
 def get_num_threads() -> int:
