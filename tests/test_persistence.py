@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 import zipfile
@@ -536,7 +537,7 @@ def test_save_fsyncs_the_file_and_the_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", fsync)
     _model().save(tmp_path / "m.npz")
     if os.path.exists("/proc"):
-        assert synced[0].endswith(".m.npz.%d.tmp" % os.getpid())
+        assert synced[0].endswith(".m.npz.%d.%d.tmp" % (os.getpid(), threading.get_ident()))
         assert synced[1] == os.path.realpath(tmp_path)
     else:  # pragma: no cover
         assert len(synced) == 2
@@ -553,11 +554,41 @@ def test_next_save_removes_stale_temps_of_dead_processes(tmp_path):
     dead = tmp_path / f".m.npz.{_dead_pid()}.tmp"
     alive = tmp_path / f".m.npz.{os.getppid()}.tmp"  # a live process: kept
     other = tmp_path / f".other.npz.{_dead_pid()}.tmp"  # another file's: kept
-    for p in (dead, alive, other):
+    dead_thread = tmp_path / f".m.npz.{_dead_pid()}.12345.tmp"  # a dead process's thread
+    for p in (dead, alive, other, dead_thread):
         p.write_bytes(b"half")
     _model().save(path)
-    assert not dead.exists() and alive.exists() and other.exists()
+    assert not dead.exists() and not dead_thread.exists()
+    assert alive.exists() and other.exists()
     fastrnn.load(path)
+
+
+def test_threads_saving_the_same_path_at_once(tmp_path):
+    """Each thread writes its own temporary file: the path always holds one
+    whole model, never a mix, and no temporary file is left."""
+    import threading as _threading
+
+    path = tmp_path / "m.npz"
+    X = np.random.default_rng(0).normal(size=(8, 5, 2))
+    models = [fastrnn.RNNRegressor(n_hidden=n, max_epochs=1, random_state=0).fit(X, X)
+              for n in (12, 20)]
+    errors = []
+
+    def save_many(model):
+        try:
+            for _ in range(20):
+                model.save(path)
+        except Exception as exc:  # pragma: no cover - the failure reported below
+            errors.append(exc)
+
+    threads = [_threading.Thread(target=save_many, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert fastrnn.load(path).n_hidden in (12, 20)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
 SAVER = textwrap.dedent("""

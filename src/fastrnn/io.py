@@ -52,6 +52,7 @@ import os
 import re
 import stat
 import struct
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -189,9 +190,9 @@ def _pid_alive(pid):
 
 
 def _remove_stale_temps(directory, name):
-    """Remove ``.{name}.<pid>.tmp`` files of processes that no longer exist
-    (left by a save that was killed)."""
-    pattern = re.compile(r"\." + re.escape(name) + r"\.([0-9]{1,10})\.tmp")
+    """Remove ``.{name}.<pid>.tmp`` and ``.{name}.<pid>.<thread>.tmp`` files
+    of processes that no longer exist (left by a save that was killed)."""
+    pattern = re.compile(r"\." + re.escape(name) + r"\.([0-9]{1,10})(?:\.[0-9]{1,20})?\.tmp")
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -225,7 +226,7 @@ def _fsync_directory(directory):
 def atomic_write(path, write):
     """Write a file so that readers see either the old or the new one, whole.
 
-    ``write(f)`` writes into ``.{name}.{pid}.tmp``, an open binary file in the
+    ``write(f)`` writes into ``.{name}.{pid}.{thread}.tmp``, an open binary file in the
     same directory; the file is flushed and ``os.fsync``-ed, renamed over
     ``path`` with ``os.replace``, and the directory is fsync-ed. On any
     failure (an exception, ``KeyboardInterrupt``) the temporary file is
@@ -239,7 +240,9 @@ def atomic_write(path, write):
     directory, name = os.path.split(path)
     directory = directory or "."
     _remove_stale_temps(directory, name)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    # one temporary file per process and thread: saves of the same path from
+    # two threads never write into each other's file
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
                      0o666)
