@@ -1,7 +1,6 @@
 """Declares and cythonizes the extension; all metadata lives in pyproject.toml."""
 
 import os
-import platform
 import sys
 import tempfile
 import warnings
@@ -9,11 +8,20 @@ import warnings
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext as _build_ext
+from setuptools.errors import CompileError, LinkError
 
 DEBUG = os.environ.get("FASTRNN_CYTHON_DEBUG", "0") not in ("", "0")
 # FASTRNN_SANITIZE=1 builds the kernels with AddressSanitizer and
 # UndefinedBehaviorSanitizer (GCC or Clang): for tools/sanitize.sh, not for use.
 SANITIZE = os.environ.get("FASTRNN_SANITIZE", "0") not in ("", "0")
+# FASTRNN_PORTABLE=1 makes GCC and Clang compile the kernels' plain-C vector
+# type (arrays in structs), the one that compilers without vector extensions
+# (MSVC) build: for tools/portable.sh, which tests that code path.
+PORTABLE = os.environ.get("FASTRNN_PORTABLE", "0") not in ("", "0")
+# FASTRNN_OPENMP: "1" (default) uses OpenMP when the compiler has it and
+# otherwise builds single-threaded kernels (and says so); "0" builds them
+# without OpenMP; "require" stops the build when OpenMP is not found.
+OPENMP = os.environ.get("FASTRNN_OPENMP", "1").strip().lower()
 
 directives = {
     "language_level": 3,
@@ -23,112 +31,167 @@ directives = {
     "cdivision": not DEBUG,
 }
 
-# -O3 lets GCC vectorize the contiguous inner loops (packing, activations,
-# the polynomial tanh); -fno-trapping-math lets it turn the clamps and
-# the ReLU's comparisons into branch-free min/max/blend. No -ffast-math: the
-# tanh relies on exact IEEE rounding (a round-to-integer trick), and
-# finiteness must stay checkable.
-GNU_LIKE = os.name != "nt"
-link_args = []
-if SANITIZE and not GNU_LIKE:
-    sys.exit("fastrnn: FASTRNN_SANITIZE=1 needs GCC or Clang")
-if not GNU_LIKE:
-    compile_args = ["/O2"]
-elif SANITIZE:
-    # -O1 keeps the reports' stacks readable and the run fast enough; any
-    # undefined behaviour stops the process like an ASan report does.
-    compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-Wno-psabi",
-                    "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
-    link_args = ["-fsanitize=address,undefined"]
-elif DEBUG:
-    compile_args = ["-O0", "-g"]
-else:
+
+def base_flags(msvc):
+    """The compile and link flags of this kind of build, before OpenMP."""
+    if msvc:
+        if SANITIZE:
+            sys.exit("fastrnn: FASTRNN_SANITIZE=1 needs GCC or Clang")
+        return ["/O2"], []
+    if SANITIZE:
+        # -O1 keeps the reports' stacks readable and the run fast enough; any
+        # undefined behaviour stops the process like an ASan report does.
+        return (["-O1", "-g", "-fno-omit-frame-pointer", "-Wno-psabi",
+                 "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"],
+                ["-fsanitize=address,undefined"])
+    if DEBUG:
+        return ["-O0", "-g"], []
+    # -O3 lets GCC vectorize the contiguous inner loops (packing, activations,
+    # the polynomial tanh); -fno-trapping-math lets it turn the clamps and
+    # the ReLU's comparisons into branch-free min/max/blend. No -ffast-math:
+    # the tanh relies on exact IEEE rounding (a round-to-integer trick), and
+    # finiteness must stay checkable. -g0 overrides the -g of Python's own
+    # CFLAGS: no debug information in the modules users install.
     # -Wno-psabi: the baseline build's 32-byte vector helpers are static
     # inline, so the ABI note GCC gives about returning them does not apply.
-    compile_args = ["-O3", "-fno-trapping-math", "-Wno-psabi"]
+    return ["-O3", "-fno-trapping-math", "-Wno-psabi", "-g0"], []
 
 
-
-def openmp_flags():
-    """Compile and link flags for OpenMP, or none when the compiler has no
-    OpenMP (then the kernels' parallel loops run on one thread).
-    FASTRNN_OPENMP=0 turns it off."""
-    if os.environ.get("FASTRNN_OPENMP", "1") in ("", "0"):
-        return [], []
-    if not GNU_LIKE:
-        return ["/openmp"], []
-    from setuptools._distutils.ccompiler import new_compiler
-    from setuptools._distutils.sysconfig import customize_compiler
-
-    compiler = new_compiler()
-    customize_compiler(compiler)
-    with tempfile.TemporaryDirectory() as tmp:
-        source = os.path.join(tmp, "omp_check.c")
-        with open(source, "w") as f:
-            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
-        try:
-            objects = compiler.compile([source], output_dir=tmp, extra_postargs=["-fopenmp"])
-            compiler.link_executable(objects, os.path.join(tmp, "omp_check"),
-                                     extra_postargs=["-fopenmp"])
-        except Exception as exc:  # CompileError, LinkError
-            warnings.warn(f"fastrnn: building without OpenMP (single-threaded kernels): {exc}")
-            return [], []
-    return ["-fopenmp"], ["-fopenmp"]
+def openmp_candidates(msvc):
+    """(compile flags, link flags) to try for OpenMP, in order."""
+    if msvc:
+        return [(["/openmp"], [])]
+    candidates = [(["-fopenmp"], ["-fopenmp"])]
+    if sys.platform == "darwin":
+        # Apple's clang has no -fopenmp of its own: its preprocessor takes
+        # the pragmas, and the runtime is LLVM's libomp (Homebrew's, or
+        # wherever FASTRNN_LIBOMP_PREFIX points).
+        prefixes = [os.environ.get("FASTRNN_LIBOMP_PREFIX", ""),
+                    "/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+        for prefix in prefixes:
+            if prefix and os.path.isdir(prefix):
+                candidates.append((["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                                   [f"-L{prefix}/lib", "-lomp"]))
+        candidates.append((["-Xpreprocessor", "-fopenmp"], ["-lomp"]))
+    return candidates
 
 
-omp_compile, omp_link = openmp_flags()
-compile_args = compile_args + omp_compile
-link_args = link_args + omp_link
-BUILD_KIND = " ".join(compile_args + ["|"] + link_args)
-if SANITIZE:
-    print("fastrnn: sanitizer build (AddressSanitizer + UndefinedBehaviorSanitizer): "
-          "Python must preload libasan and libubsan, see README 'Sanitizer build'",
-          file=sys.stderr)
-else:
-    print(f"fastrnn: {'debug' if DEBUG else 'optimized'} build: {' '.join(compile_args)}",
-          file=sys.stderr)
+OPENMP_CHECK = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
+
+# Builds only for an x86-64 target whose compiler takes AVX2 and FMA (a
+# universal2 or arm64 build on an x86-64 host fails on #error).
+AVX2_CHECK = """\
+#if !defined(__x86_64__) && !defined(_M_X64)
+#error "not an x86-64 target"
+#endif
+#include <immintrin.h>
+__m256 fastrnn_avx2_check(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+"""
+AVX2_FLAGS = ["-mavx2", "-mfma"]
 
 
 class build_ext(_build_ext):
-    """build_ext that recompiles everything when the flags differ from the
+    """Chooses the flags with the compiler that builds the extensions (and
+    its target, not the host): OpenMP by a test program, the AVX2 module by
+    a test compile. Recompiles everything when the flags differ from the
     last build in the same build directory (setuptools only compares file
     times, so a sanitizer build would otherwise reuse optimized objects, or
     the other way round)."""
 
-    def run(self):
+    def _compiles(self, tmp, name, source, compile_args, link_args=None):
+        path = os.path.join(tmp, name + ".c")
+        with open(path, "w") as f:
+            f.write(source)
+        try:
+            objects = self.compiler.compile([path], output_dir=tmp,
+                                            extra_postargs=compile_args)
+            if link_args is not None:
+                self.compiler.link_executable(objects, name, output_dir=tmp,
+                                              extra_postargs=link_args)
+        except (CompileError, LinkError):
+            return False
+        return True
+
+    def _choose_flags(self):
+        msvc = self.compiler.compiler_type == "msvc"
+        compile_args, link_args = base_flags(msvc)
+        macros = []
+        if PORTABLE:
+            macros.append(("FASTRNN_PORTABLE_VECTORS", "1"))
+        omp_compile, omp_link, avx2 = [], [], False
+        with tempfile.TemporaryDirectory() as tmp:
+            if OPENMP not in ("", "0"):
+                for c_args, l_args in openmp_candidates(msvc):
+                    if self._compiles(tmp, "omp_check", OPENMP_CHECK,
+                                      compile_args + c_args, link_args + l_args):
+                        omp_compile, omp_link = c_args, l_args
+                        break
+            # MSVC: fastrnn._core's CPU check needs GCC or Clang, so an AVX2
+            # module would never be chosen there.
+            if not msvc:
+                avx2 = self._compiles(tmp, "avx2_check", AVX2_CHECK,
+                                      compile_args + AVX2_FLAGS)
+        kind = "sanitizer" if SANITIZE else "debug" if DEBUG else "optimized"
+        print(f"fastrnn: {kind} build: {' '.join(compile_args)}", file=sys.stderr)
+        if SANITIZE:
+            print("fastrnn: AddressSanitizer + UndefinedBehaviorSanitizer: Python must "
+                  "preload libasan and libubsan, see README 'Sanitizer build'",
+                  file=sys.stderr)
+        if PORTABLE:
+            print("fastrnn: portable vector code (FASTRNN_PORTABLE_VECTORS): "
+                  "plain-C vectors instead of the compiler's vector extensions",
+                  file=sys.stderr)
+        if omp_compile:
+            print(f"fastrnn: OpenMP: {' '.join(omp_compile + ['|'] + omp_link)}",
+                  file=sys.stderr)
+        elif OPENMP in ("", "0"):
+            print("fastrnn: OpenMP off (FASTRNN_OPENMP=0): the kernels run on one thread",
+                  file=sys.stderr)
+        else:
+            message = ("fastrnn: no OpenMP found for this compiler: building "
+                       "single-threaded kernels (the kernels run on one thread)")
+            if OPENMP == "require":
+                sys.exit(message + "; FASTRNN_OPENMP=require")
+            print(message, file=sys.stderr)
+            warnings.warn(message)
+        print("fastrnn: kernel builds: baseline" + (" + AVX2/FMA" if avx2 else
+              " only (the target is not x86-64, or the compiler takes no -mavx2 -mfma)"),
+              file=sys.stderr)
+        return compile_args + omp_compile, link_args + omp_link, macros, avx2
+
+    def build_extensions(self):
+        compile_args, link_args, macros, avx2 = self._choose_flags()
+        if not avx2:
+            self.extensions = [e for e in self.extensions if e.name != "fastrnn._core_avx2"]
+        for ext in self.extensions:
+            extra = AVX2_FLAGS if ext.name == "fastrnn._core_avx2" else []
+            ext.extra_compile_args = compile_args + extra
+            ext.extra_link_args = link_args
+            ext.define_macros = list(macros)
+        build_kind = repr([(e.name, e.extra_compile_args, e.extra_link_args,
+                            e.define_macros) for e in self.extensions])
         stamp = os.path.join(self.build_temp, "fastrnn-build-flags")
         try:
             with open(stamp) as f:
                 previous = f.read()
         except OSError:
             previous = None
-        if previous != BUILD_KIND:
+        if previous != build_kind:
             self.force = True
-        super().run()
+        super().build_extensions()
         os.makedirs(self.build_temp, exist_ok=True)
         with open(stamp, "w") as f:
-            f.write(BUILD_KIND)
+            f.write(build_kind)
 
+
+# The same kernels are built a second time for AVX2 + FMA where the target
+# is x86-64 (build_ext drops that module elsewhere); the functional layer
+# imports it only on CPUs that have both, so the wheel still runs on any
+# x86-64 CPU.
 extensions = [
-    Extension(
-        "fastrnn._core",
-        ["src/fastrnn/_core.pyx"],
-        extra_compile_args=compile_args,
-        extra_link_args=link_args,
-    ),
+    Extension("fastrnn._core", ["src/fastrnn/_core.pyx"]),
+    Extension("fastrnn._core_avx2", ["src/fastrnn/_core_avx2.pyx"]),
 ]
-# On x86-64 the same kernels are built a second time for AVX2 + FMA; the
-# functional layer imports that module only on CPUs that have both, so the
-# wheel still runs on any x86-64 CPU.
-if GNU_LIKE and platform.machine().lower() in ("x86_64", "amd64") and sys.maxsize > 2**32:
-    extensions.append(
-        Extension(
-            "fastrnn._core_avx2",
-            ["src/fastrnn/_core_avx2.pyx"],
-            extra_compile_args=compile_args + ["-mavx2", "-mfma"],
-            extra_link_args=link_args,
-        )
-    )
 
 setup(
     cmdclass={"build_ext": build_ext},

@@ -175,7 +175,7 @@ cdef extern from *:
      * arrays. One type per precision: a single 32-byte type reinterpreted
      * by each operation costs GCC extra register copies in the hot loop. */
     #include <string.h>
-    #if defined(__GNUC__) || defined(__clang__)
+    #if (defined(__GNUC__) || defined(__clang__)) && !defined(FASTRNN_PORTABLE_VECTORS)
     typedef float fastrnn_vf __attribute__((vector_size(32)));
     typedef double fastrnn_vd __attribute__((vector_size(32)));
     static inline fastrnn_vf fastrnn_vzero_f(void) { fastrnn_vf v = {0}; return v; }
