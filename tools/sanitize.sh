@@ -43,7 +43,7 @@ fi
 
 "$python" -m venv "$work/venv"
 venv_python="$work/venv/bin/python"
-"$venv_python" -m pip install --quiet numpy "Cython>=3.1" "setuptools>=68"
+"$venv_python" -m pip install --quiet numpy "Cython>=3.1" "setuptools>=77"
 if ! FASTRNN_SANITIZE=1 "$venv_python" -m pip install --no-build-isolation -v "$work/src" \
         >"$work/build.log" 2>&1; then
     tail -n 60 "$work/build.log" >&2
