@@ -27,9 +27,7 @@ lookup into ``W_xh_``); :meth:`step` advances a fitted model chunk by chunk.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
-import numbers
 import sys
 import time
 import warnings
@@ -42,6 +40,9 @@ from . import functional as _F
 from . import io as _io
 from . import losses as _losses
 from . import optim as _optim
+from ._params import (BOOLEAN, PARAMETERS, ParamsMixin, Rule, check_int, is_int, is_real,
+                      make_rng)
+from ._validation import ACTIVATIONS
 
 __all__ = [
     "RNNRegressor",
@@ -51,9 +52,6 @@ __all__ = [
     "NonFiniteLossError",
 ]
 
-_ACTIVATIONS = ("tanh", "relu")
-_OPTIMIZERS = ("sgd", "adagrad", "adam")
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # predict runs the recurrence over at most this many hidden-state values at once
 _PREDICT_CHUNK_VALUES = 1 << 22
 # a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
@@ -76,102 +74,6 @@ class NonFiniteLossError(FloatingPointError, ValueError):
     ``loss_curve_`` and ``n_iter_`` of the completed epochs. Subclasses
     FloatingPointError and ValueError.
     """
-
-
-# --------------------------------------------------------------------------
-# Hyperparameters
-# --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Config:
-    """Validated hyperparameters of one fit."""
-
-    n_hidden: int
-    activation: str
-    output_steps: object  # "all", "last" or int K
-    readout: bool
-    learn_initial_state: bool
-    optimizer: str
-    learning_rate: float
-    momentum: float
-    nesterov: bool
-    alpha: float
-    clip_norm: float | None
-    batch_size: int
-    max_epochs: int
-    bptt_steps: int | None
-    early_stopping: bool
-    validation_fraction: float
-    tol: float
-    n_iter_no_change: int
-    dtype: np.dtype
-    n_symbols: int | None
-    verbose: int
-    warm_start: bool
-    n_threads: int | None
-
-
-def _is_int(v):
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_real(v):
-    return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(
-        v, (bool, np.bool_)
-    )
-
-
-def _is_bool(v):
-    return isinstance(v, (bool, np.bool_))
-
-
-def _param_error(owner, name, expected, value):
-    return ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
-
-
-def _check_int(owner, name, v, lo):
-    if not _is_int(v) or v < lo:
-        raise _param_error(owner, name, f"an integer >= {lo}", v)
-    return int(v)
-
-
-def _check_real(owner, name, v, lo, hi=math.inf, lo_open=False, hi_open=True, text=None):
-    ok = _is_real(v) and math.isfinite(float(v))
-    if ok:
-        x = float(v)
-        ok = (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
-    if not ok:
-        raise _param_error(owner, name, text or f"a real number in range", v)
-    return float(v)
-
-
-def _check_bool(owner, name, v):
-    if not _is_bool(v):
-        raise _param_error(owner, name, "True or False", v)
-    return bool(v)
-
-
-def _check_dtype(owner, v):
-    try:
-        dt = np.dtype(v) if v is not None else None  # np.dtype(None) is float64
-    except TypeError:
-        dt = None
-    if dt is None or not any(dt == f for f in _FLOAT_DTYPES):
-        raise _param_error(owner, "dtype", '"float32" or "float64"', v)
-    return dt
-
-
-def _make_rng(random_state):
-    """A numpy Generator from None, an int, a Generator or a RandomState."""
-    if random_state is None or _is_int(random_state):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
-    raise ValueError(  # pragma: no cover - checked in _check_hyperparameters
-        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -487,92 +389,6 @@ class _Data:
 
 
 # --------------------------------------------------------------------------
-# get_params / set_params without scikit-learn
-# --------------------------------------------------------------------------
-
-class _ParamsMixin:
-    """get_params/set_params/repr, compatible with ``sklearn.base.clone``."""
-
-    _estimator_type = None  # read by scikit-learn < 1.6
-
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(
-            p.name for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        )
-
-    def get_params(self, deep=True):
-        """Get the hyperparameters of this estimator.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored (there are no nested estimators); kept for scikit-learn.
-
-        Returns
-        -------
-        dict
-            Parameter names mapped to their values, as passed to ``__init__``.
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set hyperparameters; they are validated in ``fit``.
-
-        Returns
-        -------
-        self
-        """
-        names = self._get_param_names()
-        for key, value in params.items():
-            if key not in names:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {names!r}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-        }
-        parts = []
-        for name in self._get_param_names():
-            value = getattr(self, name)
-            default = defaults.get(name, inspect.Parameter.empty)
-            if value is default:
-                continue
-            try:
-                same = type(value) is type(default) and bool(value == default)
-            except (TypeError, ValueError):
-                same = False
-            if not same:
-                parts.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __sklearn_tags__(self):
-        # Only scikit-learn (>= 1.6) calls this, so it can import it.
-        from sklearn.utils import (ClassifierTags, InputTags, RegressorTags, Tags,
-                                   TargetTags)
-
-        is_clf = self._estimator_type == "classifier"
-        return Tags(
-            estimator_type=self._estimator_type,
-            target_tags=TargetTags(required=True, multi_output=not is_clf,
-                                   single_output=True),
-            input_tags=InputTags(two_d_array=False, three_d_array=True),
-            classifier_tags=ClassifierTags() if is_clf else None,
-            regressor_tags=None if is_clf else RegressorTags(),
-        )
-
-    def __sklearn_is_fitted__(self):
-        return self._is_fitted()
-
-
-# --------------------------------------------------------------------------
 # The estimators
 # --------------------------------------------------------------------------
 
@@ -748,7 +564,7 @@ def _with_threads(method):
     """Run an estimator method under its n_threads limit (fastrnn.threads)."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        n = self._check_n_threads()
+        n = self._check_param("n_threads")
         if n is None:
             return method(self, *args, **kwargs)
         with _threads.threads(n):
@@ -756,7 +572,7 @@ def _with_threads(method):
     return wrapper
 
 
-class _BaseRNN(_ParamsMixin):
+class _BaseRNN(ParamsMixin):
     """Shared machinery of RNNRegressor and RNNClassifier."""
 
     _loss = None  # losses.SquaredError or losses.SoftmaxCrossEntropy
@@ -816,78 +632,6 @@ class _BaseRNN(_ParamsMixin):
 
     # ---------------------------------------------------------------- checks
 
-    def _check_hyperparameters(self):
-        """Validate every hyperparameter; ValueError naming the first bad one."""
-        o = type(self).__name__
-        if self.activation not in _ACTIVATIONS:
-            raise _param_error(o, "activation", f"one of {_ACTIVATIONS}", self.activation)
-        steps = self.output_steps
-        if isinstance(steps, str):
-            if steps not in ("all", "last"):
-                raise _param_error(o, "output_steps", '"all", "last" or an int >= 1', steps)
-        elif _is_int(steps) and steps >= 1:
-            steps = int(steps)
-        else:
-            raise _param_error(o, "output_steps", '"all", "last" or an int >= 1', steps)
-        if self.optimizer not in _OPTIMIZERS:
-            raise _param_error(o, "optimizer", f"one of {_OPTIMIZERS}", self.optimizer)
-        clip = self.clip_norm
-        if clip is not None:
-            clip = _check_real(o, "clip_norm", clip, 0.0, lo_open=True,
-                               hi=math.inf, text="None or a positive number")
-        bptt = self.bptt_steps
-        if bptt is not None:
-            bptt = _check_int(o, "bptt_steps", bptt, 1)
-        rs = self.random_state
-        if not (rs is None or (_is_int(rs) and rs >= 0)
-                or isinstance(rs, (np.random.Generator, np.random.RandomState))):
-            raise _param_error(o, "random_state",
-                               "None, an int >= 0 or a numpy Generator/RandomState", rs)
-        verbose = self.verbose
-        if not ((_is_int(verbose) and verbose >= 0) or _is_bool(verbose)):
-            raise _param_error(o, "verbose", "an integer >= 0", verbose)
-        readout = _check_bool(o, "readout", self.readout)
-        if not readout and self._estimator_type == "classifier":
-            raise ValueError(
-                f"{o}: readout=False is not supported (class probabilities need the "
-                "readout's logits); to teach the hidden units themselves, use "
-                "RNNRegressor(readout=False) with the desired activities as y"
-            )
-        return _Config(
-            n_hidden=_check_int(o, "n_hidden", self.n_hidden, 1),
-            activation=self.activation,
-            output_steps=steps,
-            readout=readout,
-            learn_initial_state=_check_bool(o, "learn_initial_state", self.learn_initial_state),
-            optimizer=self.optimizer,
-            learning_rate=_check_real(o, "learning_rate", self.learning_rate, 0.0,
-                                      lo_open=True, text="a positive number"),
-            momentum=_check_real(o, "momentum", self.momentum, 0.0, 1.0,
-                                 text="a number in [0, 1)"),
-            nesterov=_check_bool(o, "nesterov", self.nesterov),
-            alpha=_check_real(o, "alpha", self.alpha, 0.0, text="a number >= 0"),
-            clip_norm=clip,
-            batch_size=_check_int(o, "batch_size", self.batch_size, 1),
-            max_epochs=_check_int(o, "max_epochs", self.max_epochs, 1),
-            bptt_steps=bptt,
-            early_stopping=_check_bool(o, "early_stopping", self.early_stopping),
-            validation_fraction=_check_real(o, "validation_fraction",
-                                            self.validation_fraction, 0.0, 1.0,
-                                            lo_open=True, text="a number in (0, 1)"),
-            tol=_check_real(o, "tol", self.tol, 0.0, text="a number >= 0"),
-            n_iter_no_change=_check_int(o, "n_iter_no_change", self.n_iter_no_change, 1),
-            dtype=_check_dtype(o, self.dtype),
-            n_symbols=(None if self.n_symbols is None
-                       else _check_int(o, "n_symbols", self.n_symbols, 1)),
-            verbose=int(verbose),
-            warm_start=_check_bool(o, "warm_start", self.warm_start),
-            n_threads=self._check_n_threads(),
-        )
-
-    def _check_n_threads(self):
-        n = self.n_threads
-        return None if n is None else _check_int(type(self).__name__, "n_threads", n, 1)
-
     def _is_fitted(self):
         return hasattr(self, "W_hh_")
 
@@ -900,11 +644,7 @@ class _BaseRNN(_ParamsMixin):
 
     def _output_steps(self):
         """output_steps, validated (for predict/score, which need no other param)."""
-        steps = self.output_steps
-        if steps in ("all", "last") or (_is_int(steps) and steps >= 1):
-            return steps if isinstance(steps, str) else int(steps)
-        raise _param_error(type(self).__name__, "output_steps",
-                           '"all", "last" or an int >= 1', steps)
+        return self._check_param("output_steps")
 
     def _prepare_inputs(self, X, lengths, initial_state, initial_state_mask, dtype, H,
                         fitted, n_symbols=None):
@@ -1389,11 +1129,11 @@ class _BaseRNN(_ParamsMixin):
             self._check_continuation(cfg, data.X)
             rng = self.__dict__.get("_rng") if incremental else None
             if rng is None:
-                rng = _make_rng(self.random_state)
+                rng = make_rng(self.random_state)
         else:
             data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
                                  target_mask, cfg, fitted=False, classes=classes)
-            rng = _make_rng(self.random_state)
+            rng = make_rng(self.random_state)
             self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
         self._rng = rng
         opt = self.__dict__.get("_optimizer")
@@ -1431,10 +1171,7 @@ class _BaseRNN(_ParamsMixin):
         out = np.empty((n, S, k), dtype=W_hh.dtype)
         h_last = np.empty((n, H), dtype=W_hh.dtype) if want_state else None
         chunk = max(1, min(n, _PREDICT_CHUNK_VALUES // (T * H)))
-        activation = self.activation
-        if activation not in _ACTIVATIONS:
-            raise _param_error(type(self).__name__, "activation", f"one of {_ACTIVATIONS}",
-                               activation)
+        activation = self._check_param("activation")
         for i in range(0, n, chunk):
             sl = slice(i, i + chunk)
             Lb = None if lengths is None else lengths[sl]
@@ -1515,7 +1252,7 @@ class _BaseRNN(_ParamsMixin):
             learned ``h0_``, else 0. Pass it to :meth:`step` as ``state``.
         """
         self._check_fitted()
-        n = _check_int(type(self).__name__, "n_sequences", n_sequences, 1)
+        n = check_int(type(self).__name__, "n_sequences", n_sequences, 1)
         H, dt = self.W_hh_.shape[0], self.W_hh_.dtype
         mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
         init = _check_initial_state(initial_state, n, H, dt, mask)
@@ -1552,7 +1289,7 @@ class _BaseRNN(_ParamsMixin):
         same bits as the full path's."""
         W_hy = self.__dict__.get("W_hy_")
         W_hh = self.__dict__.get("W_hh_")
-        if W_hy is None or W_hh is None or self.activation not in _ACTIVATIONS:
+        if W_hy is None or W_hh is None or self.activation not in ACTIVATIONS:
             return None
         dt = W_hh.dtype
         H, (_, N) = W_hh.shape[0], W_hy.shape
@@ -1956,6 +1693,11 @@ class RNNClassifier(_BaseRNN):
 
     _loss = _losses.SoftmaxCrossEntropy
     _estimator_type = "classifier"
+    _parameter_constraints = dict(PARAMETERS, readout=(BOOLEAN, Rule(
+        "True", bool, message=lambda owner, name, value: (
+            f"{owner}: readout=False is not supported (class probabilities need the "
+            "readout's logits); to teach the hidden units themselves, use "
+            "RNNRegressor(readout=False) with the desired activities as y"))))
 
     @_with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
@@ -2318,7 +2060,7 @@ def _load_from(reader):
         raise bad(f"unknown estimator {name!r} (expected one of {sorted(_ESTIMATORS)})")
     expected = set(cls._get_param_names())
     # files written before a hyperparameter existed load with its default
-    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    defaults = cls._param_defaults()
     for key in _ADDED_PARAMS:
         if key in expected and key not in hyper:
             hyper[key] = defaults[key]
@@ -2336,7 +2078,7 @@ def _load_from(reader):
         v = attrs.get(key)
         if v is None and allow_none:
             return None
-        if not _is_int(v) or v < lo:
+        if not is_int(v) or v < lo:
             raise bad(f"attribute {key} must be an integer >= {lo}, got {v!r}")
         return int(v)
 
@@ -2344,13 +2086,13 @@ def _load_from(reader):
         v = attrs.get(key)
         if v is None and allow_none:
             return None
-        if not isinstance(v, list) or not all(_is_real(x) for x in v):
+        if not isinstance(v, list) or not all(is_real(x) for x in v):
             raise bad(f"attribute {key} must be a list of numbers, got {_short(v)}")
         return [float(x) for x in v]
 
     def attr_float(key):
         v = attrs.get(key)
-        if v is not None and not _is_real(v):
+        if v is not None and not is_real(v):
             raise bad(f"attribute {key} must be a number or null, got {v!r}")
         return None if v is None else float(v)
 
