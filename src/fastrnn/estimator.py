@@ -30,18 +30,16 @@ import functools
 import math
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _threads
 from . import functional as _F
-from . import io as _io
+from . import _persist
 from . import losses as _losses
 from . import optim as _optim
-from ._params import (BOOLEAN, PARAMETERS, ParamsMixin, Rule, check_int, is_int, is_real,
-                      make_rng)
+from ._params import BOOLEAN, PARAMETERS, ParamsMixin, Rule, check_int, make_rng
 from ._validation import ACTIVATIONS
 
 __all__ = [
@@ -1354,94 +1352,7 @@ class _BaseRNN(ParamsMixin):
         path : str, path-like or writable binary file
             Written exactly there (no extension is added).
         """
-        self._check_fitted()
-        hyper = {k: _jsonable(k, v) for k, v in self.get_params().items()}
-        val = self.validation_scores_
-        attrs = {
-            "n_features_in_": int(self.n_features_in_),
-            "n_outputs_": int(self.n_outputs_),
-            "n_iter_": int(self.n_iter_),
-            "loss_curve_length": len(self.loss_curve_),
-            "validation_scores_length": None if val is None else len(val),
-            "best_validation_score_": _float_or_none(self.best_validation_score_),
-            "best_loss_": _float_or_none(self.best_loss_),
-        }
-        attrs.update(self._extra_save_attrs())
-        arrays = {k + "_": v for k, v in self._params().items()}
-        arrays["loss_curve_"] = np.asarray(self.loss_curve_, dtype=np.float64).reshape(-1)
-        if val is not None:
-            arrays["validation_scores_"] = np.asarray(val, dtype=np.float64).reshape(-1)
-        arrays.update(self._extra_save_arrays())
-        attrs["optimizer"] = None
-        opt = self.__dict__.get("_optimizer")
-        if opt is not None:
-            state = opt.state_dict()
-            attrs["optimizer"] = {
-                "name": state["name"], "n_steps": int(state["n_steps"]),
-                "hyperparameters": state["hyperparameters"],
-                "slots": {key + "_": sorted(slots) for key, slots in state["state"].items()},
-            }
-            for key, slots in state["state"].items():
-                for slot, arr in slots.items():
-                    arrays[f"optimizer.{slot}.{key}_"] = arr
-        attrs["random_generator"] = _rng_state(self.__dict__.get("_rng"))
-        _io.write_model(path, type(self).__name__, hyper, attrs, arrays)
-
-
-# bit generators whose state is plain integers (JSON): default_rng's PCG64 and kin
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
-
-
-def _rng_state(rng):
-    """The state of a numpy Generator as JSON data, or None (no generator, or
-    one whose state is not plain integers: loading then draws a new one)."""
-    if rng is None:
-        return None
-    state = rng.bit_generator.state
-    if state.get("bit_generator") not in _BIT_GENERATORS:
-        return None
-    return state
-
-
-def _restore_rng(state):
-    """A Generator in the saved state; ValueError when the state is malformed."""
-    if not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS:
-        raise ValueError(f"must be null or the state of one of {_BIT_GENERATORS}")
-
-    def plain(v):
-        if isinstance(v, dict):
-            return all(isinstance(k, str) and plain(x) for k, x in v.items())
-        return isinstance(v, (int, str))
-
-    if not plain(state):
-        raise ValueError("must hold only integers")
-    bg = getattr(np.random, state["bit_generator"])(0)
-    try:
-        bg.state = state
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ValueError(f"is not a valid generator state ({exc})") from None
-    return np.random.Generator(bg)
-
-
-def _float_or_none(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _jsonable(name, v):
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (int, float)):
-        return v
-    if name == "dtype":
-        return np.dtype(v).name
-    if name == "random_state":
-        return None
-    raise ValueError(f"cannot save hyperparameter {name}={v!r}: not JSON-serializable")
+        _persist.save(self, path)
 
 
 class _ProgressBar:
@@ -1494,6 +1405,7 @@ class RNNRegressor(_BaseRNN):
 
     _loss = _losses.SquaredError
     _estimator_type = "regressor"
+    _persist_hooks = _persist.REGRESSOR
 
     @_with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
@@ -1660,11 +1572,6 @@ class RNNRegressor(_BaseRNN):
             return _r2(Y.reshape(-1, k), out.reshape(-1, k))
         return _r2(Y[valid], out[valid], None if vmask is None else vmask[valid])
 
-    def _extra_save_attrs(self):
-        return {"single_output": bool(self._single_output_)}
-
-    def _extra_save_arrays(self):
-        return {}
 
 
 class RNNClassifier(_BaseRNN):
@@ -1693,6 +1600,7 @@ class RNNClassifier(_BaseRNN):
 
     _loss = _losses.SoftmaxCrossEntropy
     _estimator_type = "classifier"
+    _persist_hooks = _persist.CLASSIFIER
     _parameter_constraints = dict(PARAMETERS, readout=(BOOLEAN, Rule(
         "True", bool, message=lambda owner, name, value: (
             f"{owner}: readout=False is not supported (class probabilities need the "
@@ -1901,20 +1809,6 @@ class RNNClassifier(_BaseRNN):
             hit = _labels_equal(self.classes_[idx], Y)
         return float(hit.mean() if valid is None else hit[valid].mean())
 
-    def _extra_save_attrs(self):
-        return {"classes_dtype": "object" if self.classes_.dtype.kind == "O" else "native"}
-
-    def _extra_save_arrays(self):
-        c = self.classes_
-        if c.dtype.kind == "O":
-            if not all(isinstance(v, str) for v in c):
-                raise ValueError(
-                    "cannot save classes_ of mixed or non-string objects: a fastrnn model "
-                    "file holds numbers, booleans or strings"
-                )
-            c = c.astype(str)
-        return {"classes_": c}
-
 
 def _unique_labels(taught, name, return_inverse=False):
     try:
@@ -1976,7 +1870,6 @@ for _cls, _shapes in (
 # --------------------------------------------------------------------------
 
 _ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
-# Hyperparameters added after the first files of format version 1 were written.
 # step() on at most this many (sequence, step) pairs reads the weights in
 # place instead of packing them (_BaseRNN._step_small).
 _SMALL_STEP = 32
@@ -1996,11 +1889,6 @@ def _step_rows(dtype):
 def _all_finite(flat):
     """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
     return _F.kernels._all_finite(flat) if flat.size else True
-
-_ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
-# a classifier's string labels: at most 1024 characters each in a model file
-_MAX_LABEL_BYTES = 4 * 1024
-
 
 def load(path):
     """Load an estimator saved with ``save``.
@@ -2036,197 +1924,4 @@ def load(path):
         truncated or corrupt, not a fastrnn model, another format version,
         missing, unexpected, oversized or inconsistent contents.
     """
-    with _io.ModelReader(path) as reader:
-        est = _load_from(reader)
-    if reader.version < 2:
-        warnings.warn(
-            f"{reader.where} has model format version 1, which holds no optimizer state: "
-            "partial_fit on the loaded model starts a fresh optimizer (Adam's moments, "
-            "SGD's velocity) and a fresh shuffling generator. Save it again to write "
-            f"version {_io.FORMAT_VERSION}.", _io.ModelFileWarning, stacklevel=2)
-    return est
-
-
-def _load_from(reader):
-    where = reader.where
-    name, hyper, attrs = reader.estimator, reader.hyperparameters, reader.attributes
-    version = reader.version
-
-    def bad(msg):
-        return _io.ModelFileError(f"{where}: {msg}")
-
-    cls = _ESTIMATORS.get(name)
-    if cls is None:
-        raise bad(f"unknown estimator {name!r} (expected one of {sorted(_ESTIMATORS)})")
-    expected = set(cls._get_param_names())
-    # files written before a hyperparameter existed load with its default
-    defaults = cls._param_defaults()
-    for key in _ADDED_PARAMS:
-        if key in expected and key not in hyper:
-            hyper[key] = defaults[key]
-    if set(hyper) != expected:
-        missing = sorted(expected - set(hyper))
-        extra = sorted(set(hyper) - expected)
-        raise bad(f"hyperparameters do not match {name}: missing {missing}, unknown {extra}")
-    est = cls(**hyper)
-    try:
-        cfg = est._check_hyperparameters()
-    except (ValueError, TypeError) as exc:
-        raise bad(f"invalid hyperparameters: {exc}") from None
-
-    def attr_int(key, lo, allow_none=False):
-        v = attrs.get(key)
-        if v is None and allow_none:
-            return None
-        if not is_int(v) or v < lo:
-            raise bad(f"attribute {key} must be an integer >= {lo}, got {v!r}")
-        return int(v)
-
-    def attr_floats(key, allow_none):
-        v = attrs.get(key)
-        if v is None and allow_none:
-            return None
-        if not isinstance(v, list) or not all(is_real(x) for x in v):
-            raise bad(f"attribute {key} must be a list of numbers, got {_short(v)}")
-        return [float(x) for x in v]
-
-    def attr_float(key):
-        v = attrs.get(key)
-        if v is not None and not is_real(v):
-            raise bad(f"attribute {key} must be a number or null, got {v!r}")
-        return None if v is None else float(v)
-
-    D = attr_int("n_features_in_", 0)
-    k = attr_int("n_outputs_", 1)
-    H = cfg.n_hidden
-    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
-    if cfg.readout:
-        shapes.update(W_hy_=(H, k), b_y_=(k,))
-    elif k > H:
-        raise bad(f"n_outputs_ = {k} teaches more units than n_hidden = {H} (readout=False)")
-    if cfg.learn_initial_state:
-        shapes["h0_"] = (H,)
-    specs = {key: _io.ArraySpec(shape, cfg.dtype) for key, shape in shapes.items()}
-    f64 = np.dtype(np.float64)
-    if version >= 2:
-        n_loss = attr_int("loss_curve_length", 0)
-        n_val = attr_int("validation_scores_length", 0, allow_none=True)
-        specs["loss_curve_"] = _io.ArraySpec((n_loss,), f64)
-        if n_val is not None:
-            specs["validation_scores_"] = _io.ArraySpec((n_val,), f64)
-    if cls is RNNClassifier:
-        specs["classes_"] = _io.ArraySpec((k,), kinds="biufU", max_itemsize=_MAX_LABEL_BYTES)
-
-    optimizer = None
-    opt_info = attrs.get("optimizer") if version >= 2 else None
-    slot_members = {}
-    if opt_info is not None:
-        if (not isinstance(opt_info, dict)
-                or set(opt_info) != {"name", "n_steps", "hyperparameters", "slots"}
-                or opt_info["name"] not in _optim.OPTIMIZERS
-                or not isinstance(opt_info["slots"], dict)):
-            raise bad("attribute optimizer must be null or an object with name (one of "
-                      f"{list(_optim.OPTIMIZERS)}), n_steps, hyperparameters and slots")
-        optimizer = _optim.OPTIMIZERS[opt_info["name"]](cfg.learning_rate)
-        for key, slots in opt_info["slots"].items():
-            if key not in shapes:
-                raise bad(f"optimizer state for {key!r}, which is not a parameter of the "
-                          "model")
-            if (not isinstance(slots, list) or len(set(map(str, slots))) != len(slots)
-                    or not set(slots) <= set(optimizer.slot_names)):
-                raise bad(f"optimizer slots of {key} must be a list among "
-                          f"{list(optimizer.slot_names)}, got {_short(slots)}")
-            for slot in slots:
-                member = f"optimizer.{slot}.{key}"
-                slot_members[member] = (key[:-1], slot)
-                specs[member] = _io.ArraySpec(shapes[key], cfg.dtype)
-    rng = None
-    if version >= 2 and attrs.get("random_generator") is not None:
-        try:
-            rng = _restore_rng(attrs["random_generator"])
-        except ValueError as exc:
-            raise bad(f"attribute random_generator {exc}") from None
-
-    for key in shapes:
-        if key not in reader.names:
-            raise bad(f"missing weight array {key!r}")
-    if cls is RNNClassifier and "classes_" not in reader.names:
-        raise bad("missing classes_")
-    arrays = reader.read_arrays(specs)
-
-    weights = {}
-    for key in shapes:
-        arr = arrays[key]
-        if not np.isfinite(arr).all():
-            raise bad(f"{key} contains NaN or inf")
-        weights[key] = arr
-
-    if cls is RNNClassifier:
-        classes = arrays["classes_"]
-        if classes.dtype.kind == "U":
-            try:
-                classes.tolist()
-            except ValueError:
-                raise bad("classes_ holds invalid unicode characters") from None
-        elif classes.dtype.itemsize > 16:
-            raise bad(f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes")
-        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
-            raise bad("classes_ contains NaN or inf")
-        if k > 1 and not (classes[1:] > classes[:-1]).all():
-            raise bad("classes_ must be sorted and unique")
-        kind = attrs.get("classes_dtype")
-        if kind not in ("object", "native"):
-            raise bad(f"attribute classes_dtype must be 'object' or 'native', got {kind!r}")
-        if kind == "object":
-            classes = classes.astype(object)
-        est.classes_ = classes
-    else:
-        single = attrs.get("single_output")
-        if not isinstance(single, bool) or (single and k != 1):
-            raise bad(f"attribute single_output must be a boolean (true only when "
-                      f"n_outputs_ is 1), got {single!r}")
-        est._single_output_ = single
-
-    n_iter = attr_int("n_iter_", 0)
-    if version >= 2:
-        loss_curve = arrays["loss_curve_"].tolist()
-        val = arrays.get("validation_scores_")
-        val_scores = None if val is None else val.tolist()
-    else:
-        loss_curve = attr_floats("loss_curve_", False)
-        val_scores = attr_floats("validation_scores_", True)
-    best_val = attr_float("best_validation_score_")
-    best_loss = attr_float("best_loss_")
-
-    if optimizer is not None:
-        state = {key: {} for key in {p for p, _ in slot_members.values()}}
-        for member, (key, slot) in slot_members.items():
-            state[key][slot] = arrays[member]
-        params = {key[:-1]: arr for key, arr in weights.items()}
-        try:
-            optimizer.load_state_dict(
-                {"name": opt_info["name"], "n_steps": opt_info["n_steps"],
-                 "hyperparameters": opt_info["hyperparameters"], "state": state},
-                params)
-        except ValueError as exc:
-            raise bad(f"optimizer state: {exc}") from None
-
-    for key, arr in weights.items():
-        setattr(est, key, arr)
-    est.n_features_in_ = D
-    est.n_outputs_ = k
-    est.n_iter_ = n_iter
-    est.loss_curve_ = loss_curve
-    est.validation_scores_ = val_scores
-    est.best_validation_score_ = best_val
-    est.best_loss_ = best_loss
-    if optimizer is not None:
-        est._optimizer = optimizer
-    if rng is not None:
-        est._rng = rng
-    return est
-
-
-def _short(v):
-    text = repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _persist.load(path, _ESTIMATORS, stacklevel=2)
