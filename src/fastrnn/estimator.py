@@ -12,7 +12,7 @@ teaching the network slot in without touching the training loop:
 
 * :meth:`_BaseRNN._batch_h0` builds the initial state of a mini-batch (zeros,
   the learned ``h0_``, the caller's ``initial_state``, or the two mixed unit
-  by unit by ``initial_state_mask``), and :func:`_h0_gradient` turns the
+  by unit by ``initial_state_mask``), and :func:`fastrnn._data.h0_gradient` turns the
   per-sequence initial-state gradient of :func:`fastrnn.functional.backward`
   into ``h0_``'s (no kernel change: a masked h0 is an ordinary (B, H) h0);
 * :func:`fastrnn.losses.select_window` + :func:`fastrnn.losses.output_loss`
@@ -30,13 +30,12 @@ import functools
 import math
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import _threads
 from . import functional as _F
-from . import _persist
+from . import _data, _persist
 from . import losses as _losses
 from . import optim as _optim
 from ._params import BOOLEAN, PARAMETERS, ParamsMixin, Rule, check_int, make_rng
@@ -78,265 +77,30 @@ class NonFiniteLossError(FloatingPointError, ValueError):
 # Data checks
 # --------------------------------------------------------------------------
 
-def _shape(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _numeric_array(name, value):
-    """value as a numeric (bool/int/float) ndarray; ValueError otherwise."""
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{name} must be a numeric array (pad variable-length sequences and pass "
-            f"lengths=); it could not be converted: {exc}"
-        ) from exc
-    if arr.dtype.kind == "O":
-        try:
-            arr = arr.astype(np.float64)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{name} must be numeric, got non-numeric values ({exc})") from exc
-    elif arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-    return arr
 
 
-def _is_ids(arr):
-    """X given as integer ids (n, T): one-hot rows of an (n, T, V) input."""
-    return arr.ndim == 2 and arr.dtype.kind in "iu"
 
 
-def _check_X(X, dtype, n_features=None, owner=""):
-    """X as a C-contiguous array: (n, T, D) in the computation dtype, or integer
-    ids (n, T) as intp (their range is checked by :func:`_check_ids`)."""
-    arr = _numeric_array("X", X)
-    if _is_ids(arr):
-        n, T = arr.shape
-        if n < 1 or T < 1:
-            raise ValueError(
-                f"X must hold at least one sequence of at least one step, got shape "
-                f"{_shape(arr.shape)}"
-            )
-        return np.ascontiguousarray(arr, dtype=np.intp)
-    if arr.ndim != 3:
-        hint = ""
-        if arr.ndim == 2:
-            hint = (" (for one feature per step, use X[:, :, None]; for one sequence, "
-                    "X[None]; integer ids (n_sequences, n_steps) need an integer dtype)")
-        raise ValueError(
-            "X must be a 3-D array (n_sequences, n_steps, n_features) or a 2-D integer "
-            f"array of ids (n_sequences, n_steps), got a {arr.ndim}-D array of shape "
-            f"{_shape(arr.shape)}{hint}"
-        )
-    n, T, D = arr.shape
-    if n < 1 or T < 1:
-        raise ValueError(
-            f"X must hold at least one sequence of at least one step, got shape {_shape(arr.shape)}"
-        )
-    if n_features is not None and D != n_features:
-        raise ValueError(
-            f"X has {D} features per step, but {owner} was fitted with {n_features}"
-        )
-    return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def _check_ids(X, lengths, V, why):
-    """Integer ids X (n, T) must lie in 0..V-1 at the true steps; ids at padded
-    steps may be anything (a copy with 0 there is returned when they are not).
-
-    why: where V comes from, for the error message.
-    """
-    bad = (X < 0) | (X >= V)
-    if not bad.any():
-        return X
-    if lengths is not None:
-        valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-        if not (bad & valid).any():
-            return np.where(valid, X, 0).astype(np.intp)
-        bad &= valid
-    i, t = np.argwhere(bad)[0]
-    raise ValueError(
-        f"X holds integer ids, which must lie in 0..{V - 1} ({why}), got X[{i}, {t}] = "
-        f"{X[i, t]}"
-    )
 
 
-def _check_lengths(lengths, n, T):
-    """lengths as intp (n,) in 1..T, or None when absent or all equal to T."""
-    if lengths is None:
-        return None
-    arr = np.asarray(lengths)
-    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
-        arr = arr.astype(np.intp)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"lengths must hold integers, got an array of dtype {arr.dtype}")
-    if arr.shape != (n,):
-        raise ValueError(
-            f"lengths must have shape ({n},) (one per sequence of X), got {_shape(arr.shape)}"
-        )
-    bad = (arr < 1) | (arr > T)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"lengths must lie in 1..{T} (X's n_steps), got lengths[{i}] = {arr[i]}"
-        )
-    arr = arr.astype(np.intp)
-    return None if (arr == T).all() else arr
 
 
-def _finite_X(X, lengths):
-    """Check X is finite at the true steps; zero (a copy of) padded steps that are not."""
-    if X.ndim == 2 or np.isfinite(X).all():  # integer ids are finite
-        return X
-    finite_steps = np.isfinite(X).all(axis=2)
-    if lengths is not None:
-        valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-        if (finite_steps | ~valid).all():
-            return np.where(valid[:, :, None], X, 0).astype(X.dtype)
-    i, t = np.argwhere(~finite_steps)[0]
-    raise ValueError(f"X contains NaN or inf (first at sequence {i}, step {t})")
 
 
-def _check_initial_state_mask(mask, H, have_state):
-    """initial_state_mask as a bool (H,) array, or None when absent."""
-    if mask is None:
-        return None
-    arr = np.asarray(mask)
-    if arr.dtype.kind != "b":
-        raise ValueError(
-            f"initial_state_mask must be a boolean array of shape ({H},) (which units "
-            f"initial_state sets), got an array of dtype {arr.dtype}"
-        )
-    if arr.shape != (H,):
-        raise ValueError(
-            f"initial_state_mask must have shape ({H},) (n_hidden,), got {_shape(arr.shape)}"
-        )
-    if not have_state:
-        raise ValueError(
-            "initial_state_mask was given without initial_state (it selects the units "
-            "that initial_state sets)"
-        )
-    return np.ascontiguousarray(arr)
 
 
-def _check_initial_state(initial_state, n, H, dtype, mask=None, name="initial_state"):
-    """initial_state as a C-contiguous (n, H) array; it must be finite at the
-    units mask sets (all units when mask is None); the others are ignored."""
-    if initial_state is None:
-        return None
-    arr = _numeric_array(name, initial_state)
-    if arr.shape != (n, H):
-        raise ValueError(
-            f"{name} must have shape ({n}, {H}) (n_sequences, n_hidden), "
-            f"got {_shape(arr.shape)}"
-        )
-    used = arr if mask is None else arr[:, mask]
-    if not np.isfinite(used).all():
-        raise ValueError(f"{name} contains NaN or inf"
-                         + ("" if mask is None else " at a unit of initial_state_mask"))
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if mask is not None and not np.isfinite(arr).all():
-        arr = np.where(mask, arr, 0).astype(dtype)
-    return arr
 
 
-def _compose_h0(base, init, mask, dtype):
-    """The initial state of a batch and where h0_'s gradient comes from.
-
-    base : None (zeros) or the learned h0_ (H,)
-    init : None or per-sequence initial states (B, H)
-    mask : None or bool (H,): units set from init (the others from base)
-
-    Returns (h0, free): h0 for :func:`fastrnn.functional.forward` (None, (H,)
-    or (B, H)); free tells :func:`_h0_gradient` how h0_'s gradient follows from
-    backward's dh0: None (h0_ is not used), True (h0 is h0_ itself), or a bool
-    (H,) array of the units that start from h0_.
-    """
-    if init is None:
-        return base, (None if base is None else True)
-    if mask is None:
-        return init, None
-    if base is None:
-        return np.where(mask, init, 0).astype(dtype), None
-    return np.where(mask, init, base).astype(dtype), ~mask
 
 
-def _h0_gradient(dh0, free):
-    """Gradient of the learned h0_ (H,) from backward's dh0 (see _compose_h0):
-    dh0 itself for a shared h0_, else the per-sequence dh0 (B, H) summed over
-    the batch at the units that start from h0_ (the units set from
-    initial_state take none). None when h0_ is not used."""
-    if free is None:
-        return None
-    if free is True:
-        return dh0
-    g = dh0.sum(axis=0)
-    g[~free] = 0
-    return g
 
 
-def _target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
-    """Check y's shape against output_steps; return it as (n, S, ...) and whether
-    it had no output axis (single output).
-
-    multi_ok: regressors accept an optional trailing n_outputs axis.
-    """
-    if output_steps == "all":
-        lead, what = (n, T), f"a target at each of X's {T} steps"
-    elif output_steps == "last":
-        lead, what = (n,), "one target per sequence"
-    else:
-        K = output_steps
-        if K > T:
-            raise ValueError(
-                f"output_steps={K} asks for the last {K} steps, but X has only {T} steps"
-            )
-        if lengths is not None and (lengths < K).any():
-            i = int(np.flatnonzero(lengths < K)[0])
-            raise ValueError(
-                f"output_steps={K} asks for the last {K} steps of each sequence, but "
-                f"lengths[{i}] = {lengths[i]}"
-            )
-        lead, what = (n, K), f"targets at the last {K} steps"
-    shapes = [_shape(lead)]
-    if multi_ok:
-        shapes.insert(0, _shape(lead + ("n_outputs",)))
-    ndim_single = len(lead)
-    ok_ndim = (ndim_single, ndim_single + 1) if multi_ok else (ndim_single,)
-    if y.ndim not in ok_ndim or y.shape[: len(lead)] != lead:
-        if y.ndim >= 1 and y.shape[0] != n:
-            raise ValueError(
-                f"{name} has {y.shape[0]} sequences but X has {n}"
-            )
-        raise ValueError(
-            f"{name} must have shape {' or '.join(shapes)} for output_steps="
-            f"{output_steps!r} ({what}), got {_shape(y.shape)}"
-        )
-    single = y.ndim == ndim_single
-    if output_steps == "last":
-        y = y[:, None]
-    if multi_ok and single:
-        y = y[..., None]
-    return y, single
 
 
-def _target_mask_layout(target_mask, y_shape, output_steps, multi_ok):
-    """target_mask (y's shape, bool) in y's compact layout: (n, S) for a
-    classifier, (n, S, k) for a regressor (see _target_layout)."""
-    m = np.asarray(target_mask)
-    if m.dtype.kind != "b":
-        raise ValueError(
-            f"target_mask must be a boolean array of y's shape, got dtype {m.dtype}"
-        )
-    if m.shape != tuple(y_shape):
-        raise ValueError(
-            f"target_mask must have y's shape {_shape(tuple(y_shape))}, got {_shape(m.shape)}"
-        )
-    if output_steps == "last":
-        m = m[:, None]
-    if multi_ok and m.ndim == 2:
-        m = m[..., None]
-    return m
 
 
 def _r2(y_true, y_pred, mask=None):
@@ -358,32 +122,6 @@ def _r2(y_true, y_pred, mask=None):
     return float(r2.mean())
 
 
-@dataclass
-class _Data:
-    """Checked training data: inputs, and targets in the compact layout of
-    :func:`fastrnn.losses.taught_steps` (S slots per sequence)."""
-
-    X: np.ndarray  # (n, T, D) C-contiguous, computation dtype; or ids (n, T) intp
-    lengths: np.ndarray | None  # (n,) intp, None when all are T
-    init: np.ndarray | None  # (n, H) initial states, or None
-    Y: np.ndarray | None  # (n, S, k) values or (n, S) class indices
-    steps: np.ndarray | None  # (n, S) step of each slot; None for "all"
-    valid: np.ndarray | None  # (n, S) slot is taught; None when all are
-    n_in: int | None = None  # rows of W_xh: D, or the vocabulary size V of ids
-    init_mask: np.ndarray | None = None  # (H,) units set from init; None: all
-    vmask: np.ndarray | None = None  # (n, S, k) taught values; None: all of a taught slot
-
-    @property
-    def n(self):
-        return self.X.shape[0]
-
-    def take(self, idx):
-        """The sequences idx (a new, C-contiguous copy)."""
-        def sub(a):
-            return None if a is None else a[idx]
-        return _Data(self.X[idx], sub(self.lengths), sub(self.init), sub(self.Y),
-                     sub(self.steps), sub(self.valid), self.n_in, self.init_mask,
-                     sub(self.vmask))
 
 
 # --------------------------------------------------------------------------
@@ -646,50 +384,20 @@ class _BaseRNN(ParamsMixin):
 
     def _prepare_inputs(self, X, lengths, initial_state, initial_state_mask, dtype, H,
                         fitted, n_symbols=None):
-        """Checked inputs, as a _Data without targets.
-
-        Integer ids X must lie in 0..V-1 with V = n_features_in_ when fitted,
-        else n_symbols, else 1 + the largest id (at a true step).
-        """
-        X = _check_X(X, dtype, self.n_features_in_ if fitted else None, type(self).__name__)
-        n, T = X.shape[:2]
-        lengths = _check_lengths(lengths, n, T)
-        if X.ndim == 2:
-            if fitted:
-                V, why = self.n_features_in_, (
-                    f"the vocabulary size n_features_in_={self.n_features_in_} of the "
-                    "fitted model")
-            elif n_symbols is not None:
-                V, why = n_symbols, f"n_symbols={n_symbols}"
-            else:  # first fit without n_symbols: V = 1 + the largest id at a true step
-                true = X if lengths is None else X[np.arange(T)[None, :] < lengths[:, None]]
-                V = 1 + max(int(true.max()), 0)
-                why = "with n_symbols=None the vocabulary is 0..max(X)"
-            X = _check_ids(X, lengths, V, why)
-        else:
-            X = _finite_X(X, lengths)
-            V = X.shape[2]
-            if not fitted and n_symbols is not None and V != n_symbols:
-                raise ValueError(
-                    f"{type(self).__name__}: n_symbols={n_symbols} is the vocabulary size "
-                    f"of integer ids X; float X must then have {n_symbols} features per "
-                    f"step (one-hot), got {V}"
-                )
-        mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
-        init = _check_initial_state(initial_state, n, H, dtype, mask)
-        if mask is not None and mask.all():
-            mask = None  # every unit from initial_state
-        return _Data(X, lengths, init, None, None, None, V, mask)
+        """Checked inputs, as a Batch without targets (see _data.prepare_inputs)."""
+        return _data.prepare_inputs(type(self).__name__, X, lengths, initial_state,
+                                    initial_state_mask, dtype, H, n_symbols=n_symbols,
+                                    n_features=self.n_features_in_ if fitted else None)
 
     def _prepare(self, X, y, lengths, initial_state, initial_state_mask, target_mask, cfg,
                  *, fitted, classes=None):
-        """Checked _Data for training (sets classes_ when fitting from scratch)."""
+        """Checked Batch for training (sets classes_ when fitting from scratch)."""
         data = self._prepare_inputs(X, lengths, initial_state, initial_state_mask, cfg.dtype,
                                     cfg.n_hidden, fitted, cfg.n_symbols)
         self._add_targets(data, y, target_mask, cfg.output_steps, cfg.dtype, fitted=fitted,
                           classes=classes)
         if not cfg.readout:
-            self._check_unit_targets(data, cfg)
+            _data.check_unit_targets(type(self).__name__, data, cfg.n_hidden, cfg.activation)
         return data
 
     def _add_targets(self, data, y, target_mask, output_steps, dtype, *, fitted,
@@ -698,52 +406,12 @@ class _BaseRNN(ParamsMixin):
 
         raw: for score, a classifier's labels are kept as they are (not encoded).
         """
-        n, T = data.X.shape[:2]
-        lengths = data.lengths
-        steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
-        multi_ok = self._estimator_type == "regressor"
-        vmask = None
-        if target_mask is not None:
-            _target_layout(np.asarray(y), n, T, lengths, output_steps,  # y's shape first
-                           multi_ok=multi_ok)
-            m = _target_mask_layout(target_mask, np.shape(y), output_steps, multi_ok)
-            slots = m if m.ndim == 2 else m.any(axis=2)
-            valid = slots if valid is None else valid & slots
-            if not valid.any():
-                raise ValueError(
-                    "target_mask teaches no target (it is False everywhere, or True only "
-                    "at padded steps)"
-                )
-            if m.ndim == 3 and not (m | ~valid[:, :, None]).all():
-                vmask = np.ascontiguousarray(m & valid[:, :, None])
-        data.Y = self._encode_targets(y, n, T, lengths, output_steps, valid, dtype,
-                                      fitted=fitted, classes=classes, vmask=vmask, raw=raw)
-        data.steps, data.valid, data.vmask = steps, valid, vmask
-        return data
+        def encode(y, n, T, lengths, valid, vmask):
+            return self._encode_targets(y, n, T, lengths, output_steps, valid, dtype,
+                                        fitted=fitted, classes=classes, vmask=vmask, raw=raw)
+        return _data.add_targets(data, y, target_mask, output_steps, encode,
+                                 multi_ok=self._estimator_type == "regressor")
 
-    def _check_unit_targets(self, data, cfg):
-        """readout=False: y's k columns teach units 0..k-1, within act's range."""
-        o = type(self).__name__
-        k, H = data.Y.shape[2], cfg.n_hidden
-        if k > H:
-            raise ValueError(
-                f"{o}: with readout=False, y's {k} outputs per target teach hidden units "
-                f"0..{k - 1}, but n_hidden is {H}"
-            )
-        taught = data.Y
-        if data.vmask is not None:
-            taught = data.Y[data.vmask]
-        elif data.valid is not None:
-            taught = data.Y[data.valid]
-        lo, hi, rng = (-1.0, 1.0, "[-1, 1]") if cfg.activation == "tanh" else (0.0, math.inf,
-                                                                             ">= 0")
-        bad = (taught < lo) | (taught > hi)
-        if bad.any():
-            raise ValueError(
-                f"{o}: with readout=False, y holds desired activities of the hidden units, "
-                f"which for activation={cfg.activation!r} must lie in {rng}; got "
-                f"{float(taught[bad].flat[0])!r}"
-            )
 
     # ----------------------------------------------------------- parameters
 
@@ -850,14 +518,14 @@ class _BaseRNN(ParamsMixin):
         Each unit starts from the caller's per-sequence ``init`` (B, H) where
         ``mask`` (H,) is True (every unit when mask is None and init is
         given), else from the learned ``h0_`` (H,), else from zero. Returns
-        ``(h0, free)`` as :func:`_compose_h0`: h0 is None (zeros), h0_ itself
+        ``(h0, free)`` as :func:`fastrnn._data.compose_h0`: h0 is None (zeros), h0_ itself
         (H,) (shared by the batch: the functional API returns its gradient
-        summed over the batch) or (B, H); :func:`_h0_gradient` turns
+        summed over the batch) or (B, H); :func:`fastrnn._data.h0_gradient` turns
         backward's dh0 into h0_'s gradient.
         """
         base = self.__dict__.get("h0_")
         dt = self.W_hh_.dtype
-        return _compose_h0(base, init, mask, dt)
+        return _data.compose_h0(base, init, mask, dt)
 
     def _loss_grad(self, x, lengths, h0, h0_free, rows, targets, alpha, activation,
                    vmask=None, want_dh0=False):
@@ -892,7 +560,7 @@ class _BaseRNN(ParamsMixin):
                     "the hidden states or their gradients are not finite") from exc
             raise
         grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
-        g_h0 = _h0_gradient(g.dh0, h0_free)
+        g_h0 = _data.h0_gradient(g.dh0, h0_free)
         if g_h0 is not None:
             grads["h0"] = g_h0
         if W_hy is not None:
@@ -997,8 +665,9 @@ class _BaseRNN(ParamsMixin):
 
                     def sub_rows(a):
                         return None if a is None else a[alive]
-                    sub = _Data(X, L[alive], None, batch.Y[alive], sub_rows(batch.steps),
-                                sub_rows(batch.valid), vmask=sub_rows(batch.vmask))
+                    sub = _data.Batch(X=X, lengths=L[alive], Y=batch.Y[alive],
+                                      steps=sub_rows(batch.steps), valid=sub_rows(batch.valid),
+                                      vmask=sub_rows(batch.vmask))
                 Lw = np.minimum(sub.lengths - s, w)
                 if (Lw == w).all():
                     Lw = None
@@ -1156,7 +825,7 @@ class _BaseRNN(ParamsMixin):
     # ---------------------------------------------------------------- predict
 
     def _forward_outputs(self, data, output_steps, want_state):
-        """Outputs at the taught slots of checked inputs (a _Data): out (n, S, k),
+        """Outputs at the taught slots of checked inputs (a Batch): out (n, S, k),
         valid (n, S) (None when every slot is a true step), final states."""
         X, lengths, init = data.X, data.lengths, data.init
         W_hh = self.W_hh_
@@ -1216,7 +885,7 @@ class _BaseRNN(ParamsMixin):
         return out[:, 0] if output_steps == "last" else out
 
     def _score_data(self, data):
-        """Score of checked _Data with targets (early stopping)."""
+        """Score of checked Batch with targets (early stopping)."""
         out, _, _ = self._forward_outputs(data, self._output_steps(), False)
         return self._score_outputs(out, data.valid, data.Y, True, data.vmask)
 
@@ -1252,8 +921,8 @@ class _BaseRNN(ParamsMixin):
         self._check_fitted()
         n = check_int(type(self).__name__, "n_sequences", n_sequences, 1)
         H, dt = self.W_hh_.shape[0], self.W_hh_.dtype
-        mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
-        init = _check_initial_state(initial_state, n, H, dt, mask)
+        mask = _data.check_initial_state_mask(initial_state_mask, H, initial_state is not None)
+        init = _data.check_initial_state(initial_state, n, H, dt, mask)
         if mask is not None and mask.all():
             mask = None
         h0, _ = self._batch_h0(init, mask)
@@ -1271,7 +940,7 @@ class _BaseRNN(ParamsMixin):
         n = data.X.shape[0]
         if state is None:
             state = self.start_state(n)
-        data.init = _check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
+        data.init = _data.check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
                                          name="state")
         out, _, h_last = self._forward_outputs(data, "all", True)
         return out, h_last
@@ -1545,25 +1214,11 @@ class RNNRegressor(_BaseRNN):
 
     def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
                         classes=None, vmask=None, raw=False):
-        arr = _numeric_array("y", y)
-        Y, single = _target_layout(arr, n, T, lengths, output_steps, multi_ok=True)
-        if fitted:
-            if Y.shape[2] != self.n_outputs_:
-                raise ValueError(
-                    f"y has {Y.shape[2]} outputs per target, but {type(self).__name__} "
-                    f"was fitted with {self.n_outputs_}"
-                )
-        else:
+        Y, single = _data.regression_targets(
+            type(self).__name__, y, n, T, lengths, output_steps, valid, vmask, dtype,
+            n_outputs=self.n_outputs_ if fitted else None)
+        if not fitted:
             self._single_output_ = single
-        Y = np.ascontiguousarray(Y, dtype=dtype)
-        taught = vmask if vmask is not None else valid
-        values = Y if taught is None else Y[taught]
-        if not np.isfinite(values).all():
-            raise ValueError("y contains NaN or inf at a taught step")
-        if taught is not None and not np.isfinite(Y).all():
-            if taught.ndim == 2:
-                taught = taught[:, :, None]
-            Y = np.where(taught, Y, 0).astype(dtype)
         return Y
 
     def _score_outputs(self, out, valid, Y, encoded, vmask=None):
@@ -1662,9 +1317,9 @@ class RNNClassifier(_BaseRNN):
                     "classes must be passed on the first call to partial_fit "
                     "(all the labels that can occur)"
                 )
-            classes = _unique_labels(np.asarray(classes).ravel(), "classes")
+            classes = _data.unique_labels(np.asarray(classes).ravel(), "classes")
         elif classes is not None:
-            c = _unique_labels(np.asarray(classes).ravel(), "classes")
+            c = _data.unique_labels(np.asarray(classes).ravel(), "classes")
             if c.shape != self.classes_.shape or not np.array_equal(c, self.classes_):
                 raise ValueError(
                     f"classes={c!r} differs from the classes of a previous call "
@@ -1780,25 +1435,14 @@ class RNNClassifier(_BaseRNN):
 
     def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
                         classes=None, vmask=None, raw=False):
-        labels, _ = _target_layout(np.asarray(y), n, T, lengths, output_steps,
-                                   multi_ok=False)
-        if raw:
-            return labels
-        taught = labels if valid is None else labels[valid]
-        if taught.dtype.kind == "f" and not np.isfinite(taught).all():
-            raise ValueError("y contains NaN or inf labels")
-        if not fitted and classes is None:
-            classes, inv = _unique_labels(taught, "y", return_inverse=True)
+        if fitted:
+            classes = self.classes_
+        elif classes is not None and not raw:
             self.classes_ = classes
-        else:
-            if not fitted:
-                self.classes_ = classes
-            inv = _encode_labels(taught, self.classes_)
-        codes = np.zeros(labels.shape, dtype=np.intp)
-        if valid is None:
-            codes[...] = inv.reshape(labels.shape)
-        else:
-            codes[valid] = inv
+        codes, classes = _data.label_targets(y, n, T, lengths, output_steps, valid, classes,
+                                             raw)
+        if not fitted and not raw:
+            self.classes_ = classes
         return codes
 
     def _score_outputs(self, out, valid, Y, encoded, vmask=None):
@@ -1806,44 +1450,14 @@ class RNNClassifier(_BaseRNN):
         if encoded:
             hit = idx == Y
         else:
-            hit = _labels_equal(self.classes_[idx], Y)
+            hit = _data.labels_equal(self.classes_[idx], Y)
         return float(hit.mean() if valid is None else hit[valid].mean())
 
 
-def _unique_labels(taught, name, return_inverse=False):
-    try:
-        res = np.unique(taught, return_inverse=return_inverse)
-    except TypeError as exc:
-        raise ValueError(
-            f"{name} holds labels that cannot be sorted together (mixed types?): {exc}"
-        ) from exc
-    if return_inverse:
-        return res[0], res[1].reshape(-1)
-    return res
 
 
-def _encode_labels(taught, classes):
-    """Indices of labels in classes (sorted); ValueError for unknown labels."""
-    try:
-        pos = np.searchsorted(classes, taught)
-    except TypeError as exc:
-        raise ValueError(f"y's labels are not comparable with classes_ ({exc})") from exc
-    pos = np.clip(pos, 0, len(classes) - 1)
-    ok = _labels_equal(classes[pos], taught)
-    if not ok.all():
-        unknown = np.unique(np.asarray(taught)[~ok])[:5]
-        raise ValueError(
-            f"y contains labels {unknown.tolist()} that are not in classes_ "
-            f"{classes.tolist()}"
-        )
-    return pos.reshape(-1)
 
 
-def _labels_equal(a, b):
-    eq = np.asarray(a) == np.asarray(b)
-    if np.ndim(eq) == 0:  # numpy could not compare elementwise
-        return np.zeros(np.shape(b), dtype=bool)
-    return eq
 
 
 for _cls, _shapes in (
