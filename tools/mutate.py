@@ -162,22 +162,22 @@ MUTATIONS = [
              "Nesterov momentum without the momentum factor",
              ("tests/test_estimator_parts.py", "tests/test_estimator.py")),
     # --- estimators --------------------------------------------------------
-    Mutation("clip-after-update", PKG + "estimator.py",
-             "        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)\n"
+    Mutation("clip-after-update", PKG + "_training.py",
+             "        norm = _optim.clip_grad_norm(grads.values(), self.cfg.clip_norm)\n"
              "        if not math.isfinite(norm):\n"
              "            raise NonFiniteLossError(f\"the gradient norm is not finite ({norm})\")\n"
              "        for key in grads:\n"
              "            np.copyto(backup[key], params[key])\n"
-             "        self._optimizer.step(params, grads)\n",
+             "        self.optimizer.step(params, grads)\n",
              "        for key in grads:\n"
              "            np.copyto(backup[key], params[key])\n"
-             "        self._optimizer.step(params, grads)\n"
-             "        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)\n"
+             "        self.optimizer.step(params, grads)\n"
+             "        norm = _optim.clip_grad_norm(grads.values(), self.cfg.clip_norm)\n"
              "        if not math.isfinite(norm):\n"
              "            raise NonFiniteLossError(f\"the gradient norm is not finite ({norm})\")\n",
              "gradients are clipped after the update (so never)",
              ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
-    Mutation("l2-gradient", PKG + "estimator.py",
+    Mutation("l2-gradient", PKG + "_training.py",
              'grads["W_hh"] += alpha * W_hh',
              "pass",
              "the L2 penalty's gradient leaves out W_hh",
@@ -192,18 +192,18 @@ MUTATIONS = [
              "slots = np.ones_like(m) if m.ndim == 2 else m.any(axis=2)",
              "the classifier ignores target_mask",
              ("tests/test_initial_states.py", "tests/test_estimator.py")),
-    Mutation("early-stopping-restore", PKG + "estimator.py",
-             "        if best_params is not None:\n            for k, v in best_params.items():",
-             "        if best_params is not None and False:\n            for k, v in best_params.items():",
+    Mutation("early-stopping-restore", PKG + "_training.py",
+             "    if best_params is not None:\n        for k, v in best_params.items():",
+             "    if best_params is not None and False:\n        for k, v in best_params.items():",
              "early stopping keeps the last weights, not the best",
              ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
-    Mutation("early-stopping-patience", PKG + "estimator.py",
-             "if not incremental and no_improvement > cfg.n_iter_no_change:",
-             "if not incremental and no_improvement >= cfg.n_iter_no_change:",
+    Mutation("early-stopping-patience", PKG + "_training.py",
+             "stop = no_improvement > cfg.n_iter_no_change",
+             "stop = no_improvement >= cfg.n_iter_no_change",
              "training stops one epoch early (n_iter_no_change epochs, not more)",
              ("tests/test_estimator.py", "tests/test_estimator_parts.py")),
-    Mutation("tbptt-carry", PKG + "estimator.py",
-             "                carry[alive] = last",
+    Mutation("tbptt-carry", PKG + "_training.py",
+             "                carry[w.alive] = last",
              "                pass",
              "truncated BPTT: sequences still running do not carry their state on",
              ("tests/test_estimator.py",)),

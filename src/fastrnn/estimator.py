@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
-import time
 
 import numpy as np
 
 from . import _threads
 from . import functional as _F
-from . import _data, _persist
+from . import _data, _persist, _training
 from . import losses as _losses
-from . import optim as _optim
 from ._params import BOOLEAN, PARAMETERS, ParamsMixin, Rule, check_int, make_rng
+from ._training import NonFiniteLossError
 from ._validation import ACTIVATIONS
 
 __all__ = [
@@ -51,8 +49,6 @@ __all__ = [
 
 # predict runs the recurrence over at most this many hidden-state values at once
 _PREDICT_CHUNK_VALUES = 1 << 22
-# a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
-_H0_INIT_SCALE = 0.1
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -60,16 +56,6 @@ class NotFittedError(ValueError, AttributeError):
 
     Subclasses both ValueError and AttributeError, like
     ``sklearn.exceptions.NotFittedError``.
-    """
-
-
-class NonFiniteLossError(FloatingPointError, ValueError):
-    """Training produced a non-finite loss, gradient or weight.
-
-    Raised by ``fit`` and ``partial_fit``, which then stop; the estimator
-    keeps the last weights that were finite (those before the failing update),
-    ``loss_curve_`` and ``n_iter_`` of the completed epochs. Subclasses
-    FloatingPointError and ValueError.
     """
 
 
@@ -415,41 +401,21 @@ class _BaseRNN(ParamsMixin):
 
     # ----------------------------------------------------------- parameters
 
-    _PARAM_NAMES = ("W_xh", "W_hh", "b", "h0", "W_hy", "b_y")
-
     def _params(self):
         """The trainable arrays (the fitted attributes themselves), by name."""
         d = self.__dict__
-        return {k: d[k + "_"] for k in self._PARAM_NAMES if k + "_" in d}
+        return {k: d[k + "_"] for k in _training.PARAM_NAMES if k + "_" in d}
 
     def _initialize(self, cfg, n_features, n_outputs, rng):
         """Draw the initial weights (see the class Notes) and reset the fit history."""
-        D, H, k, dt = n_features, cfg.n_hidden, n_outputs, cfg.dtype
-
-        def glorot(fan_in, fan_out):
-            a = math.sqrt(6.0 / (fan_in + fan_out))
-            return rng.uniform(-a, a, size=(fan_in, fan_out)).astype(dt)
-
-        self.W_xh_ = glorot(D, H) if D > 0 else np.zeros((0, H), dtype=dt)
-        if cfg.activation == "tanh":
-            q, r = np.linalg.qr(rng.standard_normal((H, H)))
-            self.W_hh_ = (q * np.sign(np.diag(r))).astype(dt)  # Haar-distributed orthogonal
-        else:
-            self.W_hh_ = np.eye(H, dtype=dt)
-        self.b_ = np.zeros(H, dtype=dt)
-        if cfg.readout:
-            self.W_hy_ = glorot(H, k)
-            self.b_y_ = np.zeros(k, dtype=dt)
-        else:
-            self.__dict__.pop("W_hy_", None)
-            self.__dict__.pop("b_y_", None)
-        if cfg.learn_initial_state:  # drawn last: the other weights do not depend on it
-            lo = -_H0_INIT_SCALE if cfg.activation == "tanh" else 0.0
-            self.h0_ = rng.uniform(lo, _H0_INIT_SCALE, size=H).astype(dt)
-        else:
-            self.__dict__.pop("h0_", None)
-        self.n_features_in_ = D
-        self.n_outputs_ = k
+        params = _training.init_params(cfg, n_features, n_outputs, rng)
+        for key in _training.PARAM_NAMES:
+            if key in params:
+                setattr(self, key + "_", params[key])
+            else:
+                self.__dict__.pop(key + "_", None)
+        self.n_features_in_ = n_features
+        self.n_outputs_ = n_outputs
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = [] if cfg.early_stopping else None
@@ -491,25 +457,6 @@ class _BaseRNN(ParamsMixin):
                 "warm_start=False to refit"
             )
 
-    def _make_optimizer(self, cfg):
-        return _optim.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum,
-                                     cfg.nesterov)
-
-    def _penalty(self, alpha):
-        if not alpha:
-            return 0.0
-        total = 0.0
-        for w in self._penalized():
-            total += _optim._sum_of_squares(w.ravel().astype(np.float64))
-        return 0.5 * alpha * total
-
-    def _penalized(self):
-        """The weights under the L2 penalty (not biases, not h0_)."""
-        ws = [self.W_xh_, self.W_hh_]
-        if "W_hy_" in self.__dict__:
-            ws.append(self.W_hy_)
-        return ws
-
     # ------------------------------------------------ hidden states <-> outputs
 
     def _batch_h0(self, init, mask=None):
@@ -527,54 +474,6 @@ class _BaseRNN(ParamsMixin):
         dt = self.W_hh_.dtype
         return _data.compose_h0(base, init, mask, dt)
 
-    def _loss_grad(self, x, lengths, h0, h0_free, rows, targets, alpha, activation,
-                   vmask=None, want_dh0=False):
-        """Forward, outputs, loss and BPTT of one window.
-
-        h0, h0_free: as returned by :meth:`_batch_h0` (h0_free None for a
-        carried state). vmask: taught values of the taught outputs (N, k).
-
-        Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
-        to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
-        when the window has no taught output. n_taught counts outputs (taught
-        values / k with a value mask). With want_dh0, grads["initial_state"]
-        is backward's dh0.
-        """
-        W_xh, W_hh = self.W_xh_, self.W_hh_
-        h = _F.forward(x, W_xh, W_hh, self.b_, h0, activation=activation, lengths=lengths)
-        N = targets.shape[0]
-        if N and vmask is not None:
-            N = int(np.count_nonzero(vmask)) / vmask.shape[1]
-        if N == 0:
-            return h, 0.0, 0, None
-        W_hy = self.__dict__.get("W_hy_")
-        loss_sum, dh, dW_hy, db_y = _losses.output_loss(
-            h, rows, targets, W_hy, self.__dict__.get("b_y_"), self._loss, 1.0 / N, vmask)
-        if not math.isfinite(loss_sum):
-            raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
-        try:
-            g = _F.backward(x, h, dh, W_xh, W_hh, h0, activation=activation, lengths=lengths)
-        except ValueError as exc:
-            if not (np.isfinite(h).all() and np.isfinite(dh).all()):
-                raise NonFiniteLossError(
-                    "the hidden states or their gradients are not finite") from exc
-            raise
-        grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
-        g_h0 = _data.h0_gradient(g.dh0, h0_free)
-        if g_h0 is not None:
-            grads["h0"] = g_h0
-        if W_hy is not None:
-            grads["W_hy"] = dW_hy
-            grads["b_y"] = db_y
-        if alpha:
-            grads["W_xh"] += alpha * W_xh
-            grads["W_hh"] += alpha * W_hh
-            if W_hy is not None:
-                grads["W_hy"] += alpha * W_hy
-        if want_dh0:
-            grads["initial_state"] = g.dh0
-        return h, loss_sum, N, grads
-
     def _objective(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
                    target_mask=None):
         """Objective of one mini-batch (all of X, full BPTT) and its gradients.
@@ -589,200 +488,9 @@ class _BaseRNN(ParamsMixin):
         cfg = self._check_hyperparameters()
         data = self._prepare(X, y, lengths, initial_state, initial_state_mask, target_mask,
                              cfg, fitted=True)
-        T = data.X.shape[1]
-        rows, targets = _losses.select_window(data.steps, data.valid, data.Y, 0, T)
-        vmask = None
-        if data.vmask is not None:
-            _, vmask = _losses.select_window(data.steps, data.valid, data.vmask, 0, T)
-        h0, free = self._batch_h0(data.init, data.init_mask)
-        _, loss_sum, N, grads = self._loss_grad(data.X, data.lengths, h0, free, rows, targets,
-                                                cfg.alpha, cfg.activation, vmask,
-                                                want_dh0=data.init is not None)
-        if data.init is not None:
-            d = grads["initial_state"]
-            grads["initial_state"] = d if data.init_mask is None else np.where(
-                data.init_mask, d, 0)
-        return loss_sum / N + self._penalty(cfg.alpha), grads
+        return _training.Trainer(self._params(), self._loss, cfg).objective(data)
 
     # ----------------------------------------------------------------- training
-
-    def _apply(self, grads, cfg, params, backup):
-        """Clip, update in place, and undo the update if a weight turned non-finite."""
-        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)
-        if not math.isfinite(norm):
-            raise NonFiniteLossError(f"the gradient norm is not finite ({norm})")
-        for key in grads:
-            np.copyto(backup[key], params[key])
-        self._optimizer.step(params, grads)
-        for key in grads:
-            if not np.isfinite(params[key]).all():
-                for k in grads:
-                    np.copyto(params[k], backup[k])
-                raise NonFiniteLossError(f"the update made {key}_ non-finite")
-
-    def _train_batch(self, batch, cfg, params, backup):
-        """Train on one mini-batch: one update, or one per truncated-BPTT window.
-
-        Returns (sum of losses, number of taught outputs).
-        """
-        X = batch.X
-        T = X.shape[1]
-        k = cfg.bptt_steps
-
-        def window(sub, s, e):
-            rows, targets = _losses.select_window(sub.steps, sub.valid, sub.Y, s, e)
-            vmask = None
-            if sub.vmask is not None:
-                _, vmask = _losses.select_window(sub.steps, sub.valid, sub.vmask, s, e)
-            return rows, targets, vmask
-
-        if k is None or k >= T:
-            rows, targets, vmask = window(batch, 0, T)
-            h0, free = self._batch_h0(batch.init, batch.init_mask)
-            _, loss_sum, N, grads = self._loss_grad(
-                X, batch.lengths, h0, free, rows, targets, cfg.alpha, cfg.activation, vmask)
-            if grads is not None:
-                self._apply(grads, cfg, params, backup)
-            return loss_sum, N
-
-        # Truncated BPTT: windows [s, s + k); each sequence's last hidden state in
-        # a window is the (constant) initial state of its next window.
-        L = batch.lengths
-        total, count = 0.0, 0
-        carry = None
-        for s in range(0, T, k):
-            e = min(s + k, T)
-            w = e - s
-            alive = None  # rows of the batch that still have steps in this window
-            Lw = None
-            sub = batch
-            if L is not None:
-                mask = L > s
-                if not mask.any():  # every sequence of the batch has ended
-                    break
-                if not mask.all():
-                    alive = np.flatnonzero(mask)
-
-                    def sub_rows(a):
-                        return None if a is None else a[alive]
-                    sub = _data.Batch(X=X, lengths=L[alive], Y=batch.Y[alive],
-                                      steps=sub_rows(batch.steps), valid=sub_rows(batch.valid),
-                                      vmask=sub_rows(batch.vmask))
-                Lw = np.minimum(sub.lengths - s, w)
-                if (Lw == w).all():
-                    Lw = None
-            x = X[:, s:e] if alive is None else X[alive, s:e]
-            x = np.ascontiguousarray(x)
-            if s == 0:  # every sequence is alive in the first window
-                h0, free = self._batch_h0(batch.init, batch.init_mask)
-            else:  # a carried state: a constant, no gradient flows through it
-                h0, free = (carry if alive is None else carry[alive]), None
-            rows, targets, vmask = window(sub, s, e)
-            h, loss_sum, N, grads = self._loss_grad(x, Lw, h0, free, rows, targets,
-                                                    cfg.alpha, cfg.activation, vmask)
-            if grads is not None:
-                self._apply(grads, cfg, params, backup)
-            total += loss_sum
-            count += N
-            last = h[:, -1] if Lw is None else h[np.arange(h.shape[0]), Lw - 1]
-            if alive is None:
-                carry = np.ascontiguousarray(last)
-            else:
-                carry[alive] = last
-        return total, count
-
-    def _split_validation(self, data, cfg, rng):
-        n = data.n
-        n_val = math.ceil(cfg.validation_fraction * n)
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"{type(self).__name__}: validation_fraction={self.validation_fraction} "
-                f"with {n} sequences leaves {n - n_val} for training and {n_val} for "
-                "validation; both need at least one"
-            )
-        perm = rng.permutation(n)
-        return data.take(np.sort(perm[n_val:])), data.take(np.sort(perm[:n_val]))
-
-    def _run_epochs(self, train, val, cfg, n_epochs, incremental):
-        """The epoch loop of fit (and the single epoch of partial_fit)."""
-        rng = self._rng
-        params = self._params()
-        backup = {k: np.empty_like(v) for k, v in params.items()}
-        n = train.n
-        bs = min(cfg.batch_size, n)
-        n_batches = -(-n // bs)
-        early = cfg.early_stopping and not incremental and val is not None
-        best_params = None
-        no_improvement = 0
-        if not incremental:
-            if early:
-                self.best_validation_score_ = -math.inf
-            else:
-                self.best_loss_ = math.inf
-        name = type(self).__name__
-        for _ in range(n_epochs):
-            t0 = time.perf_counter()
-            perm = rng.permutation(n)
-            loss_total, count = 0.0, 0
-            bar = _ProgressBar(n_batches) if cfg.verbose >= 2 else None
-            for j in range(n_batches):
-                batch = train.take(perm[j * bs:(j + 1) * bs])
-                try:
-                    loss_sum, N = self._train_batch(batch, cfg, params, backup)
-                except NonFiniteLossError as exc:
-                    if bar is not None:
-                        bar.close()
-                    raise NonFiniteLossError(
-                        f"{name}: {exc} in epoch {self.n_iter_ + 1}, mini-batch {j + 1}. "
-                        "Training stopped; the estimator keeps its last finite weights. "
-                        "Lower learning_rate, turn clip_norm on (or lower it), or scale "
-                        "X and y."
-                    ) from None
-                loss_total += loss_sum
-                count += N
-                if bar is not None:
-                    bar.update(j + 1)
-            if bar is not None:
-                bar.close()
-            loss = loss_total / (count if count > 0 else 1) + self._penalty(cfg.alpha)
-            self.loss_curve_.append(loss)
-            self.n_iter_ += 1
-            stop = False
-            score = None
-            if early:
-                score = self._score_data(val)
-                self.validation_scores_.append(score)
-                if score < self.best_validation_score_ + cfg.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_params = {k: v.copy() for k, v in params.items()}
-            elif not incremental:
-                if loss > self.best_loss_ - cfg.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                if loss < self.best_loss_:
-                    self.best_loss_ = loss
-            if not incremental and no_improvement > cfg.n_iter_no_change:
-                stop = True
-            if cfg.verbose >= 1:
-                elapsed = time.perf_counter() - t0
-                line = f"Epoch {self.n_iter_}: loss = {loss:.6g}"
-                if score is not None:
-                    line += f", validation score = {score:.6g}"
-                rate = n / elapsed if elapsed > 0 else math.inf
-                line += f", {elapsed:.2f} s, {rate:.0f} sequences/s"
-                if stop:
-                    line += f" (no improvement for {no_improvement} epochs: stopping)"
-                print(line, flush=True)
-            if stop:
-                break
-        if best_params is not None:
-            for k, v in best_params.items():
-                np.copyto(params[k], v)
 
     def _fit(self, X, y, lengths, initial_state, initial_state_mask, target_mask, *,
              incremental, classes=None):
@@ -803,23 +511,20 @@ class _BaseRNN(ParamsMixin):
             rng = make_rng(self.random_state)
             self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
         self._rng = rng
-        opt = self.__dict__.get("_optimizer")
-        if not incremental or opt is None or opt.name != cfg.optimizer:
-            self._optimizer = self._make_optimizer(cfg)
-        else:  # partial_fit: keep the state, take the current hyperparameters
-            hp = {"learning_rate": cfg.learning_rate}
-            if cfg.optimizer == "sgd":
-                hp.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
-            opt.set_hyperparameters(**hp)
+        self._optimizer = _training.optimizer_for(cfg, self.__dict__.get("_optimizer"),
+                                                  incremental)
         if cfg.early_stopping and not incremental:
             if self.validation_scores_ is None:
                 self.validation_scores_ = []
-            train, val = self._split_validation(data, cfg, rng)
+            train, val = _training.split_validation(type(self).__name__, data,
+                                                    self.validation_fraction, rng)
         else:
             train, val = data, None
+        trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            self._run_epochs(train, val, cfg, 1 if incremental else cfg.max_epochs,
-                             incremental)
+            _training.run_epochs(self, trainer, train, val, rng,
+                                 1 if incremental else cfg.max_epochs, incremental,
+                                 self._score_data)
         return self
 
     # ---------------------------------------------------------------- predict
@@ -1022,31 +727,6 @@ class _BaseRNN(ParamsMixin):
             Written exactly there (no extension is added).
         """
         _persist.save(self, path)
-
-
-class _ProgressBar:
-    """verbose=2: a one-line progress bar within an epoch, on stdout."""
-
-    width = 30
-
-    def __init__(self, total):
-        self.total = total
-        self.shown = -1
-        self.t0 = time.perf_counter()
-
-    def update(self, done):
-        filled = self.width * done // self.total
-        if filled == self.shown and done != self.total:
-            return
-        self.shown = filled
-        bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
-        elapsed = time.perf_counter() - self.t0
-        sys.stdout.write(f"\r[{bar}] {done}/{self.total} mini-batches, {elapsed:.1f} s")
-        sys.stdout.flush()
-
-    def close(self):
-        sys.stdout.write("\r" + " " * (self.width + 48) + "\r")
-        sys.stdout.flush()
 
 
 class RNNRegressor(_BaseRNN):

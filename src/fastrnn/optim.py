@@ -265,7 +265,7 @@ def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False):
     raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {name!r}")
 
 
-def _sum_of_squares(f):
+def sum_of_squares(f):
     """``f @ f`` for a 1-D float array, in NumPy's own loops rather than its
     BLAS, whose thread pool would spin next to the kernels' threads (see
     :mod:`fastrnn.losses`); overflows to inf without a warning."""
@@ -293,11 +293,11 @@ def clip_grad_norm(grads, max_norm):
         scaled.
     """
     grads = list(grads)
-    sq = sum(_sum_of_squares(g.ravel()) for g in grads)
+    sq = sum(sum_of_squares(g.ravel()) for g in grads)
     if not math.isfinite(sq):
         # float32 sums of squares overflow above ~3e38: redo them in float64,
         # which only fails for gradients that are not finite themselves.
-        sq = sum(_sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
+        sq = sum(sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
     norm = math.sqrt(sq) if math.isfinite(sq) else sq
     if max_norm is not None and math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
