@@ -43,6 +43,7 @@ import numpy as np
 from . import _data, _persist, _threads, _training
 from . import functional as _F
 from . import losses as _losses
+from . import optim as _optim
 from ._params import ParamsMixin, check_int, make_rng
 from ._validation import ACTIVATIONS
 
@@ -91,7 +92,7 @@ class BaseRNN(ParamsMixin):
         learn_initial_state=False,
         optimizer="adam",
         learning_rate=0.001,
-        momentum=0.9,
+        momentum=_optim.DEFAULT_MOMENTUM,
         nesterov=False,
         alpha=0.0001,
         clip_norm=5.0,
