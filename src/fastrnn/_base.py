@@ -45,7 +45,7 @@ from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
 from ._params import ParamsMixin, check_int, make_rng
-from ._validation import ACTIVATIONS
+from ._validation import ACTIVATION_CODES, ACTIVATIONS
 
 __all__ = ["BaseRNN", "NotFittedError", "with_threads", "SMALL_STEP"]
 
@@ -54,7 +54,6 @@ PREDICT_CHUNK_VALUES = 1 << 22
 # step() on at most this many (sequence, step) pairs reads the weights in
 # place instead of packing them (BaseRNN._step_small).
 SMALL_STEP = 32
-_STEP_ROWS = {}
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -467,7 +466,7 @@ class BaseRNN(ParamsMixin):
                 return None
         elif X.dtype.kind == "f" and X.ndim == 3 and X.shape[2] == V:
             x = np.array(X, dtype=dt, order="C", copy=True)
-            if not _all_finite(x.reshape(-1)):
+            if not _F.all_finite(x.reshape(-1)):
                 return None
         else:
             return None
@@ -475,15 +474,15 @@ class BaseRNN(ParamsMixin):
             h0 = self.start_state(n)
         else:
             h0 = np.array(state, dtype=dt, order="C", copy=True) if np.ndim(state) == 2 else None
-            if h0 is None or h0.shape != (n, H) or not _all_finite(h0.reshape(-1)):
+            if h0 is None or h0.shape != (n, H) or not _F.all_finite(h0.reshape(-1)):
                 return None
         h_work = np.empty((n, H), dtype=dt)
         h_last = np.empty((n, H), dtype=dt)
         out = np.empty((n, k, N), dtype=dt)
         t_work = np.empty(max(H, N), dtype=dt)
-        _step_rows(dt)(
+        _F.step_rows_kernel(dt)(
             x, ids, self.W_xh_, W_hh, self.b_, h0, W_hy, self.b_y_, h_work, h_last, out,
-            t_work, _F._ACTIVATION_CODES[self.activation])
+            t_work, ACTIVATION_CODES[self.activation])
         return out, h_last
 
     # ------------------------------------------------------------------- save
@@ -510,19 +509,3 @@ class BaseRNN(ParamsMixin):
             Written exactly there (no extension is added).
         """
         _persist.save(self, path)
-
-
-def _step_rows(dtype):
-    """The kernels' _step_rows for dtype (the fused function's specialization,
-    looked up once per kernel build)."""
-    key = (_F.kernels, dtype)
-    fn = _STEP_ROWS.get(key)
-    if fn is None:
-        fn = _STEP_ROWS[key] = _F.kernels._step_rows[_F._SPECIALIZATION[dtype]]
-    return fn
-
-
-def _all_finite(flat):
-    """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
-    return _F.kernels._all_finite(flat) if flat.size else True
-

@@ -21,7 +21,9 @@ import numpy as np
 
 from ._core import _all_finite
 
-ACTIVATIONS = ("tanh", "relu")
+# The activations and their codes in the kernels (the enum in _core.pxd).
+ACTIVATION_CODES = {"tanh": 0, "relu": 1}
+ACTIVATIONS = tuple(ACTIVATION_CODES)
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
