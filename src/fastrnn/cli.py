@@ -31,13 +31,9 @@ final report go to stdout. Every user error is one line, ``fastrnn: error:
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import hashlib
 import json
 import math
 import os
-import signal
 import sys
 import time
 import warnings
@@ -48,28 +44,23 @@ import numpy as np
 from . import __version__, bench
 from . import functional as _F
 from . import io as _io
+from ._chartext import (CLIError, decode, default_prime, default_text, encode, load_text,
+                        unigram_entropy)
+from ._trainrun import (PROGRESS_FORMAT, Interrupt, Progress, check_writable, decode_carry,
+                        encode_carry, fmt_rate, fmt_secs, progress_path, read_progress,
+                        text_digest)
 
 __all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
            "unigram_entropy", "CLIError"]
 
-PROGRESS_FORMAT = "fastrnn train progress"
 # Held-out text: the last 5% of the text, at most this many characters (the
 # evaluation runs the recurrence one step after another on a single stream).
 HELD_OUT_FRACTION = 0.05
 HELD_OUT_MAX = 50_000
 MIN_TEXT = 20  # characters
-MAX_PROGRESS_BYTES = 1 << 24
 # Hyperparameters of the character model that the command line does not expose.
 LEARNING_RATE = 2e-3
 CLIP_NORM = 5.0
-
-
-class CLIError(Exception):
-    """A user error: printed as one line ``fastrnn: error: <message>``."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(" ".join(str(message).split()))  # one line
-        self.status = status
 
 
 # --------------------------------------------------------------------------
@@ -179,88 +170,6 @@ def build_parser() -> argparse.ArgumentParser:
 # Text
 # --------------------------------------------------------------------------
 
-DEFAULT_SOURCE = "Python's bundled documentation topics (pydoc_data.topics)"
-
-
-def default_text() -> str:
-    """The built-in training text: the pydoc topics every CPython ships
-    (about 465,000 characters of English and Python), in a fixed order."""
-    try:
-        from pydoc_data.topics import topics
-    except ImportError:  # pragma: no cover - Python builds without pydoc_data
-        import importlib
-
-        mods = ("argparse", "collections", "json", "pathlib", "re", "typing", "unittest")
-        docs = (importlib.import_module(m).__doc__ or "" for m in mods)
-        return "\n\n".join(d.strip() for d in docs if d) + "\n"
-    return "\n\n".join(topics[k].strip() for k in sorted(topics)) + "\n"
-
-
-def load_text(path: str | None) -> tuple[str, str]:
-    """(text, description): the file's UTF-8 text, or the default text.
-
-    Raises CLIError (one line) for a missing, unreadable, empty, binary or
-    non-UTF-8 file.
-    """
-    if path is None:
-        return default_text(), DEFAULT_SOURCE
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CLIError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CLIError(f"{path}: is a directory, not a text file") from None
-    except PermissionError:
-        raise CLIError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise CLIError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if not data.strip():
-        raise CLIError(f"{path}: the file is empty" if not data else
-                       f"{path}: the file holds only white space")
-    if b"\0" in data[:1 << 20]:
-        raise CLIError(f"{path}: looks like a binary file (it contains NUL bytes); "
-                       "give a UTF-8 text file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad = data[exc.start]
-        raise CLIError(
-            f"{path}: not UTF-8 text (byte 0x{bad:02x} at offset {exc.start}); "
-            "convert it first, e.g. iconv -f latin1 -t utf-8") from None
-    if "\0" in text:
-        raise CLIError(f"{path}: looks like a binary file (it contains NUL bytes); "
-                       "give a UTF-8 text file")
-    return text, path
-
-
-def _char_name(c: str) -> str:
-    return f"{c!r} (U+{ord(c):04X})"
-
-
-def encode(text: str, vocab: np.ndarray) -> np.ndarray:
-    """Character ids (intp) of text in the sorted vocabulary (a '<U1' array);
-    CLIError naming characters that are not in it."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    vcodes = np.array([ord(c) for c in vocab], dtype=np.uint32)
-    ids = np.searchsorted(vcodes, codes)
-    ids_c = np.minimum(ids, len(vcodes) - 1)
-    unknown = vcodes[ids_c] != codes
-    if unknown.any():
-        missing = sorted({chr(c) for c in codes[unknown]})
-        shown = ", ".join(_char_name(c) for c in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise CLIError(f"the text has characters that the model does not know: "
-                       f"{shown}{more}")
-    return ids_c.astype(np.intp)
-
-
-def unigram_entropy(ids: np.ndarray) -> float:
-    """Entropy in bits of the character frequencies of ids (what a model that
-    ignores all context can reach at best on them)."""
-    counts = np.bincount(ids)
-    p = counts[counts > 0] / ids.size
-    return float(-(p * np.log2(p)).sum())
-
 
 # --------------------------------------------------------------------------
 # The model: evaluation and sampling on its fitted weights
@@ -322,17 +231,6 @@ def generate(model, prime_ids, length: int, temperature: float,
     return out
 
 
-def _default_prime(vocab) -> str:
-    for c in ("\n", " "):
-        if c in vocab:
-            return c
-    return str(vocab[0])
-
-
-def _decode(vocab, ids) -> str:
-    return "".join(vocab[ids].tolist())
-
-
 def load_model(path, resume=False):
     """A character model written by 'fastrnn train', or CLIError. With resume,
     a note on stderr when the file holds no optimizer state (format 1)."""
@@ -374,170 +272,10 @@ def load_model(path, resume=False):
 # Progress bar
 # --------------------------------------------------------------------------
 
-class Progress:
-    """A one-line progress display on a stream (stderr): redrawn in place with
-    \\r on a terminal (at most every `redraw` seconds), one line every `every`
-    seconds otherwise."""
-
-    def __init__(self, stream=None, every: float = 5.0, width: int = 24, redraw: float = 0.1):
-        self.stream = stream if stream is not None else sys.stderr
-        try:
-            self.tty = self.stream.isatty()
-        except (AttributeError, ValueError):
-            self.tty = False
-        self.every = every  # seconds between lines when not a terminal
-        self.redraw = redraw  # seconds between redraws on a terminal
-        self.width = width
-        self.last = -math.inf
-        self.shown = 0  # length of the line drawn in place
-        self.last_text = None
-
-    def bar(self, fraction: float) -> str:
-        fraction = min(max(fraction, 0.0), 1.0)
-        filled = int(round(self.width * fraction))
-        return "[" + "#" * filled + "." * (self.width - filled) + f"] {100 * fraction:3.0f}%"
-
-    def update(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.tty:
-            if not force and now - self.last < self.redraw:
-                return
-            self.last = now
-            pad = max(0, self.shown - len(text))
-            self.stream.write("\r" + text + " " * pad)
-            self.shown = len(text)
-            self.stream.flush()
-        elif (force or now - self.last >= self.every) and text != self.last_text:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-            self.last = now
-            self.last_text = text
-
-    def finish(self) -> None:
-        """Leave the last line drawn on a terminal in place and end it."""
-        if self.tty and self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.shown = 0
-
-    def clear(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\r" + " " * self.shown + "\r")
-            self.stream.flush()
-            self.shown = 0
-
-
-def _fmt_rate(chars_per_s: float) -> str:
-    return f"{chars_per_s / 1e3:.1f}k" if chars_per_s >= 1e3 else f"{chars_per_s:.0f}"
-
-
-def _fmt_secs(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    s = max(0, int(round(s)))
-    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
-
 
 # --------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------
-
-def progress_path(out: Path) -> Path:
-    """Where 'fastrnn train' keeps its position for --resume, next to the model."""
-    return out.with_name(out.stem + ".progress.json")
-
-
-def _check_writable(out: Path) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise CLIError(f"--out {out}: is a directory")
-    if not parent.is_dir():
-        raise CLIError(f"--out {out}: directory {parent} does not exist")
-    probe = parent / f".{out.name}.{os.getpid()}.probe"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise CLIError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-
-
-class _Interrupt:
-    """SIGINT handler for the training loop: the first Ctrl-C asks the loop to
-    stop after the current step (it then saves); a second one interrupts."""
-
-    def __init__(self):
-        self.requested = False
-        self.previous = None
-
-    def __enter__(self):
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: Ctrl-C raises KeyboardInterrupt
-            self.previous = None
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
-
-
-def _text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _read_progress(path: Path) -> dict | None:
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_PROGRESS_BYTES:
-            return None
-        with open(path, encoding="utf-8") as f:
-            state = json.load(f)
-    except (OSError, ValueError, RecursionError):
-        return None
-    if not isinstance(state, dict) or state.get("format") != PROGRESS_FORMAT:
-        return None
-    # Only well-formed values count; anything else is as if it were missing.
-    ints = ("chars_seen", "epoch", "call", "samples", "seq_len", "batch_size", "n_iter")
-    clean = {k: state[k] for k in ints
-             if isinstance(state.get(k), int) and not isinstance(state[k], bool)
-             and state[k] >= 0}
-    if isinstance(state.get("text_sha256"), str):
-        clean["text_sha256"] = state["text_sha256"]
-    bpc = state.get("val_bits_per_char")
-    if isinstance(bpc, (int, float)) and not isinstance(bpc, bool) and math.isfinite(bpc):
-        clean["val_bits_per_char"] = float(bpc)
-    if isinstance(state.get("carry"), dict):
-        clean["carry"] = state["carry"]
-    return clean
-
-
-def _encode_carry(carry) -> dict | None:
-    """The hidden state carried into the next call, exactly, as JSON data."""
-    if carry is None:
-        return None
-    c = np.ascontiguousarray(carry, dtype=carry.dtype.newbyteorder("<"))
-    return {"dtype": carry.dtype.name, "shape": list(carry.shape),
-            "base64": base64.b64encode(c.tobytes()).decode("ascii")}
-
-
-def _decode_carry(data, dtype, shape):
-    """The carried state saved by _encode_carry, or None when it does not fit."""
-    try:
-        if data.get("dtype") != np.dtype(dtype).name or data.get("shape") != list(shape):
-            return None
-        raw = base64.b64decode(data["base64"], validate=True)
-        le = np.dtype(dtype).newbyteorder("<")
-        if len(raw) != math.prod(shape) * le.itemsize:
-            return None
-        carry = np.frombuffer(raw, dtype=le).astype(dtype).reshape(shape)
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        return None
-    return carry if np.isfinite(carry).all() else None
 
 
 def cmd_train(args) -> int:
@@ -545,7 +283,7 @@ def cmd_train(args) -> int:
 
     err = sys.stderr
     out = Path(args.out)
-    _check_writable(out)
+    check_writable(out)
     text, source = load_text(args.text_file)
     if len(text) < MIN_TEXT:
         raise CLIError(f"{source}: too short to learn from ({len(text)} characters; "
@@ -562,7 +300,7 @@ def cmd_train(args) -> int:
         if args.hidden is not None and args.hidden != model.W_hh_.shape[0]:
             raise CLIError(f"--hidden {args.hidden} differs from the {model.W_hh_.shape[0]} "
                            f"hidden units of the model in {out}; leave --hidden out to resume")
-        state = _read_progress(progress_path(out))
+        state = read_progress(progress_path(out))
     else:
         if out.exists():
             print(f"note: {out} exists and will be replaced (--resume continues it instead)",
@@ -600,7 +338,7 @@ def cmd_train(args) -> int:
         sample_no = 0
     else:
         model.set_params(bptt_steps=seq_len, batch_size=batch)
-        same = (state is not None and state.get("text_sha256") == _text_digest(text)
+        same = (state is not None and state.get("text_sha256") == text_digest(text)
                 and state.get("seq_len") == seq_len and state.get("batch_size") == batch)
         chars_seen = int(state.get("chars_seen", 0)) if state else 0
         epoch = int(state.get("epoch", 0)) if state else 0
@@ -610,7 +348,7 @@ def cmd_train(args) -> int:
             epoch, call = epoch + 1, 0
         elif same and state.get("carry") is not None:
             if state.get("n_iter") == model.n_iter_:
-                carry = _decode_carry(state["carry"], model.W_hh_.dtype,
+                carry = decode_carry(state["carry"], model.W_hh_.dtype,
                                       (batch, model.n_hidden))
             if carry is None:
                 print(f"note: {progress_path(out)} does not match the model in {out}; the "
@@ -655,11 +393,11 @@ def cmd_train(args) -> int:
         # the model first: a progress file is never newer than its model.
         model.save(out)
         info = {"format": PROGRESS_FORMAT, "version": 1, "text": source,
-                "text_sha256": _text_digest(text), "seq_len": seq_len, "batch_size": batch,
+                "text_sha256": text_digest(text), "seq_len": seq_len, "batch_size": batch,
                 "epoch": epoch, "call": call, "chars_seen": chars_seen,
                 "samples": sample_no, "val_bits_per_char": val_bpc,
                 "unigram_entropy": val_entropy, "n_iter": model.n_iter_,
-                "carry": _encode_carry(carry)}
+                "carry": encode_carry(carry)}
         data = json.dumps(info, indent=1).encode("utf-8")
         _io.atomic_write(progress_path(out), lambda f: f.write(data))
 
@@ -667,8 +405,8 @@ def cmd_train(args) -> int:
         nonlocal sample_no
         sample_no += 1
         srng = np.random.default_rng(None if args.seed is None else [args.seed, sample_no])
-        prime = _default_prime(vocab)
-        s = _decode(vocab, generate(model, encode(prime, vocab), 200, 0.8, srng))
+        prime = default_prime(vocab)
+        s = decode(vocab, generate(model, encode(prime, vocab), 200, 0.8, srng))
         prog.clear()
         print(f"--- {title} ---\n{prime.lstrip()}{s}\n", flush=True)
 
@@ -688,13 +426,13 @@ def cmd_train(args) -> int:
             parts.append(f"{smooth / math.log(2):.2f} bits/char")
         if val_bpc is not None:
             parts.append(f"held-out {val_bpc:.2f}")
-        parts.append(f"{_fmt_rate(rate)} chars/s")
+        parts.append(f"{fmt_rate(rate)} chars/s")
         if left:
-            parts.append(f"{_fmt_secs(min(left))} left")
+            parts.append(f"{fmt_secs(min(left))} left")
         return " | ".join(parts)
 
     interrupted = False
-    with _Interrupt() as stop:
+    with Interrupt() as stop:
         try:
             while True:
                 elapsed = time.monotonic() - started
@@ -760,7 +498,7 @@ def cmd_train(args) -> int:
               f"continue with: fastrnn train --resume --out {out}"
               + (f" {args.text_file}" if args.text_file else ""), file=err)
         return 130
-    print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({_fmt_rate(rate)} "
+    print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({fmt_rate(rate)} "
           f"chars/s; {chars_seen:,} in total, {chars_seen / chars_per_epoch:.2f} epochs)")
     print(f"held-out bits/char: {val_bpc:.3f} (unigram entropy of the held-out text: "
           f"{val_entropy:.3f} bits/char)")
@@ -776,7 +514,7 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     model = load_model(args.model)
     vocab = model.classes_
-    prime = args.prime if args.prime is not None else _default_prime(vocab)
+    prime = args.prime if args.prime is not None else default_prime(vocab)
     if prime == "":
         raise CLIError("--prime: give at least one character (or leave --prime out)", 2)
     try:
@@ -786,7 +524,7 @@ def cmd_sample(args) -> int:
     rng = np.random.default_rng(args.seed)
     ids = generate(model, prime_ids, args.length, args.temperature, rng)
     shown = prime if args.prime is not None else prime.lstrip()
-    sys.stdout.write(shown + _decode(vocab, ids) + "\n")
+    sys.stdout.write(shown + decode(vocab, ids) + "\n")
     sys.stdout.flush()
     return 0
 
