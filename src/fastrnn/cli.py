@@ -278,139 +278,156 @@ def load_model(path, resume=False):
 # --------------------------------------------------------------------------
 
 
-def cmd_train(args) -> int:
-    from .estimator import RNNClassifier
+class _TrainRun:
+    """One run of 'fastrnn train': the model, the text as parallel streams, the
+    position in them (kept in the progress file for --resume) and the limits."""
 
-    err = sys.stderr
-    out = Path(args.out)
-    check_writable(out)
-    text, source = load_text(args.text_file)
-    if len(text) < MIN_TEXT:
-        raise CLIError(f"{source}: too short to learn from ({len(text)} characters; "
-                       f"need at least {MIN_TEXT})")
+    def __init__(self, args):
+        self.args = args
+        self.err = sys.stderr
+        self.out = Path(args.out)
+        check_writable(self.out)
+        self.text, self.source = load_text(args.text_file)
+        if len(self.text) < MIN_TEXT:
+            raise CLIError(f"{self.source}: too short to learn from ({len(self.text)} "
+                           f"characters; need at least {MIN_TEXT})")
+        self.carry = None  # the hidden state carried into the next call
+        self.model, self.vocab, state = self._open_model()
+        self._make_streams()
+        self._position(state)
+        self._limits()
+        self.prog = Progress(self.err)
+        self.run_chars = 0
+        self.smooth = None  # running mean of the training loss (nats)
+        self.val_bpc = state.get("val_bits_per_char") if state else None
 
-    state = None
-    carry = None  # the hidden state carried into the next call
-    if args.resume:
+    def _open_model(self):
+        """(model or None, vocabulary, progress state or None)."""
+        args, out = self.args, self.out
+        if not args.resume:
+            if out.exists():
+                print(f"note: {out} exists and will be replaced (--resume continues it "
+                      "instead)", file=self.err)
+            vocab = np.array(sorted(set(self.text)))
+            if len(vocab) < 2:
+                raise CLIError(f"{self.source}: the text needs at least two different "
+                               "characters")
+            return None, vocab, None
         if not out.exists():
             raise CLIError(f"--resume: {out} does not exist (train without --resume first, "
                            "or give the model file with --out)")
         model = load_model(out, resume=True)
-        vocab = model.classes_
-        if args.hidden is not None and args.hidden != model.W_hh_.shape[0]:
-            raise CLIError(f"--hidden {args.hidden} differs from the {model.W_hh_.shape[0]} "
+        H = model.W_hh_.shape[0]
+        if args.hidden is not None and args.hidden != H:
+            raise CLIError(f"--hidden {args.hidden} differs from the {H} "
                            f"hidden units of the model in {out}; leave --hidden out to resume")
-        state = read_progress(progress_path(out))
-    else:
-        if out.exists():
-            print(f"note: {out} exists and will be replaced (--resume continues it instead)",
-                  file=err)
-        model = None
-        vocab = np.array(sorted(set(text)))
-        if len(vocab) < 2:
-            raise CLIError(f"{source}: the text needs at least two different characters")
-    ids = encode(text, vocab)
-    V = len(vocab)
+        return model, model.classes_, read_progress(progress_path(out))
 
-    # Held-out text at the end; the rest as `batch` parallel streams.
-    n = ids.size
-    n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
-    train_ids, val_ids = ids[:n - n_val], ids[n - n_val:]
-    seq_len = min(args.seq_len, train_ids.size - 1)
-    batch = max(1, min(args.batch_size, (train_ids.size - 1) // seq_len))
-    L = (train_ids.size - 1) // batch  # steps per stream and epoch
-    X_all = train_ids[:batch * L].reshape(batch, L)
-    Y_all = vocab[train_ids[1:batch * L + 1]].reshape(batch, L)  # labels: the characters
-    # One partial_fit call trains `per_call` windows of seq_len steps (truncated
-    # BPTT inside the estimator, which carries the state from window to window);
-    # the limits, Ctrl-C and the progress display are checked between calls.
-    per_call = max(1, 256 // seq_len)
-    chunk = per_call * seq_len
-    starts = list(range(0, L, chunk))
-    chars_per_epoch = batch * L
+    def _make_streams(self):
+        """Held-out text at the end; the rest as `batch` parallel streams."""
+        ids = encode(self.text, self.vocab)
+        self.n = n = ids.size
+        self.n_val = n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
+        train_ids, self.val_ids = ids[:n - n_val], ids[n - n_val:]
+        self.seq_len = seq_len = min(self.args.seq_len, train_ids.size - 1)
+        self.batch = batch = max(1, min(self.args.batch_size, (train_ids.size - 1) // seq_len))
+        self.L = L = (train_ids.size - 1) // batch  # steps per stream and epoch
+        self.X_all = train_ids[:batch * L].reshape(batch, L)
+        # labels: the characters
+        self.Y_all = self.vocab[train_ids[1:batch * L + 1]].reshape(batch, L)
+        # One partial_fit call trains `per_call` windows of seq_len steps (truncated
+        # BPTT inside the estimator, which carries the state from window to window);
+        # the limits, Ctrl-C and the progress display are checked between calls.
+        per_call = max(1, 256 // seq_len)
+        self.chunk = per_call * seq_len
+        self.starts = list(range(0, L, self.chunk))
+        self.chars_per_epoch = batch * L
 
-    if model is None:
-        model = RNNClassifier(
-            n_hidden=args.hidden or 256, output_steps="all", bptt_steps=seq_len,
-            batch_size=batch, learning_rate=LEARNING_RATE, clip_norm=CLIP_NORM, alpha=0.0,
-            n_symbols=V, random_state=args.seed)
-        chars_seen, epoch, call = 0, 0, 0
-        sample_no = 0
-    else:
-        model.set_params(bptt_steps=seq_len, batch_size=batch)
-        same = (state is not None and state.get("text_sha256") == text_digest(text)
-                and state.get("seq_len") == seq_len and state.get("batch_size") == batch)
-        chars_seen = int(state.get("chars_seen", 0)) if state else 0
-        epoch = int(state.get("epoch", 0)) if state else 0
-        call = int(state.get("call", 0)) if same else 0
-        sample_no = int(state.get("samples", 0)) if state else 0
-        if call >= len(starts):
-            epoch, call = epoch + 1, 0
+    def _position(self, state):
+        """A new model at the start, or where the progress file says a resumed one stopped."""
+        from .estimator import RNNClassifier
+
+        if self.model is None:
+            self.model = RNNClassifier(
+                n_hidden=self.args.hidden or 256, output_steps="all", bptt_steps=self.seq_len,
+                batch_size=self.batch, learning_rate=LEARNING_RATE, clip_norm=CLIP_NORM,
+                alpha=0.0, n_symbols=len(self.vocab), random_state=self.args.seed)
+            self.chars_seen, self.epoch, self.call, self.sample_no = 0, 0, 0, 0
+            return
+        model, out = self.model, self.out
+        model.set_params(bptt_steps=self.seq_len, batch_size=self.batch)
+        same = (state is not None and state.get("text_sha256") == text_digest(self.text)
+                and state.get("seq_len") == self.seq_len
+                and state.get("batch_size") == self.batch)
+        self.chars_seen = int(state.get("chars_seen", 0)) if state else 0
+        self.epoch = int(state.get("epoch", 0)) if state else 0
+        self.call = int(state.get("call", 0)) if same else 0
+        self.sample_no = int(state.get("samples", 0)) if state else 0
+        if self.call >= len(self.starts):
+            self.epoch, self.call = self.epoch + 1, 0
         elif same and state.get("carry") is not None:
             if state.get("n_iter") == model.n_iter_:
-                carry = decode_carry(state["carry"], model.W_hh_.dtype,
-                                      (batch, model.n_hidden))
-            if carry is None:
+                self.carry = decode_carry(state["carry"], model.W_hh_.dtype,
+                                          (self.batch, model.n_hidden))
+            if self.carry is None:
                 print(f"note: {progress_path(out)} does not match the model in {out}; the "
-                      "streams' hidden states start from zeros", file=err)
-        where = (f"epoch {epoch + call / len(starts):.2f}" if same else
+                      "streams' hidden states start from zeros", file=self.err)
+        where = (f"epoch {self.epoch + self.call / len(self.starts):.2f}" if same else
                  "the start of the text (other text or sizes than the checkpoint's)")
-        print(f"resuming {out}: {chars_seen:,} characters seen so far; continuing at "
-              f"{where}", file=err)
-    H = model.n_hidden
+        print(f"resuming {out}: {self.chars_seen:,} characters seen so far; continuing at "
+              f"{where}", file=self.err)
 
-    time_limit = args.time_limit
-    if time_limit is None:
-        time_limit = 0.0 if args.epochs is not None or args.max_chars is not None else 60.0
-    max_chars = args.epochs * chars_per_epoch if args.epochs is not None else None
-    if args.max_chars is not None:
-        max_chars = args.max_chars if max_chars is None else min(max_chars, args.max_chars)
-    val_entropy = unigram_entropy(val_ids[1:])
+    def _limits(self):
+        """The run's time and character limits, and the header line."""
+        args = self.args
+        time_limit = args.time_limit
+        if time_limit is None:
+            time_limit = 0.0 if args.epochs is not None or args.max_chars is not None else 60.0
+        max_chars = args.epochs * self.chars_per_epoch if args.epochs is not None else None
+        if args.max_chars is not None:
+            max_chars = args.max_chars if max_chars is None else min(max_chars, args.max_chars)
+        self.time_limit, self.max_chars = time_limit, max_chars
+        self.val_entropy = unigram_entropy(self.val_ids[1:])
+        limits = []
+        if time_limit:
+            limits.append(f"{time_limit:g} s")
+        if args.epochs is not None:
+            limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
+        if args.max_chars is not None:
+            limits.append(f"{args.max_chars:,} characters")
+        batch, L = self.batch, self.L
+        print(f"training a character model on {self.source}:\n"
+              f"  {self.n:,} characters, {len(self.vocab)} distinct; {batch * L:,} for "
+              f"training in {batch} streams, the last {self.n_val:,} held out\n"
+              f"  hidden {self.model.n_hidden}, seq-len {self.seq_len}, batch {batch}; "
+              + (f"stops after {' or '.join(limits)}; " if limits else "no limit; ")
+              + "Ctrl-C saves and stops", file=self.err)
 
-    limits = []
-    if time_limit:
-        limits.append(f"{time_limit:g} s")
-    if args.epochs is not None:
-        limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
-    if args.max_chars is not None:
-        limits.append(f"{args.max_chars:,} characters")
-    print(f"training a character model on {source}:\n"
-          f"  {n:,} characters, {V} distinct; {batch * L:,} for training in {batch} "
-          f"streams, the last {n_val:,} held out\n"
-          f"  hidden {H}, seq-len {seq_len}, batch {batch}; "
-          + (f"stops after {' or '.join(limits)}; " if limits else "no limit; ")
-          + "Ctrl-C saves and stops", file=err)
-
-    prog = Progress(err)
-    started = time.monotonic()
-    run_chars = 0
-    smooth = None  # running mean of the training loss (nats)
-    val_bpc = state.get("val_bits_per_char") if state else None
-    last_sample = last_ckpt = started
-
-    def save():
+    def save(self):
         # Both files are written atomically (fsync'd temporary file, rename);
         # the model first: a progress file is never newer than its model.
-        model.save(out)
-        info = {"format": PROGRESS_FORMAT, "version": 1, "text": source,
-                "text_sha256": text_digest(text), "seq_len": seq_len, "batch_size": batch,
-                "epoch": epoch, "call": call, "chars_seen": chars_seen,
-                "samples": sample_no, "val_bits_per_char": val_bpc,
-                "unigram_entropy": val_entropy, "n_iter": model.n_iter_,
-                "carry": encode_carry(carry)}
+        self.model.save(self.out)
+        info = {"format": PROGRESS_FORMAT, "version": 1, "text": self.source,
+                "text_sha256": text_digest(self.text), "seq_len": self.seq_len,
+                "batch_size": self.batch, "epoch": self.epoch, "call": self.call,
+                "chars_seen": self.chars_seen, "samples": self.sample_no,
+                "val_bits_per_char": self.val_bpc, "unigram_entropy": self.val_entropy,
+                "n_iter": self.model.n_iter_, "carry": encode_carry(self.carry)}
         data = json.dumps(info, indent=1).encode("utf-8")
-        _io.atomic_write(progress_path(out), lambda f: f.write(data))
+        _io.atomic_write(progress_path(self.out), lambda f: f.write(data))
 
-    def show_sample(title):
-        nonlocal sample_no
-        sample_no += 1
-        srng = np.random.default_rng(None if args.seed is None else [args.seed, sample_no])
+    def show_sample(self, title):
+        self.sample_no += 1
+        seed = self.args.seed
+        srng = np.random.default_rng(None if seed is None else [seed, self.sample_no])
+        vocab = self.vocab
         prime = default_prime(vocab)
-        s = decode(vocab, generate(model, encode(prime, vocab), 200, 0.8, srng))
-        prog.clear()
+        s = decode(vocab, generate(self.model, encode(prime, vocab), 200, 0.8, srng))
+        self.prog.clear()
         print(f"--- {title} ---\n{prime.lstrip()}{s}\n", flush=True)
 
-    def status(elapsed):
+    def status(self, elapsed):
+        run_chars, time_limit, max_chars = self.run_chars, self.time_limit, self.max_chars
         rate = run_chars / elapsed if elapsed > 0 else 0.0
         fracs, left = [], []
         if time_limit:
@@ -419,92 +436,118 @@ def cmd_train(args) -> int:
         if max_chars:
             fracs.append(run_chars / max_chars)
             left.append((max_chars - run_chars) / rate if rate > 0 else math.inf)
-        parts = [prog.bar(max(fracs)) if fracs else f"{elapsed:.0f} s",
-                 f"epoch {epoch + call / len(starts):.2f}"]
-        if smooth is not None:
-            parts.append(f"loss {smooth:.3f}")
-            parts.append(f"{smooth / math.log(2):.2f} bits/char")
-        if val_bpc is not None:
-            parts.append(f"held-out {val_bpc:.2f}")
+        parts = [self.prog.bar(max(fracs)) if fracs else f"{elapsed:.0f} s",
+                 f"epoch {self.epoch + self.call / len(self.starts):.2f}"]
+        if self.smooth is not None:
+            parts.append(f"loss {self.smooth:.3f}")
+            parts.append(f"{self.smooth / math.log(2):.2f} bits/char")
+        if self.val_bpc is not None:
+            parts.append(f"held-out {self.val_bpc:.2f}")
         parts.append(f"{fmt_rate(rate)} chars/s")
         if left:
             parts.append(f"{fmt_secs(min(left))} left")
         return " | ".join(parts)
 
-    interrupted = False
-    with Interrupt() as stop:
-        try:
-            while True:
-                elapsed = time.monotonic() - started
-                if stop.requested:
-                    interrupted = True
-                    break
-                if run_chars and ((time_limit and elapsed >= time_limit) or (
-                        max_chars is not None and run_chars >= max_chars)):
-                    break  # (at least one call runs, whatever the limits)
-                s = starts[call]
-                e = min(s + chunk, L)
-                X, Y = X_all[:, s:e], Y_all[:, s:e]
-                if model.__dict__.get("W_hh_") is None:
-                    model.partial_fit(X, Y, classes=vocab)
-                else:
-                    model.partial_fit(X, Y, initial_state=carry)
-                # The state carried into the next call. Within a call the
-                # estimator carries it exactly; across calls it is recomputed
-                # over the call's last window only, from zeros, with the updated
-                # weights: an approximation (a state forgets most of what it saw
-                # a window ago) that costs 1/per_call of rerunning the call.
-                w0 = max(s, e - seq_len)
-                if w0 == s and carry is not None:
-                    h0 = carry
-                else:
-                    h0 = None
-                carry = _F.forward(X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
-                                   activation=model.activation)[:, -1].copy()
-                loss = model.loss_curve_[-1]
-                smooth = loss if smooth is None else 0.9 * smooth + 0.1 * loss
-                done = batch * (e - s)
-                chars_seen += done
-                run_chars += done
-                call += 1
-                if call == len(starts):  # end of an epoch: the streams start again
-                    epoch, call, carry = epoch + 1, 0, None
-                now = time.monotonic()
-                if now - last_sample >= args.sample_every:
-                    val_bpc = bits_per_char(model, val_ids)
-                    show_sample(f"sample after {chars_seen:,} characters (held-out "
-                                f"{val_bpc:.2f} bits/char, unigram entropy "
-                                f"{val_entropy:.2f})")
-                    last_sample = time.monotonic()
-                if now - last_ckpt >= args.checkpoint_every or run_chars == done:
-                    save()
-                    last_ckpt = time.monotonic()
-                prog.update(status(time.monotonic() - started), force=run_chars == done)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop now
-            interrupted = True
-        elapsed = time.monotonic() - started
-        if model.__dict__.get("W_hh_") is None:  # stopped before the first step
-            prog.clear()
-            print("fastrnn: interrupted before training started; nothing saved", file=err)
+    def step(self):
+        """One partial_fit call on the next chunk of the streams; returns the
+        characters it trained on."""
+        model, seq_len = self.model, self.seq_len
+        s = self.starts[self.call]
+        e = min(s + self.chunk, self.L)
+        X, Y = self.X_all[:, s:e], self.Y_all[:, s:e]
+        if not hasattr(model, "W_hh_"):
+            model.partial_fit(X, Y, classes=self.vocab)
+        else:
+            model.partial_fit(X, Y, initial_state=self.carry)
+        # The state carried into the next call. Within a call the
+        # estimator carries it exactly; across calls it is recomputed
+        # over the call's last window only, from zeros, with the updated
+        # weights: an approximation (a state forgets most of what it saw
+        # a window ago) that costs 1/per_call of rerunning the call.
+        w0 = max(s, e - seq_len)
+        h0 = self.carry if w0 == s and self.carry is not None else None
+        self.carry = _F.forward(self.X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
+                                activation=model.activation)[:, -1].copy()
+        loss = model.loss_curve_[-1]
+        self.smooth = loss if self.smooth is None else 0.9 * self.smooth + 0.1 * loss
+        done = self.batch * (e - s)
+        self.chars_seen += done
+        self.run_chars += done
+        self.call += 1
+        if self.call == len(self.starts):  # end of an epoch: the streams start again
+            self.epoch, self.call, self.carry = self.epoch + 1, 0, None
+        return done
+
+    def _done(self, elapsed, stop):
+        """Whether the loop ends before the next call: interrupted or a limit reached."""
+        if stop.requested:
+            self.interrupted = True
+            return True
+        return bool(self.run_chars and (
+            (self.time_limit and elapsed >= self.time_limit)
+            or (self.max_chars is not None and self.run_chars >= self.max_chars)))
+
+    def _loop(self, stop):
+        """Train until a limit, Ctrl-C or the end; samples and checkpoints on the way."""
+        args, started = self.args, self.started
+        last_sample = last_ckpt = started
+        while not self._done(time.monotonic() - started, stop):
+            # (at least one call runs, whatever the limits)
+            done = self.step()
+            now = time.monotonic()
+            if now - last_sample >= args.sample_every:
+                self.val_bpc = bits_per_char(self.model, self.val_ids)
+                self.show_sample(f"sample after {self.chars_seen:,} characters (held-out "
+                                 f"{self.val_bpc:.2f} bits/char, unigram entropy "
+                                 f"{self.val_entropy:.2f})")
+                last_sample = time.monotonic()
+            if now - last_ckpt >= args.checkpoint_every or self.run_chars == done:
+                self.save()
+                last_ckpt = time.monotonic()
+            self.prog.update(self.status(time.monotonic() - started),
+                             force=self.run_chars == done)
+
+    def run(self) -> int:
+        self.started = time.monotonic()
+        self.interrupted = False
+        with Interrupt() as stop:
+            try:
+                self._loop(stop)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now
+                self.interrupted = True
+            elapsed = time.monotonic() - self.started
+            if not hasattr(self.model, "W_hh_"):  # stopped before the first step
+                self.prog.clear()
+                print("fastrnn: interrupted before training started; nothing saved",
+                      file=self.err)
+                return 130
+            if not self.interrupted:
+                self.val_bpc = bits_per_char(self.model, self.val_ids)
+            self.save()
+        self.prog.update(self.status(elapsed), force=True)
+        self.prog.finish()
+        return self._report(elapsed)
+
+    def _report(self, elapsed) -> int:
+        out, args, run_chars = self.out, self.args, self.run_chars
+        rate = run_chars / elapsed if elapsed > 0 else 0.0
+        if self.interrupted:
+            print(f"interrupted: saved the model to {out} after {self.chars_seen:,} "
+                  f"characters; continue with: fastrnn train --resume --out {out}"
+                  + (f" {args.text_file}" if args.text_file else ""), file=self.err)
             return 130
-        if not interrupted:
-            val_bpc = bits_per_char(model, val_ids)
-        save()
-    prog.update(status(elapsed), force=True)
-    prog.finish()
-    rate = run_chars / elapsed if elapsed > 0 else 0.0
-    if interrupted:
-        print(f"interrupted: saved the model to {out} after {chars_seen:,} characters; "
-              f"continue with: fastrnn train --resume --out {out}"
-              + (f" {args.text_file}" if args.text_file else ""), file=err)
-        return 130
-    print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({fmt_rate(rate)} "
-          f"chars/s; {chars_seen:,} in total, {chars_seen / chars_per_epoch:.2f} epochs)")
-    print(f"held-out bits/char: {val_bpc:.3f} (unigram entropy of the held-out text: "
-          f"{val_entropy:.3f} bits/char)")
-    print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
-    show_sample("sample")
-    return 0
+        print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({fmt_rate(rate)} "
+              f"chars/s; {self.chars_seen:,} in total, "
+              f"{self.chars_seen / self.chars_per_epoch:.2f} epochs)")
+        print(f"held-out bits/char: {self.val_bpc:.3f} (unigram entropy of the held-out "
+              f"text: {self.val_entropy:.3f} bits/char)")
+        print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
+        self.show_sample("sample")
+        return 0
+
+
+def cmd_train(args) -> int:
+    return _TrainRun(args).run()
 
 
 # --------------------------------------------------------------------------
