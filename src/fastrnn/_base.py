@@ -68,9 +68,9 @@ def with_threads(method):
     """Run an estimator method under its n_threads limit (fastrnn.threads)."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        n = self._check_param("n_threads")
-        if n is None:
+        if self.n_threads is None:  # (the common case first: a small call's time)
             return method(self, *args, **kwargs)
+        n = self._check_param("n_threads")
         with _threads.threads(n):
             return method(self, *args, **kwargs)
     return wrapper

@@ -167,7 +167,9 @@ class Config:
 def check_param(owner, name, value, constraints=PARAMETERS):
     """value of hyperparameter name, checked and converted; ValueError otherwise."""
     rules = constraints[name]
-    for rule in (rules,) if isinstance(rules, Rule) else rules:
+    if isinstance(rules, Rule):
+        rules = (rules,)
+    for rule in rules:
         if not rule.accepts(value):
             if rule.message is not None:
                 raise ValueError(rule.message(owner, name, value))
@@ -225,7 +227,9 @@ class ParamsMixin:
 
     def _check_hyperparameters(self):
         """The Config of the current hyperparameters; ValueError naming the first bad one."""
-        return check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        constraints = self._parameter_constraints
+        params = {name: getattr(self, name) for name in constraints}
+        return check_params(type(self).__name__, params, constraints)
 
     def _check_param(self, name):
         """The current value of one hyperparameter, checked and converted."""
