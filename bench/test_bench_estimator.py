@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import RNNClassifier, RNNRegressor, losses
+from fastrnn import RNNClassifier, RNNRegressor, _training, losses
 
 B, T, D, H = 32, 64, 65, 128
 SHAPE = f"B={B} T={T} D={D} H={H} float32"
@@ -63,12 +63,11 @@ def _estimator_step(kind, rng):
         est.partial_fit(X, y, classes=np.arange(D))
     cfg = est._check_hyperparameters()
     data = est._prepare(X, y, None, None, None, None, cfg, fitted=True)
-    params = est._params()
-    backup = {k: np.empty_like(v) for k, v in params.items()}
+    trainer = _training.Trainer(est._params(), est._loss, cfg, est._optimizer)
     idx = rng.permutation(n)[:B]
 
     def step():
-        return est._train_batch(data.take(idx), cfg, params, backup)
+        return trainer.train_batch(data.take(idx))
 
     batch = data.take(idx)
     rows, targets = losses.select_window(batch.steps, batch.valid, batch.Y, 0, T)

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import bench, cli
+from fastrnn import _trainrun, bench, cli
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A stitch in time saves nine.\n"
@@ -254,7 +254,7 @@ def test_resume_rejects_other_hidden_size_and_unknown_characters(capsys, tmp_pat
 
 def test_interrupt_handler_first_sets_flag_second_raises():
     before = signal.getsignal(signal.SIGINT)  # default, or ignored in a background job
-    with cli._Interrupt() as stop:
+    with _trainrun.Interrupt() as stop:
         assert signal.getsignal(signal.SIGINT) == stop._handle
         stop._handle(signal.SIGINT, None)
         assert stop.requested
@@ -580,7 +580,7 @@ class _FakeTTY(io.StringIO):
 
 def test_progress_redraws_in_place_on_a_terminal():
     s = _FakeTTY()
-    p = cli.Progress(s, redraw=0.0)
+    p = _trainrun.Progress(s, redraw=0.0)
     p.update("[#...] 10% | loss 4.000")
     p.update("[##..] 20% | loss 3.9")
     p.clear()
@@ -595,9 +595,9 @@ def test_progress_redraws_in_place_on_a_terminal():
 
 def test_progress_redraws_at_most_every_redraw_seconds(monkeypatch):
     s = _FakeTTY()
-    p = cli.Progress(s, redraw=0.1)
+    p = _trainrun.Progress(s, redraw=0.1)
     clock = iter([0.0, 0.05, 0.2, 0.21])
-    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_trainrun.time, "monotonic", lambda: next(clock))
     p.update("a")
     p.update("b")  # 0.05 s later: skipped
     p.update("c")
@@ -607,9 +607,9 @@ def test_progress_redraws_at_most_every_redraw_seconds(monkeypatch):
 
 def test_progress_prints_lines_when_not_a_terminal(monkeypatch):
     s = io.StringIO()
-    p = cli.Progress(s, every=5.0)
+    p = _trainrun.Progress(s, every=5.0)
     clock = iter([0.0, 1.0, 6.0, 7.0, 8.0])
-    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_trainrun.time, "monotonic", lambda: next(clock))
     p.update("a")            # first line: shown
     p.update("b")            # 1 s later: skipped
     p.update("c")            # 6 s: shown

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import NotFittedError, RNNClassifier, RNNRegressor, reference
+from fastrnn import NotFittedError, RNNClassifier, RNNRegressor, _training, reference
 from fastrnn.estimator import NonFiniteLossError
 from fastrnn.io import FORMAT_VERSION
 
@@ -624,14 +624,14 @@ def test_early_stopping_restores_the_best_weights(monkeypatch):
               validation_fraction=0.3, n_iter_no_change=4, tol=0.0, max_epochs=100,
               dtype="float64", random_state=0)
     splits = []
-    original = RNNRegressor._split_validation
+    original = _training.split_validation
 
-    def spy(self, data, cfg, rng_):
-        train, val = original(self, data, cfg, rng_)
+    def spy(*args):
+        train, val = original(*args)
         splits.append(val)
         return train, val
 
-    monkeypatch.setattr(RNNRegressor, "_split_validation", spy)
+    monkeypatch.setattr(_training, "split_validation", spy)
     reg = RNNRegressor(**kw).fit(X, y)
     scores = reg.validation_scores_
     assert len(scores) == reg.n_iter_ < 100  # stopped early

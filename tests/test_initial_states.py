@@ -21,7 +21,7 @@ import pytest
 
 import fastrnn
 from fastrnn import RNNClassifier, RNNRegressor
-from fastrnn.estimator import _compose_h0, _h0_gradient
+from fastrnn._data import compose_h0, h0_gradient
 
 FD_EPS = 1e-6
 FD_TOL = 1e-7  # central differences of float64 losses of size ~1
@@ -61,7 +61,7 @@ def _gradients(p, kind, activation):
     elif kind == "per_sequence":
         h0 = p["h0_per_seq"]
     else:
-        h0, free = _compose_h0(p["h0_shared"], p["h0_per_seq"], p["mask"], np.float64)
+        h0, free = compose_h0(p["h0_shared"], p["h0_per_seq"], p["mask"], np.float64)
     _, h = _loss(p, h0, activation)
     g = fastrnn.backward(p["x"], h, p["R"], p["W_xh"], p["W_hh"], h0, activation=activation,
                          lengths=p["lengths"])
@@ -70,7 +70,7 @@ def _gradients(p, kind, activation):
         return {"h0_shared": g.dh0}
     if kind == "per_sequence":
         return {"h0_per_seq": g.dh0}
-    return {"h0_shared": _h0_gradient(g.dh0, free),
+    return {"h0_shared": h0_gradient(g.dh0, free),
             "h0_per_seq": np.where(p["mask"], g.dh0, 0.0)}
 
 

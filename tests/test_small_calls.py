@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import estimator
+from fastrnn import _base
 
 
 def _fitted(kind, dtype, activation, ids, learn_initial_state=False):
@@ -33,7 +33,7 @@ def _fitted(kind, dtype, activation, ids, learn_initial_state=False):
 
 
 def _full_path(monkeypatch):
-    monkeypatch.setattr(estimator, "_SMALL_STEP", 0)
+    monkeypatch.setattr(_base, "SMALL_STEP", 0)
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])

@@ -21,7 +21,9 @@ import numpy as np
 
 from ._core import _all_finite
 
-ACTIVATIONS = ("tanh", "relu")
+# The activations and their codes in the kernels (the enum in _core.pxd).
+ACTIVATION_CODES = {"tanh": 0, "relu": 1}
+ACTIVATIONS = tuple(ACTIVATION_CODES)
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -113,6 +115,76 @@ def compute_dtype(W_xh: Any, W_hh: Any) -> np.dtype:
     return dtypes[0] if dtypes[0] == dtypes[1] else np.dtype(np.float64)
 
 
+def _check_x(x: Any, W_xh: np.ndarray, H: int, dtype: np.dtype):
+    """x as (float x, None) or integer ids as (None, a private intp copy), and
+    its (B, T[, D]) shape; W_xh's shape checked against it."""
+    x_in = np.asarray(x)
+    if x_in.dtype.kind in "iu" and x_in.ndim == 2:
+        # integer ids (B, T): x's one-hot rows, given by index into W_xh's rows
+        if W_xh.ndim != 2 or W_xh.shape[1] != H:
+            raise ValueError(
+                f"W_xh must have shape (vocabulary size, {H}) for integer ids x, "
+                f"got {_shape(W_xh.shape)}"
+            )
+        D = W_xh.shape[0]
+        B, T = x_in.shape
+        # The kernels index W_xh's rows with these ids while the GIL is
+        # released: check a private copy and pass that copy, never the
+        # caller's array, which another thread may change after the check.
+        ids = _private_index_copy(x_in)
+        if B >= 1 and T >= 1 and (ids.min() < 0 or ids.max() >= D):
+            bad = ids[(ids < 0) | (ids >= D)].flat[0]
+            raise ValueError(
+                f"x holds integer ids, which must lie in 0..{D - 1} (W_xh's rows), got {bad}"
+            )
+        return None, ids, ids.shape
+    if x_in.dtype.kind in "iu":
+        raise TypeError(
+            f"x must be a floating-point array (batch, steps, features) or integer ids "
+            f"(batch, steps), got dtype {x_in.dtype} with shape {_shape(x_in.shape)}"
+        )
+    x = _float_array("x", x_in, dtype)
+    if x.ndim != 3:
+        raise ValueError(
+            f"x must be 3-D (batch, steps, features), got {x.ndim}-D with shape "
+            f"{_shape(x.shape)}"
+        )
+    B, T, D = x.shape
+    _check_shape("W_xh", W_xh, (D, H), "(x's n_features, n_hidden)")
+    return x, None, x.shape
+
+
+def _check_h0(h0: Any, B: int, H: int, dtype: np.dtype):
+    """h0 as an array (or None) and whether it is one (H,) vector shared by the batch."""
+    h0_shared = False
+    if h0 is not None:
+        h0 = _float_array("h0", h0, dtype)
+        if h0.shape == (H,):
+            h0_shared = True
+        elif h0.shape != (B, H):
+            raise ValueError(
+                f"h0 must have shape {_shape((H,))} (shared) or {_shape((B, H))} "
+                f"(one per sequence), got {_shape(h0.shape)}"
+            )
+    return h0, h0_shared
+
+
+def _check_lengths(lengths: Any, B: int, T: int):
+    """lengths as a private intp copy in 1..T, or None when absent or all T."""
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.dtype.kind not in "iu":
+            raise TypeError(f"lengths must be an integer array, got dtype {lengths.dtype}")
+        _check_shape("lengths", lengths, (B,), "(batch,)")
+        lengths = _private_index_copy(lengths)  # checked and used: the same private values
+        if lengths.min() < 1 or lengths.max() > T:
+            bad = lengths[(lengths < 1) | (lengths > T)][0]
+            raise ValueError(f"lengths must lie in 1..{T} (x's n_steps), got {bad}")
+        if (lengths == T).all():
+            lengths = None
+    return lengths
+
+
 def check_args(
     x: Any,
     W_xh: Any,
@@ -139,43 +211,8 @@ def check_args(
     H = W_hh.shape[0]
     W_xh = _float_array("W_xh", W_xh, dtype)
 
-    ids = None
-    x_in = np.asarray(x)
-    if x_in.dtype.kind in "iu" and x_in.ndim == 2:
-        # integer ids (B, T): x's one-hot rows, given by index into W_xh's rows
-        if W_xh.ndim != 2 or W_xh.shape[1] != H:
-            raise ValueError(
-                f"W_xh must have shape (vocabulary size, {H}) for integer ids x, "
-                f"got {_shape(W_xh.shape)}"
-            )
-        D = W_xh.shape[0]
-        B, T = x_in.shape
-        # The kernels index W_xh's rows with these ids while the GIL is
-        # released: check a private copy and pass that copy, never the
-        # caller's array, which another thread may change after the check.
-        ids = _private_index_copy(x_in)
-        if B >= 1 and T >= 1 and (ids.min() < 0 or ids.max() >= D):
-            bad = ids[(ids < 0) | (ids >= D)].flat[0]
-            raise ValueError(
-                f"x holds integer ids, which must lie in 0..{D - 1} (W_xh's rows), got {bad}"
-            )
-        x = None
-        shape = ids.shape
-    else:
-        if x_in.dtype.kind in "iu":
-            raise TypeError(
-                f"x must be a floating-point array (batch, steps, features) or integer ids "
-                f"(batch, steps), got dtype {x_in.dtype} with shape {_shape(x_in.shape)}"
-            )
-        x = _float_array("x", x_in, dtype)
-        if x.ndim != 3:
-            raise ValueError(
-                f"x must be 3-D (batch, steps, features), got {x.ndim}-D with shape "
-                f"{_shape(x.shape)}"
-            )
-        B, T, D = x.shape
-        _check_shape("W_xh", W_xh, (D, H), "(x's n_features, n_hidden)")
-        shape = x.shape
+    x, ids, shape = _check_x(x, W_xh, H, dtype)
+    B, T = shape[:2]
     if B < 1 or T < 1:
         raise ValueError(
             f"x must hold at least one sequence of at least one step, got shape {_shape(shape)}"
@@ -184,28 +221,8 @@ def check_args(
         b = _float_array("b", b, dtype)
         _check_shape("b", b, (H,), "(n_hidden,)")
 
-    h0_shared = False
-    if h0 is not None:
-        h0 = _float_array("h0", h0, dtype)
-        if h0.shape == (H,):
-            h0_shared = True
-        elif h0.shape != (B, H):
-            raise ValueError(
-                f"h0 must have shape {_shape((H,))} (shared) or {_shape((B, H))} "
-                f"(one per sequence), got {_shape(h0.shape)}"
-            )
-
-    if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.dtype.kind not in "iu":
-            raise TypeError(f"lengths must be an integer array, got dtype {lengths.dtype}")
-        _check_shape("lengths", lengths, (B,), "(batch,)")
-        lengths = _private_index_copy(lengths)  # checked and used: the same private values
-        if lengths.min() < 1 or lengths.max() > T:
-            bad = lengths[(lengths < 1) | (lengths > T)][0]
-            raise ValueError(f"lengths must lie in 1..{T} (x's n_steps), got {bad}")
-        if (lengths == T).all():
-            lengths = None
+    h0, h0_shared = _check_h0(h0, B, H, dtype)
+    lengths = _check_lengths(lengths, B, T)
 
     if backward:
         h = _float_array("h", h, dtype)

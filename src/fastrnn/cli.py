@@ -31,13 +31,9 @@ final report go to stdout. Every user error is one line, ``fastrnn: error:
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import hashlib
 import json
 import math
 import os
-import signal
 import sys
 import time
 import warnings
@@ -48,28 +44,23 @@ import numpy as np
 from . import __version__, bench
 from . import functional as _F
 from . import io as _io
+from ._chartext import (CLIError, decode, default_prime, default_text, encode, load_text,
+                        unigram_entropy)
+from ._trainrun import (PROGRESS_FORMAT, Interrupt, Progress, check_writable, decode_carry,
+                        encode_carry, fmt_rate, fmt_secs, progress_path, read_progress,
+                        text_digest)
 
 __all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
            "unigram_entropy", "CLIError"]
 
-PROGRESS_FORMAT = "fastrnn train progress"
 # Held-out text: the last 5% of the text, at most this many characters (the
 # evaluation runs the recurrence one step after another on a single stream).
 HELD_OUT_FRACTION = 0.05
 HELD_OUT_MAX = 50_000
 MIN_TEXT = 20  # characters
-MAX_PROGRESS_BYTES = 1 << 24
 # Hyperparameters of the character model that the command line does not expose.
 LEARNING_RATE = 2e-3
 CLIP_NORM = 5.0
-
-
-class CLIError(Exception):
-    """A user error: printed as one line ``fastrnn: error: <message>``."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(" ".join(str(message).split()))  # one line
-        self.status = status
 
 
 # --------------------------------------------------------------------------
@@ -179,88 +170,6 @@ def build_parser() -> argparse.ArgumentParser:
 # Text
 # --------------------------------------------------------------------------
 
-DEFAULT_SOURCE = "Python's bundled documentation topics (pydoc_data.topics)"
-
-
-def default_text() -> str:
-    """The built-in training text: the pydoc topics every CPython ships
-    (about 465,000 characters of English and Python), in a fixed order."""
-    try:
-        from pydoc_data.topics import topics
-    except ImportError:  # pragma: no cover - Python builds without pydoc_data
-        import importlib
-
-        mods = ("argparse", "collections", "json", "pathlib", "re", "typing", "unittest")
-        docs = (importlib.import_module(m).__doc__ or "" for m in mods)
-        return "\n\n".join(d.strip() for d in docs if d) + "\n"
-    return "\n\n".join(topics[k].strip() for k in sorted(topics)) + "\n"
-
-
-def load_text(path: str | None) -> tuple[str, str]:
-    """(text, description): the file's UTF-8 text, or the default text.
-
-    Raises CLIError (one line) for a missing, unreadable, empty, binary or
-    non-UTF-8 file.
-    """
-    if path is None:
-        return default_text(), DEFAULT_SOURCE
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CLIError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CLIError(f"{path}: is a directory, not a text file") from None
-    except PermissionError:
-        raise CLIError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise CLIError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if not data.strip():
-        raise CLIError(f"{path}: the file is empty" if not data else
-                       f"{path}: the file holds only white space")
-    if b"\0" in data[:1 << 20]:
-        raise CLIError(f"{path}: looks like a binary file (it contains NUL bytes); "
-                       "give a UTF-8 text file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad = data[exc.start]
-        raise CLIError(
-            f"{path}: not UTF-8 text (byte 0x{bad:02x} at offset {exc.start}); "
-            "convert it first, e.g. iconv -f latin1 -t utf-8") from None
-    if "\0" in text:
-        raise CLIError(f"{path}: looks like a binary file (it contains NUL bytes); "
-                       "give a UTF-8 text file")
-    return text, path
-
-
-def _char_name(c: str) -> str:
-    return f"{c!r} (U+{ord(c):04X})"
-
-
-def encode(text: str, vocab: np.ndarray) -> np.ndarray:
-    """Character ids (intp) of text in the sorted vocabulary (a '<U1' array);
-    CLIError naming characters that are not in it."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    vcodes = np.array([ord(c) for c in vocab], dtype=np.uint32)
-    ids = np.searchsorted(vcodes, codes)
-    ids_c = np.minimum(ids, len(vcodes) - 1)
-    unknown = vcodes[ids_c] != codes
-    if unknown.any():
-        missing = sorted({chr(c) for c in codes[unknown]})
-        shown = ", ".join(_char_name(c) for c in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise CLIError(f"the text has characters that the model does not know: "
-                       f"{shown}{more}")
-    return ids_c.astype(np.intp)
-
-
-def unigram_entropy(ids: np.ndarray) -> float:
-    """Entropy in bits of the character frequencies of ids (what a model that
-    ignores all context can reach at best on them)."""
-    counts = np.bincount(ids)
-    p = counts[counts > 0] / ids.size
-    return float(-(p * np.log2(p)).sum())
-
 
 # --------------------------------------------------------------------------
 # The model: evaluation and sampling on its fitted weights
@@ -322,17 +231,6 @@ def generate(model, prime_ids, length: int, temperature: float,
     return out
 
 
-def _default_prime(vocab) -> str:
-    for c in ("\n", " "):
-        if c in vocab:
-            return c
-    return str(vocab[0])
-
-
-def _decode(vocab, ids) -> str:
-    return "".join(vocab[ids].tolist())
-
-
 def load_model(path, resume=False):
     """A character model written by 'fastrnn train', or CLIError. With resume,
     a note on stderr when the file holds no optimizer state (format 1)."""
@@ -374,305 +272,162 @@ def load_model(path, resume=False):
 # Progress bar
 # --------------------------------------------------------------------------
 
-class Progress:
-    """A one-line progress display on a stream (stderr): redrawn in place with
-    \\r on a terminal (at most every `redraw` seconds), one line every `every`
-    seconds otherwise."""
-
-    def __init__(self, stream=None, every: float = 5.0, width: int = 24, redraw: float = 0.1):
-        self.stream = stream if stream is not None else sys.stderr
-        try:
-            self.tty = self.stream.isatty()
-        except (AttributeError, ValueError):
-            self.tty = False
-        self.every = every  # seconds between lines when not a terminal
-        self.redraw = redraw  # seconds between redraws on a terminal
-        self.width = width
-        self.last = -math.inf
-        self.shown = 0  # length of the line drawn in place
-        self.last_text = None
-
-    def bar(self, fraction: float) -> str:
-        fraction = min(max(fraction, 0.0), 1.0)
-        filled = int(round(self.width * fraction))
-        return "[" + "#" * filled + "." * (self.width - filled) + f"] {100 * fraction:3.0f}%"
-
-    def update(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.tty:
-            if not force and now - self.last < self.redraw:
-                return
-            self.last = now
-            pad = max(0, self.shown - len(text))
-            self.stream.write("\r" + text + " " * pad)
-            self.shown = len(text)
-            self.stream.flush()
-        elif (force or now - self.last >= self.every) and text != self.last_text:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-            self.last = now
-            self.last_text = text
-
-    def finish(self) -> None:
-        """Leave the last line drawn on a terminal in place and end it."""
-        if self.tty and self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.shown = 0
-
-    def clear(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\r" + " " * self.shown + "\r")
-            self.stream.flush()
-            self.shown = 0
-
-
-def _fmt_rate(chars_per_s: float) -> str:
-    return f"{chars_per_s / 1e3:.1f}k" if chars_per_s >= 1e3 else f"{chars_per_s:.0f}"
-
-
-def _fmt_secs(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    s = max(0, int(round(s)))
-    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
-
 
 # --------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------
 
-def progress_path(out: Path) -> Path:
-    """Where 'fastrnn train' keeps its position for --resume, next to the model."""
-    return out.with_name(out.stem + ".progress.json")
 
+class _TrainRun:
+    """One run of 'fastrnn train': the model, the text as parallel streams, the
+    position in them (kept in the progress file for --resume) and the limits."""
 
-def _check_writable(out: Path) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise CLIError(f"--out {out}: is a directory")
-    if not parent.is_dir():
-        raise CLIError(f"--out {out}: directory {parent} does not exist")
-    probe = parent / f".{out.name}.{os.getpid()}.probe"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise CLIError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    def __init__(self, args):
+        self.args = args
+        self.err = sys.stderr
+        self.out = Path(args.out)
+        check_writable(self.out)
+        self.text, self.source = load_text(args.text_file)
+        if len(self.text) < MIN_TEXT:
+            raise CLIError(f"{self.source}: too short to learn from ({len(self.text)} "
+                           f"characters; need at least {MIN_TEXT})")
+        self.carry = None  # the hidden state carried into the next call
+        self.model, self.vocab, state = self._open_model()
+        self._make_streams()
+        self._position(state)
+        self._limits()
+        self.prog = Progress(self.err)
+        self.run_chars = 0
+        self.smooth = None  # running mean of the training loss (nats)
+        self.val_bpc = state.get("val_bits_per_char") if state else None
 
-
-class _Interrupt:
-    """SIGINT handler for the training loop: the first Ctrl-C asks the loop to
-    stop after the current step (it then saves); a second one interrupts."""
-
-    def __init__(self):
-        self.requested = False
-        self.previous = None
-
-    def __enter__(self):
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: Ctrl-C raises KeyboardInterrupt
-            self.previous = None
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
-
-
-def _text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _read_progress(path: Path) -> dict | None:
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_PROGRESS_BYTES:
-            return None
-        with open(path, encoding="utf-8") as f:
-            state = json.load(f)
-    except (OSError, ValueError, RecursionError):
-        return None
-    if not isinstance(state, dict) or state.get("format") != PROGRESS_FORMAT:
-        return None
-    # Only well-formed values count; anything else is as if it were missing.
-    ints = ("chars_seen", "epoch", "call", "samples", "seq_len", "batch_size", "n_iter")
-    clean = {k: state[k] for k in ints
-             if isinstance(state.get(k), int) and not isinstance(state[k], bool)
-             and state[k] >= 0}
-    if isinstance(state.get("text_sha256"), str):
-        clean["text_sha256"] = state["text_sha256"]
-    bpc = state.get("val_bits_per_char")
-    if isinstance(bpc, (int, float)) and not isinstance(bpc, bool) and math.isfinite(bpc):
-        clean["val_bits_per_char"] = float(bpc)
-    if isinstance(state.get("carry"), dict):
-        clean["carry"] = state["carry"]
-    return clean
-
-
-def _encode_carry(carry) -> dict | None:
-    """The hidden state carried into the next call, exactly, as JSON data."""
-    if carry is None:
-        return None
-    c = np.ascontiguousarray(carry, dtype=carry.dtype.newbyteorder("<"))
-    return {"dtype": carry.dtype.name, "shape": list(carry.shape),
-            "base64": base64.b64encode(c.tobytes()).decode("ascii")}
-
-
-def _decode_carry(data, dtype, shape):
-    """The carried state saved by _encode_carry, or None when it does not fit."""
-    try:
-        if data.get("dtype") != np.dtype(dtype).name or data.get("shape") != list(shape):
-            return None
-        raw = base64.b64decode(data["base64"], validate=True)
-        le = np.dtype(dtype).newbyteorder("<")
-        if len(raw) != math.prod(shape) * le.itemsize:
-            return None
-        carry = np.frombuffer(raw, dtype=le).astype(dtype).reshape(shape)
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        return None
-    return carry if np.isfinite(carry).all() else None
-
-
-def cmd_train(args) -> int:
-    from .estimator import RNNClassifier
-
-    err = sys.stderr
-    out = Path(args.out)
-    _check_writable(out)
-    text, source = load_text(args.text_file)
-    if len(text) < MIN_TEXT:
-        raise CLIError(f"{source}: too short to learn from ({len(text)} characters; "
-                       f"need at least {MIN_TEXT})")
-
-    state = None
-    carry = None  # the hidden state carried into the next call
-    if args.resume:
+    def _open_model(self):
+        """(model or None, vocabulary, progress state or None)."""
+        args, out = self.args, self.out
+        if not args.resume:
+            if out.exists():
+                print(f"note: {out} exists and will be replaced (--resume continues it "
+                      "instead)", file=self.err)
+            vocab = np.array(sorted(set(self.text)))
+            if len(vocab) < 2:
+                raise CLIError(f"{self.source}: the text needs at least two different "
+                               "characters")
+            return None, vocab, None
         if not out.exists():
             raise CLIError(f"--resume: {out} does not exist (train without --resume first, "
                            "or give the model file with --out)")
         model = load_model(out, resume=True)
-        vocab = model.classes_
-        if args.hidden is not None and args.hidden != model.W_hh_.shape[0]:
-            raise CLIError(f"--hidden {args.hidden} differs from the {model.W_hh_.shape[0]} "
+        H = model.W_hh_.shape[0]
+        if args.hidden is not None and args.hidden != H:
+            raise CLIError(f"--hidden {args.hidden} differs from the {H} "
                            f"hidden units of the model in {out}; leave --hidden out to resume")
-        state = _read_progress(progress_path(out))
-    else:
-        if out.exists():
-            print(f"note: {out} exists and will be replaced (--resume continues it instead)",
-                  file=err)
-        model = None
-        vocab = np.array(sorted(set(text)))
-        if len(vocab) < 2:
-            raise CLIError(f"{source}: the text needs at least two different characters")
-    ids = encode(text, vocab)
-    V = len(vocab)
+        return model, model.classes_, read_progress(progress_path(out))
 
-    # Held-out text at the end; the rest as `batch` parallel streams.
-    n = ids.size
-    n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
-    train_ids, val_ids = ids[:n - n_val], ids[n - n_val:]
-    seq_len = min(args.seq_len, train_ids.size - 1)
-    batch = max(1, min(args.batch_size, (train_ids.size - 1) // seq_len))
-    L = (train_ids.size - 1) // batch  # steps per stream and epoch
-    X_all = train_ids[:batch * L].reshape(batch, L)
-    Y_all = vocab[train_ids[1:batch * L + 1]].reshape(batch, L)  # labels: the characters
-    # One partial_fit call trains `per_call` windows of seq_len steps (truncated
-    # BPTT inside the estimator, which carries the state from window to window);
-    # the limits, Ctrl-C and the progress display are checked between calls.
-    per_call = max(1, 256 // seq_len)
-    chunk = per_call * seq_len
-    starts = list(range(0, L, chunk))
-    chars_per_epoch = batch * L
+    def _make_streams(self):
+        """Held-out text at the end; the rest as `batch` parallel streams."""
+        ids = encode(self.text, self.vocab)
+        self.n = n = ids.size
+        self.n_val = n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
+        train_ids, self.val_ids = ids[:n - n_val], ids[n - n_val:]
+        self.seq_len = seq_len = min(self.args.seq_len, train_ids.size - 1)
+        self.batch = batch = max(1, min(self.args.batch_size, (train_ids.size - 1) // seq_len))
+        self.L = L = (train_ids.size - 1) // batch  # steps per stream and epoch
+        self.X_all = train_ids[:batch * L].reshape(batch, L)
+        # labels: the characters
+        self.Y_all = self.vocab[train_ids[1:batch * L + 1]].reshape(batch, L)
+        # One partial_fit call trains `per_call` windows of seq_len steps (truncated
+        # BPTT inside the estimator, which carries the state from window to window);
+        # the limits, Ctrl-C and the progress display are checked between calls.
+        per_call = max(1, 256 // seq_len)
+        self.chunk = per_call * seq_len
+        self.starts = list(range(0, L, self.chunk))
+        self.chars_per_epoch = batch * L
 
-    if model is None:
-        model = RNNClassifier(
-            n_hidden=args.hidden or 256, output_steps="all", bptt_steps=seq_len,
-            batch_size=batch, learning_rate=LEARNING_RATE, clip_norm=CLIP_NORM, alpha=0.0,
-            n_symbols=V, random_state=args.seed)
-        chars_seen, epoch, call = 0, 0, 0
-        sample_no = 0
-    else:
-        model.set_params(bptt_steps=seq_len, batch_size=batch)
-        same = (state is not None and state.get("text_sha256") == _text_digest(text)
-                and state.get("seq_len") == seq_len and state.get("batch_size") == batch)
-        chars_seen = int(state.get("chars_seen", 0)) if state else 0
-        epoch = int(state.get("epoch", 0)) if state else 0
-        call = int(state.get("call", 0)) if same else 0
-        sample_no = int(state.get("samples", 0)) if state else 0
-        if call >= len(starts):
-            epoch, call = epoch + 1, 0
+    def _position(self, state):
+        """A new model at the start, or where the progress file says a resumed one stopped."""
+        from .estimator import RNNClassifier
+
+        if self.model is None:
+            self.model = RNNClassifier(
+                n_hidden=self.args.hidden or 256, output_steps="all", bptt_steps=self.seq_len,
+                batch_size=self.batch, learning_rate=LEARNING_RATE, clip_norm=CLIP_NORM,
+                alpha=0.0, n_symbols=len(self.vocab), random_state=self.args.seed)
+            self.chars_seen, self.epoch, self.call, self.sample_no = 0, 0, 0, 0
+            return
+        model, out = self.model, self.out
+        model.set_params(bptt_steps=self.seq_len, batch_size=self.batch)
+        same = (state is not None and state.get("text_sha256") == text_digest(self.text)
+                and state.get("seq_len") == self.seq_len
+                and state.get("batch_size") == self.batch)
+        self.chars_seen = int(state.get("chars_seen", 0)) if state else 0
+        self.epoch = int(state.get("epoch", 0)) if state else 0
+        self.call = int(state.get("call", 0)) if same else 0
+        self.sample_no = int(state.get("samples", 0)) if state else 0
+        if self.call >= len(self.starts):
+            self.epoch, self.call = self.epoch + 1, 0
         elif same and state.get("carry") is not None:
             if state.get("n_iter") == model.n_iter_:
-                carry = _decode_carry(state["carry"], model.W_hh_.dtype,
-                                      (batch, model.n_hidden))
-            if carry is None:
+                self.carry = decode_carry(state["carry"], model.W_hh_.dtype,
+                                          (self.batch, model.n_hidden))
+            if self.carry is None:
                 print(f"note: {progress_path(out)} does not match the model in {out}; the "
-                      "streams' hidden states start from zeros", file=err)
-        where = (f"epoch {epoch + call / len(starts):.2f}" if same else
+                      "streams' hidden states start from zeros", file=self.err)
+        where = (f"epoch {self.epoch + self.call / len(self.starts):.2f}" if same else
                  "the start of the text (other text or sizes than the checkpoint's)")
-        print(f"resuming {out}: {chars_seen:,} characters seen so far; continuing at "
-              f"{where}", file=err)
-    H = model.n_hidden
+        print(f"resuming {out}: {self.chars_seen:,} characters seen so far; continuing at "
+              f"{where}", file=self.err)
 
-    time_limit = args.time_limit
-    if time_limit is None:
-        time_limit = 0.0 if args.epochs is not None or args.max_chars is not None else 60.0
-    max_chars = args.epochs * chars_per_epoch if args.epochs is not None else None
-    if args.max_chars is not None:
-        max_chars = args.max_chars if max_chars is None else min(max_chars, args.max_chars)
-    val_entropy = unigram_entropy(val_ids[1:])
+    def _limits(self):
+        """The run's time and character limits, and the header line."""
+        args = self.args
+        time_limit = args.time_limit
+        if time_limit is None:
+            time_limit = 0.0 if args.epochs is not None or args.max_chars is not None else 60.0
+        max_chars = args.epochs * self.chars_per_epoch if args.epochs is not None else None
+        if args.max_chars is not None:
+            max_chars = args.max_chars if max_chars is None else min(max_chars, args.max_chars)
+        self.time_limit, self.max_chars = time_limit, max_chars
+        self.val_entropy = unigram_entropy(self.val_ids[1:])
+        limits = []
+        if time_limit:
+            limits.append(f"{time_limit:g} s")
+        if args.epochs is not None:
+            limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
+        if args.max_chars is not None:
+            limits.append(f"{args.max_chars:,} characters")
+        batch, L = self.batch, self.L
+        print(f"training a character model on {self.source}:\n"
+              f"  {self.n:,} characters, {len(self.vocab)} distinct; {batch * L:,} for "
+              f"training in {batch} streams, the last {self.n_val:,} held out\n"
+              f"  hidden {self.model.n_hidden}, seq-len {self.seq_len}, batch {batch}; "
+              + (f"stops after {' or '.join(limits)}; " if limits else "no limit; ")
+              + "Ctrl-C saves and stops", file=self.err)
 
-    limits = []
-    if time_limit:
-        limits.append(f"{time_limit:g} s")
-    if args.epochs is not None:
-        limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
-    if args.max_chars is not None:
-        limits.append(f"{args.max_chars:,} characters")
-    print(f"training a character model on {source}:\n"
-          f"  {n:,} characters, {V} distinct; {batch * L:,} for training in {batch} "
-          f"streams, the last {n_val:,} held out\n"
-          f"  hidden {H}, seq-len {seq_len}, batch {batch}; "
-          + (f"stops after {' or '.join(limits)}; " if limits else "no limit; ")
-          + "Ctrl-C saves and stops", file=err)
-
-    prog = Progress(err)
-    started = time.monotonic()
-    run_chars = 0
-    smooth = None  # running mean of the training loss (nats)
-    val_bpc = state.get("val_bits_per_char") if state else None
-    last_sample = last_ckpt = started
-
-    def save():
+    def save(self):
         # Both files are written atomically (fsync'd temporary file, rename);
         # the model first: a progress file is never newer than its model.
-        model.save(out)
-        info = {"format": PROGRESS_FORMAT, "version": 1, "text": source,
-                "text_sha256": _text_digest(text), "seq_len": seq_len, "batch_size": batch,
-                "epoch": epoch, "call": call, "chars_seen": chars_seen,
-                "samples": sample_no, "val_bits_per_char": val_bpc,
-                "unigram_entropy": val_entropy, "n_iter": model.n_iter_,
-                "carry": _encode_carry(carry)}
+        self.model.save(self.out)
+        info = {"format": PROGRESS_FORMAT, "version": 1, "text": self.source,
+                "text_sha256": text_digest(self.text), "seq_len": self.seq_len,
+                "batch_size": self.batch, "epoch": self.epoch, "call": self.call,
+                "chars_seen": self.chars_seen, "samples": self.sample_no,
+                "val_bits_per_char": self.val_bpc, "unigram_entropy": self.val_entropy,
+                "n_iter": self.model.n_iter_, "carry": encode_carry(self.carry)}
         data = json.dumps(info, indent=1).encode("utf-8")
-        _io.atomic_write(progress_path(out), lambda f: f.write(data))
+        _io.atomic_write(progress_path(self.out), lambda f: f.write(data))
 
-    def show_sample(title):
-        nonlocal sample_no
-        sample_no += 1
-        srng = np.random.default_rng(None if args.seed is None else [args.seed, sample_no])
-        prime = _default_prime(vocab)
-        s = _decode(vocab, generate(model, encode(prime, vocab), 200, 0.8, srng))
-        prog.clear()
+    def show_sample(self, title):
+        self.sample_no += 1
+        seed = self.args.seed
+        srng = np.random.default_rng(None if seed is None else [seed, self.sample_no])
+        vocab = self.vocab
+        prime = default_prime(vocab)
+        s = decode(vocab, generate(self.model, encode(prime, vocab), 200, 0.8, srng))
+        self.prog.clear()
         print(f"--- {title} ---\n{prime.lstrip()}{s}\n", flush=True)
 
-    def status(elapsed):
+    def status(self, elapsed):
+        run_chars, time_limit, max_chars = self.run_chars, self.time_limit, self.max_chars
         rate = run_chars / elapsed if elapsed > 0 else 0.0
         fracs, left = [], []
         if time_limit:
@@ -681,92 +436,118 @@ def cmd_train(args) -> int:
         if max_chars:
             fracs.append(run_chars / max_chars)
             left.append((max_chars - run_chars) / rate if rate > 0 else math.inf)
-        parts = [prog.bar(max(fracs)) if fracs else f"{elapsed:.0f} s",
-                 f"epoch {epoch + call / len(starts):.2f}"]
-        if smooth is not None:
-            parts.append(f"loss {smooth:.3f}")
-            parts.append(f"{smooth / math.log(2):.2f} bits/char")
-        if val_bpc is not None:
-            parts.append(f"held-out {val_bpc:.2f}")
-        parts.append(f"{_fmt_rate(rate)} chars/s")
+        parts = [self.prog.bar(max(fracs)) if fracs else f"{elapsed:.0f} s",
+                 f"epoch {self.epoch + self.call / len(self.starts):.2f}"]
+        if self.smooth is not None:
+            parts.append(f"loss {self.smooth:.3f}")
+            parts.append(f"{self.smooth / math.log(2):.2f} bits/char")
+        if self.val_bpc is not None:
+            parts.append(f"held-out {self.val_bpc:.2f}")
+        parts.append(f"{fmt_rate(rate)} chars/s")
         if left:
-            parts.append(f"{_fmt_secs(min(left))} left")
+            parts.append(f"{fmt_secs(min(left))} left")
         return " | ".join(parts)
 
-    interrupted = False
-    with _Interrupt() as stop:
-        try:
-            while True:
-                elapsed = time.monotonic() - started
-                if stop.requested:
-                    interrupted = True
-                    break
-                if run_chars and ((time_limit and elapsed >= time_limit) or (
-                        max_chars is not None and run_chars >= max_chars)):
-                    break  # (at least one call runs, whatever the limits)
-                s = starts[call]
-                e = min(s + chunk, L)
-                X, Y = X_all[:, s:e], Y_all[:, s:e]
-                if model.__dict__.get("W_hh_") is None:
-                    model.partial_fit(X, Y, classes=vocab)
-                else:
-                    model.partial_fit(X, Y, initial_state=carry)
-                # The state carried into the next call. Within a call the
-                # estimator carries it exactly; across calls it is recomputed
-                # over the call's last window only, from zeros, with the updated
-                # weights: an approximation (a state forgets most of what it saw
-                # a window ago) that costs 1/per_call of rerunning the call.
-                w0 = max(s, e - seq_len)
-                if w0 == s and carry is not None:
-                    h0 = carry
-                else:
-                    h0 = None
-                carry = _F.forward(X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
-                                   activation=model.activation)[:, -1].copy()
-                loss = model.loss_curve_[-1]
-                smooth = loss if smooth is None else 0.9 * smooth + 0.1 * loss
-                done = batch * (e - s)
-                chars_seen += done
-                run_chars += done
-                call += 1
-                if call == len(starts):  # end of an epoch: the streams start again
-                    epoch, call, carry = epoch + 1, 0, None
-                now = time.monotonic()
-                if now - last_sample >= args.sample_every:
-                    val_bpc = bits_per_char(model, val_ids)
-                    show_sample(f"sample after {chars_seen:,} characters (held-out "
-                                f"{val_bpc:.2f} bits/char, unigram entropy "
-                                f"{val_entropy:.2f})")
-                    last_sample = time.monotonic()
-                if now - last_ckpt >= args.checkpoint_every or run_chars == done:
-                    save()
-                    last_ckpt = time.monotonic()
-                prog.update(status(time.monotonic() - started), force=run_chars == done)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop now
-            interrupted = True
-        elapsed = time.monotonic() - started
-        if model.__dict__.get("W_hh_") is None:  # stopped before the first step
-            prog.clear()
-            print("fastrnn: interrupted before training started; nothing saved", file=err)
+    def step(self):
+        """One partial_fit call on the next chunk of the streams; returns the
+        characters it trained on."""
+        model, seq_len = self.model, self.seq_len
+        s = self.starts[self.call]
+        e = min(s + self.chunk, self.L)
+        X, Y = self.X_all[:, s:e], self.Y_all[:, s:e]
+        if not hasattr(model, "W_hh_"):
+            model.partial_fit(X, Y, classes=self.vocab)
+        else:
+            model.partial_fit(X, Y, initial_state=self.carry)
+        # The state carried into the next call. Within a call the
+        # estimator carries it exactly; across calls it is recomputed
+        # over the call's last window only, from zeros, with the updated
+        # weights: an approximation (a state forgets most of what it saw
+        # a window ago) that costs 1/per_call of rerunning the call.
+        w0 = max(s, e - seq_len)
+        h0 = self.carry if w0 == s and self.carry is not None else None
+        self.carry = _F.forward(self.X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
+                                activation=model.activation)[:, -1].copy()
+        loss = model.loss_curve_[-1]
+        self.smooth = loss if self.smooth is None else 0.9 * self.smooth + 0.1 * loss
+        done = self.batch * (e - s)
+        self.chars_seen += done
+        self.run_chars += done
+        self.call += 1
+        if self.call == len(self.starts):  # end of an epoch: the streams start again
+            self.epoch, self.call, self.carry = self.epoch + 1, 0, None
+        return done
+
+    def _done(self, elapsed, stop):
+        """Whether the loop ends before the next call: interrupted or a limit reached."""
+        if stop.requested:
+            self.interrupted = True
+            return True
+        return bool(self.run_chars and (
+            (self.time_limit and elapsed >= self.time_limit)
+            or (self.max_chars is not None and self.run_chars >= self.max_chars)))
+
+    def _loop(self, stop):
+        """Train until a limit, Ctrl-C or the end; samples and checkpoints on the way."""
+        args, started = self.args, self.started
+        last_sample = last_ckpt = started
+        while not self._done(time.monotonic() - started, stop):
+            # (at least one call runs, whatever the limits)
+            done = self.step()
+            now = time.monotonic()
+            if now - last_sample >= args.sample_every:
+                self.val_bpc = bits_per_char(self.model, self.val_ids)
+                self.show_sample(f"sample after {self.chars_seen:,} characters (held-out "
+                                 f"{self.val_bpc:.2f} bits/char, unigram entropy "
+                                 f"{self.val_entropy:.2f})")
+                last_sample = time.monotonic()
+            if now - last_ckpt >= args.checkpoint_every or self.run_chars == done:
+                self.save()
+                last_ckpt = time.monotonic()
+            self.prog.update(self.status(time.monotonic() - started),
+                             force=self.run_chars == done)
+
+    def run(self) -> int:
+        self.started = time.monotonic()
+        self.interrupted = False
+        with Interrupt() as stop:
+            try:
+                self._loop(stop)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now
+                self.interrupted = True
+            elapsed = time.monotonic() - self.started
+            if not hasattr(self.model, "W_hh_"):  # stopped before the first step
+                self.prog.clear()
+                print("fastrnn: interrupted before training started; nothing saved",
+                      file=self.err)
+                return 130
+            if not self.interrupted:
+                self.val_bpc = bits_per_char(self.model, self.val_ids)
+            self.save()
+        self.prog.update(self.status(elapsed), force=True)
+        self.prog.finish()
+        return self._report(elapsed)
+
+    def _report(self, elapsed) -> int:
+        out, args, run_chars = self.out, self.args, self.run_chars
+        rate = run_chars / elapsed if elapsed > 0 else 0.0
+        if self.interrupted:
+            print(f"interrupted: saved the model to {out} after {self.chars_seen:,} "
+                  f"characters; continue with: fastrnn train --resume --out {out}"
+                  + (f" {args.text_file}" if args.text_file else ""), file=self.err)
             return 130
-        if not interrupted:
-            val_bpc = bits_per_char(model, val_ids)
-        save()
-    prog.update(status(elapsed), force=True)
-    prog.finish()
-    rate = run_chars / elapsed if elapsed > 0 else 0.0
-    if interrupted:
-        print(f"interrupted: saved the model to {out} after {chars_seen:,} characters; "
-              f"continue with: fastrnn train --resume --out {out}"
-              + (f" {args.text_file}" if args.text_file else ""), file=err)
-        return 130
-    print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({_fmt_rate(rate)} "
-          f"chars/s; {chars_seen:,} in total, {chars_seen / chars_per_epoch:.2f} epochs)")
-    print(f"held-out bits/char: {val_bpc:.3f} (unigram entropy of the held-out text: "
-          f"{val_entropy:.3f} bits/char)")
-    print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
-    show_sample("sample")
-    return 0
+        print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({fmt_rate(rate)} "
+              f"chars/s; {self.chars_seen:,} in total, "
+              f"{self.chars_seen / self.chars_per_epoch:.2f} epochs)")
+        print(f"held-out bits/char: {self.val_bpc:.3f} (unigram entropy of the held-out "
+              f"text: {self.val_entropy:.3f} bits/char)")
+        print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
+        self.show_sample("sample")
+        return 0
+
+
+def cmd_train(args) -> int:
+    return _TrainRun(args).run()
 
 
 # --------------------------------------------------------------------------
@@ -776,7 +557,7 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     model = load_model(args.model)
     vocab = model.classes_
-    prime = args.prime if args.prime is not None else _default_prime(vocab)
+    prime = args.prime if args.prime is not None else default_prime(vocab)
     if prime == "":
         raise CLIError("--prime: give at least one character (or leave --prime out)", 2)
     try:
@@ -786,7 +567,7 @@ def cmd_sample(args) -> int:
     rng = np.random.default_rng(args.seed)
     ids = generate(model, prime_ids, args.length, args.temperature, rng)
     shown = prime if args.prime is not None else prime.lstrip()
-    sys.stdout.write(shown + _decode(vocab, ids) + "\n")
+    sys.stdout.write(shown + decode(vocab, ids) + "\n")
     sys.stdout.flush()
     return 0
 

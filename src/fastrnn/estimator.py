@@ -1,47 +1,28 @@
 """Scikit-learn-style estimators on the Cython core: RNNRegressor, RNNClassifier.
 
-This layer validates user data, builds mini-batches, runs epochs with early
-stopping, and carries the hidden state from one truncated-BPTT window into the
-next. The recurrence and its BPTT are :func:`fastrnn.functional.forward` and
-:func:`fastrnn.functional.backward` (the only place they are implemented);
+This module holds the public classes, their documentation and :func:`load`.
+Hyperparameters are checked in :mod:`fastrnn._params`, data in
+:mod:`fastrnn._data`; :mod:`fastrnn._training` runs the epochs (truncated-BPTT
+windows, early stopping, the optimizer step) and :mod:`fastrnn._persist`
+saves and loads. The recurrence and its BPTT are
+:func:`fastrnn.functional.forward` and :func:`fastrnn.functional.backward`;
 readout and losses are in :mod:`fastrnn.losses`, optimizers and clipping in
 :mod:`fastrnn.optim`, the file format in :mod:`fastrnn.io`.
 
-Two places connect the recurrence to the rest, so that the ways of feeding and
-teaching the network slot in without touching the training loop:
-
-* :meth:`_BaseRNN._batch_h0` builds the initial state of a mini-batch (zeros,
-  the learned ``h0_``, the caller's ``initial_state``, or the two mixed unit
-  by unit by ``initial_state_mask``), and :func:`_h0_gradient` turns the
-  per-sequence initial-state gradient of :func:`fastrnn.functional.backward`
-  into ``h0_``'s (no kernel change: a masked h0 is an ordinary (B, H) h0);
-* :func:`fastrnn.losses.select_window` + :func:`fastrnn.losses.output_loss`
-  map hidden states to outputs (the readout, or hidden units 0..k-1 with
-  ``readout=False``), targets (all, last or last-K steps, any subset with a
-  ``target_mask``) and losses, and the loss gradient back to ``dL/dh``.
-
-Integer-id inputs X (n, T) go to the functional layer as they are (a row
-lookup into ``W_xh_``); :meth:`step` advances a fitted model chunk by chunk.
+The machinery both classes share is :class:`fastrnn._base.BaseRNN`; each
+class adds its loss, its targets (values or labels), its score and what its
+model file holds.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import math
-import numbers
-import sys
-import time
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 
-from . import _threads
-from . import functional as _F
-from . import io as _io
+from . import _data, _persist
 from . import losses as _losses
-from . import optim as _optim
+from ._base import BaseRNN, NotFittedError, with_threads
+from ._params import BOOLEAN, PARAMETERS, Rule
+from ._training import NonFiniteLossError
 
 __all__ = [
     "RNNRegressor",
@@ -51,393 +32,10 @@ __all__ = [
     "NonFiniteLossError",
 ]
 
-_ACTIVATIONS = ("tanh", "relu")
-_OPTIMIZERS = ("sgd", "adagrad", "adam")
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# predict runs the recurrence over at most this many hidden-state values at once
-_PREDICT_CHUNK_VALUES = 1 << 22
-# a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
-_H0_INIT_SCALE = 0.1
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``.
-
-    Subclasses both ValueError and AttributeError, like
-    ``sklearn.exceptions.NotFittedError``.
-    """
-
-
-class NonFiniteLossError(FloatingPointError, ValueError):
-    """Training produced a non-finite loss, gradient or weight.
-
-    Raised by ``fit`` and ``partial_fit``, which then stop; the estimator
-    keeps the last weights that were finite (those before the failing update),
-    ``loss_curve_`` and ``n_iter_`` of the completed epochs. Subclasses
-    FloatingPointError and ValueError.
-    """
-
 
 # --------------------------------------------------------------------------
-# Hyperparameters
+# Scores
 # --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Config:
-    """Validated hyperparameters of one fit."""
-
-    n_hidden: int
-    activation: str
-    output_steps: object  # "all", "last" or int K
-    readout: bool
-    learn_initial_state: bool
-    optimizer: str
-    learning_rate: float
-    momentum: float
-    nesterov: bool
-    alpha: float
-    clip_norm: float | None
-    batch_size: int
-    max_epochs: int
-    bptt_steps: int | None
-    early_stopping: bool
-    validation_fraction: float
-    tol: float
-    n_iter_no_change: int
-    dtype: np.dtype
-    n_symbols: int | None
-    verbose: int
-    warm_start: bool
-    n_threads: int | None
-
-
-def _is_int(v):
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_real(v):
-    return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(
-        v, (bool, np.bool_)
-    )
-
-
-def _is_bool(v):
-    return isinstance(v, (bool, np.bool_))
-
-
-def _param_error(owner, name, expected, value):
-    return ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
-
-
-def _check_int(owner, name, v, lo):
-    if not _is_int(v) or v < lo:
-        raise _param_error(owner, name, f"an integer >= {lo}", v)
-    return int(v)
-
-
-def _check_real(owner, name, v, lo, hi=math.inf, lo_open=False, hi_open=True, text=None):
-    ok = _is_real(v) and math.isfinite(float(v))
-    if ok:
-        x = float(v)
-        ok = (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
-    if not ok:
-        raise _param_error(owner, name, text or f"a real number in range", v)
-    return float(v)
-
-
-def _check_bool(owner, name, v):
-    if not _is_bool(v):
-        raise _param_error(owner, name, "True or False", v)
-    return bool(v)
-
-
-def _check_dtype(owner, v):
-    try:
-        dt = np.dtype(v) if v is not None else None  # np.dtype(None) is float64
-    except TypeError:
-        dt = None
-    if dt is None or not any(dt == f for f in _FLOAT_DTYPES):
-        raise _param_error(owner, "dtype", '"float32" or "float64"', v)
-    return dt
-
-
-def _make_rng(random_state):
-    """A numpy Generator from None, an int, a Generator or a RandomState."""
-    if random_state is None or _is_int(random_state):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
-    raise ValueError(  # pragma: no cover - checked in _check_hyperparameters
-        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
-    )
-
-
-# --------------------------------------------------------------------------
-# Data checks
-# --------------------------------------------------------------------------
-
-def _shape(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _numeric_array(name, value):
-    """value as a numeric (bool/int/float) ndarray; ValueError otherwise."""
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{name} must be a numeric array (pad variable-length sequences and pass "
-            f"lengths=); it could not be converted: {exc}"
-        ) from exc
-    if arr.dtype.kind == "O":
-        try:
-            arr = arr.astype(np.float64)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{name} must be numeric, got non-numeric values ({exc})") from exc
-    elif arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-    return arr
-
-
-def _is_ids(arr):
-    """X given as integer ids (n, T): one-hot rows of an (n, T, V) input."""
-    return arr.ndim == 2 and arr.dtype.kind in "iu"
-
-
-def _check_X(X, dtype, n_features=None, owner=""):
-    """X as a C-contiguous array: (n, T, D) in the computation dtype, or integer
-    ids (n, T) as intp (their range is checked by :func:`_check_ids`)."""
-    arr = _numeric_array("X", X)
-    if _is_ids(arr):
-        n, T = arr.shape
-        if n < 1 or T < 1:
-            raise ValueError(
-                f"X must hold at least one sequence of at least one step, got shape "
-                f"{_shape(arr.shape)}"
-            )
-        return np.ascontiguousarray(arr, dtype=np.intp)
-    if arr.ndim != 3:
-        hint = ""
-        if arr.ndim == 2:
-            hint = (" (for one feature per step, use X[:, :, None]; for one sequence, "
-                    "X[None]; integer ids (n_sequences, n_steps) need an integer dtype)")
-        raise ValueError(
-            "X must be a 3-D array (n_sequences, n_steps, n_features) or a 2-D integer "
-            f"array of ids (n_sequences, n_steps), got a {arr.ndim}-D array of shape "
-            f"{_shape(arr.shape)}{hint}"
-        )
-    n, T, D = arr.shape
-    if n < 1 or T < 1:
-        raise ValueError(
-            f"X must hold at least one sequence of at least one step, got shape {_shape(arr.shape)}"
-        )
-    if n_features is not None and D != n_features:
-        raise ValueError(
-            f"X has {D} features per step, but {owner} was fitted with {n_features}"
-        )
-    return np.ascontiguousarray(arr, dtype=dtype)
-
-
-def _check_ids(X, lengths, V, why):
-    """Integer ids X (n, T) must lie in 0..V-1 at the true steps; ids at padded
-    steps may be anything (a copy with 0 there is returned when they are not).
-
-    why: where V comes from, for the error message.
-    """
-    bad = (X < 0) | (X >= V)
-    if not bad.any():
-        return X
-    if lengths is not None:
-        valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-        if not (bad & valid).any():
-            return np.where(valid, X, 0).astype(np.intp)
-        bad &= valid
-    i, t = np.argwhere(bad)[0]
-    raise ValueError(
-        f"X holds integer ids, which must lie in 0..{V - 1} ({why}), got X[{i}, {t}] = "
-        f"{X[i, t]}"
-    )
-
-
-def _check_lengths(lengths, n, T):
-    """lengths as intp (n,) in 1..T, or None when absent or all equal to T."""
-    if lengths is None:
-        return None
-    arr = np.asarray(lengths)
-    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
-        arr = arr.astype(np.intp)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"lengths must hold integers, got an array of dtype {arr.dtype}")
-    if arr.shape != (n,):
-        raise ValueError(
-            f"lengths must have shape ({n},) (one per sequence of X), got {_shape(arr.shape)}"
-        )
-    bad = (arr < 1) | (arr > T)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"lengths must lie in 1..{T} (X's n_steps), got lengths[{i}] = {arr[i]}"
-        )
-    arr = arr.astype(np.intp)
-    return None if (arr == T).all() else arr
-
-
-def _finite_X(X, lengths):
-    """Check X is finite at the true steps; zero (a copy of) padded steps that are not."""
-    if X.ndim == 2 or np.isfinite(X).all():  # integer ids are finite
-        return X
-    finite_steps = np.isfinite(X).all(axis=2)
-    if lengths is not None:
-        valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-        if (finite_steps | ~valid).all():
-            return np.where(valid[:, :, None], X, 0).astype(X.dtype)
-    i, t = np.argwhere(~finite_steps)[0]
-    raise ValueError(f"X contains NaN or inf (first at sequence {i}, step {t})")
-
-
-def _check_initial_state_mask(mask, H, have_state):
-    """initial_state_mask as a bool (H,) array, or None when absent."""
-    if mask is None:
-        return None
-    arr = np.asarray(mask)
-    if arr.dtype.kind != "b":
-        raise ValueError(
-            f"initial_state_mask must be a boolean array of shape ({H},) (which units "
-            f"initial_state sets), got an array of dtype {arr.dtype}"
-        )
-    if arr.shape != (H,):
-        raise ValueError(
-            f"initial_state_mask must have shape ({H},) (n_hidden,), got {_shape(arr.shape)}"
-        )
-    if not have_state:
-        raise ValueError(
-            "initial_state_mask was given without initial_state (it selects the units "
-            "that initial_state sets)"
-        )
-    return np.ascontiguousarray(arr)
-
-
-def _check_initial_state(initial_state, n, H, dtype, mask=None, name="initial_state"):
-    """initial_state as a C-contiguous (n, H) array; it must be finite at the
-    units mask sets (all units when mask is None); the others are ignored."""
-    if initial_state is None:
-        return None
-    arr = _numeric_array(name, initial_state)
-    if arr.shape != (n, H):
-        raise ValueError(
-            f"{name} must have shape ({n}, {H}) (n_sequences, n_hidden), "
-            f"got {_shape(arr.shape)}"
-        )
-    used = arr if mask is None else arr[:, mask]
-    if not np.isfinite(used).all():
-        raise ValueError(f"{name} contains NaN or inf"
-                         + ("" if mask is None else " at a unit of initial_state_mask"))
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if mask is not None and not np.isfinite(arr).all():
-        arr = np.where(mask, arr, 0).astype(dtype)
-    return arr
-
-
-def _compose_h0(base, init, mask, dtype):
-    """The initial state of a batch and where h0_'s gradient comes from.
-
-    base : None (zeros) or the learned h0_ (H,)
-    init : None or per-sequence initial states (B, H)
-    mask : None or bool (H,): units set from init (the others from base)
-
-    Returns (h0, free): h0 for :func:`fastrnn.functional.forward` (None, (H,)
-    or (B, H)); free tells :func:`_h0_gradient` how h0_'s gradient follows from
-    backward's dh0: None (h0_ is not used), True (h0 is h0_ itself), or a bool
-    (H,) array of the units that start from h0_.
-    """
-    if init is None:
-        return base, (None if base is None else True)
-    if mask is None:
-        return init, None
-    if base is None:
-        return np.where(mask, init, 0).astype(dtype), None
-    return np.where(mask, init, base).astype(dtype), ~mask
-
-
-def _h0_gradient(dh0, free):
-    """Gradient of the learned h0_ (H,) from backward's dh0 (see _compose_h0):
-    dh0 itself for a shared h0_, else the per-sequence dh0 (B, H) summed over
-    the batch at the units that start from h0_ (the units set from
-    initial_state take none). None when h0_ is not used."""
-    if free is None:
-        return None
-    if free is True:
-        return dh0
-    g = dh0.sum(axis=0)
-    g[~free] = 0
-    return g
-
-
-def _target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
-    """Check y's shape against output_steps; return it as (n, S, ...) and whether
-    it had no output axis (single output).
-
-    multi_ok: regressors accept an optional trailing n_outputs axis.
-    """
-    if output_steps == "all":
-        lead, what = (n, T), f"a target at each of X's {T} steps"
-    elif output_steps == "last":
-        lead, what = (n,), "one target per sequence"
-    else:
-        K = output_steps
-        if K > T:
-            raise ValueError(
-                f"output_steps={K} asks for the last {K} steps, but X has only {T} steps"
-            )
-        if lengths is not None and (lengths < K).any():
-            i = int(np.flatnonzero(lengths < K)[0])
-            raise ValueError(
-                f"output_steps={K} asks for the last {K} steps of each sequence, but "
-                f"lengths[{i}] = {lengths[i]}"
-            )
-        lead, what = (n, K), f"targets at the last {K} steps"
-    shapes = [_shape(lead)]
-    if multi_ok:
-        shapes.insert(0, _shape(lead + ("n_outputs",)))
-    ndim_single = len(lead)
-    ok_ndim = (ndim_single, ndim_single + 1) if multi_ok else (ndim_single,)
-    if y.ndim not in ok_ndim or y.shape[: len(lead)] != lead:
-        if y.ndim >= 1 and y.shape[0] != n:
-            raise ValueError(
-                f"{name} has {y.shape[0]} sequences but X has {n}"
-            )
-        raise ValueError(
-            f"{name} must have shape {' or '.join(shapes)} for output_steps="
-            f"{output_steps!r} ({what}), got {_shape(y.shape)}"
-        )
-    single = y.ndim == ndim_single
-    if output_steps == "last":
-        y = y[:, None]
-    if multi_ok and single:
-        y = y[..., None]
-    return y, single
-
-
-def _target_mask_layout(target_mask, y_shape, output_steps, multi_ok):
-    """target_mask (y's shape, bool) in y's compact layout: (n, S) for a
-    classifier, (n, S, k) for a regressor (see _target_layout)."""
-    m = np.asarray(target_mask)
-    if m.dtype.kind != "b":
-        raise ValueError(
-            f"target_mask must be a boolean array of y's shape, got dtype {m.dtype}"
-        )
-    if m.shape != tuple(y_shape):
-        raise ValueError(
-            f"target_mask must have y's shape {_shape(tuple(y_shape))}, got {_shape(m.shape)}"
-        )
-    if output_steps == "last":
-        m = m[:, None]
-    if multi_ok and m.ndim == 2:
-        m = m[..., None]
-    return m
-
 
 def _r2(y_true, y_pred, mask=None):
     """R² of each output column, averaged (sklearn's r2_score, uniform_average).
@@ -456,120 +54,6 @@ def _r2(y_true, y_pred, mask=None):
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
                       np.where(ss_res > 0, 0.0, 1.0))
     return float(r2.mean())
-
-
-@dataclass
-class _Data:
-    """Checked training data: inputs, and targets in the compact layout of
-    :func:`fastrnn.losses.taught_steps` (S slots per sequence)."""
-
-    X: np.ndarray  # (n, T, D) C-contiguous, computation dtype; or ids (n, T) intp
-    lengths: np.ndarray | None  # (n,) intp, None when all are T
-    init: np.ndarray | None  # (n, H) initial states, or None
-    Y: np.ndarray | None  # (n, S, k) values or (n, S) class indices
-    steps: np.ndarray | None  # (n, S) step of each slot; None for "all"
-    valid: np.ndarray | None  # (n, S) slot is taught; None when all are
-    n_in: int | None = None  # rows of W_xh: D, or the vocabulary size V of ids
-    init_mask: np.ndarray | None = None  # (H,) units set from init; None: all
-    vmask: np.ndarray | None = None  # (n, S, k) taught values; None: all of a taught slot
-
-    @property
-    def n(self):
-        return self.X.shape[0]
-
-    def take(self, idx):
-        """The sequences idx (a new, C-contiguous copy)."""
-        def sub(a):
-            return None if a is None else a[idx]
-        return _Data(self.X[idx], sub(self.lengths), sub(self.init), sub(self.Y),
-                     sub(self.steps), sub(self.valid), self.n_in, self.init_mask,
-                     sub(self.vmask))
-
-
-# --------------------------------------------------------------------------
-# get_params / set_params without scikit-learn
-# --------------------------------------------------------------------------
-
-class _ParamsMixin:
-    """get_params/set_params/repr, compatible with ``sklearn.base.clone``."""
-
-    _estimator_type = None  # read by scikit-learn < 1.6
-
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(
-            p.name for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        )
-
-    def get_params(self, deep=True):
-        """Get the hyperparameters of this estimator.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored (there are no nested estimators); kept for scikit-learn.
-
-        Returns
-        -------
-        dict
-            Parameter names mapped to their values, as passed to ``__init__``.
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set hyperparameters; they are validated in ``fit``.
-
-        Returns
-        -------
-        self
-        """
-        names = self._get_param_names()
-        for key, value in params.items():
-            if key not in names:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {names!r}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-        }
-        parts = []
-        for name in self._get_param_names():
-            value = getattr(self, name)
-            default = defaults.get(name, inspect.Parameter.empty)
-            if value is default:
-                continue
-            try:
-                same = type(value) is type(default) and bool(value == default)
-            except (TypeError, ValueError):
-                same = False
-            if not same:
-                parts.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __sklearn_tags__(self):
-        # Only scikit-learn (>= 1.6) calls this, so it can import it.
-        from sklearn.utils import (ClassifierTags, InputTags, RegressorTags, Tags,
-                                   TargetTags)
-
-        is_clf = self._estimator_type == "classifier"
-        return Tags(
-            estimator_type=self._estimator_type,
-            target_tags=TargetTags(required=True, multi_output=not is_clf,
-                                   single_output=True),
-            input_tags=InputTags(two_d_array=False, three_d_array=True),
-            classifier_tags=ClassifierTags() if is_clf else None,
-            regressor_tags=None if is_clf else RegressorTags(),
-        )
-
-    def __sklearn_is_fitted__(self):
-        return self._is_fitted()
 
 
 # --------------------------------------------------------------------------
@@ -744,995 +228,7 @@ _ATTRS_DOC = """
 """
 
 
-def _with_threads(method):
-    """Run an estimator method under its n_threads limit (fastrnn.threads)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        n = self._check_n_threads()
-        if n is None:
-            return method(self, *args, **kwargs)
-        with _threads.threads(n):
-            return method(self, *args, **kwargs)
-    return wrapper
-
-
-class _BaseRNN(_ParamsMixin):
-    """Shared machinery of RNNRegressor and RNNClassifier."""
-
-    _loss = None  # losses.SquaredError or losses.SoftmaxCrossEntropy
-
-    def __init__(
-        self,
-        n_hidden=64,
-        *,
-        activation="tanh",
-        output_steps="all",
-        readout=True,
-        learn_initial_state=False,
-        optimizer="adam",
-        learning_rate=0.001,
-        momentum=0.9,
-        nesterov=False,
-        alpha=0.0001,
-        clip_norm=5.0,
-        batch_size=32,
-        max_epochs=100,
-        bptt_steps=None,
-        early_stopping=False,
-        validation_fraction=0.1,
-        tol=0.0001,
-        n_iter_no_change=10,
-        dtype="float32",
-        n_symbols=None,
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_threads=None,
-    ):
-        self.n_hidden = n_hidden
-        self.activation = activation
-        self.output_steps = output_steps
-        self.readout = readout
-        self.learn_initial_state = learn_initial_state
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.alpha = alpha
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.bptt_steps = bptt_steps
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.dtype = dtype
-        self.n_symbols = n_symbols
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_threads = n_threads
-
-    # ---------------------------------------------------------------- checks
-
-    def _check_hyperparameters(self):
-        """Validate every hyperparameter; ValueError naming the first bad one."""
-        o = type(self).__name__
-        if self.activation not in _ACTIVATIONS:
-            raise _param_error(o, "activation", f"one of {_ACTIVATIONS}", self.activation)
-        steps = self.output_steps
-        if isinstance(steps, str):
-            if steps not in ("all", "last"):
-                raise _param_error(o, "output_steps", '"all", "last" or an int >= 1', steps)
-        elif _is_int(steps) and steps >= 1:
-            steps = int(steps)
-        else:
-            raise _param_error(o, "output_steps", '"all", "last" or an int >= 1', steps)
-        if self.optimizer not in _OPTIMIZERS:
-            raise _param_error(o, "optimizer", f"one of {_OPTIMIZERS}", self.optimizer)
-        clip = self.clip_norm
-        if clip is not None:
-            clip = _check_real(o, "clip_norm", clip, 0.0, lo_open=True,
-                               hi=math.inf, text="None or a positive number")
-        bptt = self.bptt_steps
-        if bptt is not None:
-            bptt = _check_int(o, "bptt_steps", bptt, 1)
-        rs = self.random_state
-        if not (rs is None or (_is_int(rs) and rs >= 0)
-                or isinstance(rs, (np.random.Generator, np.random.RandomState))):
-            raise _param_error(o, "random_state",
-                               "None, an int >= 0 or a numpy Generator/RandomState", rs)
-        verbose = self.verbose
-        if not ((_is_int(verbose) and verbose >= 0) or _is_bool(verbose)):
-            raise _param_error(o, "verbose", "an integer >= 0", verbose)
-        readout = _check_bool(o, "readout", self.readout)
-        if not readout and self._estimator_type == "classifier":
-            raise ValueError(
-                f"{o}: readout=False is not supported (class probabilities need the "
-                "readout's logits); to teach the hidden units themselves, use "
-                "RNNRegressor(readout=False) with the desired activities as y"
-            )
-        return _Config(
-            n_hidden=_check_int(o, "n_hidden", self.n_hidden, 1),
-            activation=self.activation,
-            output_steps=steps,
-            readout=readout,
-            learn_initial_state=_check_bool(o, "learn_initial_state", self.learn_initial_state),
-            optimizer=self.optimizer,
-            learning_rate=_check_real(o, "learning_rate", self.learning_rate, 0.0,
-                                      lo_open=True, text="a positive number"),
-            momentum=_check_real(o, "momentum", self.momentum, 0.0, 1.0,
-                                 text="a number in [0, 1)"),
-            nesterov=_check_bool(o, "nesterov", self.nesterov),
-            alpha=_check_real(o, "alpha", self.alpha, 0.0, text="a number >= 0"),
-            clip_norm=clip,
-            batch_size=_check_int(o, "batch_size", self.batch_size, 1),
-            max_epochs=_check_int(o, "max_epochs", self.max_epochs, 1),
-            bptt_steps=bptt,
-            early_stopping=_check_bool(o, "early_stopping", self.early_stopping),
-            validation_fraction=_check_real(o, "validation_fraction",
-                                            self.validation_fraction, 0.0, 1.0,
-                                            lo_open=True, text="a number in (0, 1)"),
-            tol=_check_real(o, "tol", self.tol, 0.0, text="a number >= 0"),
-            n_iter_no_change=_check_int(o, "n_iter_no_change", self.n_iter_no_change, 1),
-            dtype=_check_dtype(o, self.dtype),
-            n_symbols=(None if self.n_symbols is None
-                       else _check_int(o, "n_symbols", self.n_symbols, 1)),
-            verbose=int(verbose),
-            warm_start=_check_bool(o, "warm_start", self.warm_start),
-            n_threads=self._check_n_threads(),
-        )
-
-    def _check_n_threads(self):
-        n = self.n_threads
-        return None if n is None else _check_int(type(self).__name__, "n_threads", n, 1)
-
-    def _is_fitted(self):
-        return hasattr(self, "W_hh_")
-
-    def _check_fitted(self):
-        if not self._is_fitted():
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-
-    def _output_steps(self):
-        """output_steps, validated (for predict/score, which need no other param)."""
-        steps = self.output_steps
-        if steps in ("all", "last") or (_is_int(steps) and steps >= 1):
-            return steps if isinstance(steps, str) else int(steps)
-        raise _param_error(type(self).__name__, "output_steps",
-                           '"all", "last" or an int >= 1', steps)
-
-    def _prepare_inputs(self, X, lengths, initial_state, initial_state_mask, dtype, H,
-                        fitted, n_symbols=None):
-        """Checked inputs, as a _Data without targets.
-
-        Integer ids X must lie in 0..V-1 with V = n_features_in_ when fitted,
-        else n_symbols, else 1 + the largest id (at a true step).
-        """
-        X = _check_X(X, dtype, self.n_features_in_ if fitted else None, type(self).__name__)
-        n, T = X.shape[:2]
-        lengths = _check_lengths(lengths, n, T)
-        if X.ndim == 2:
-            if fitted:
-                V, why = self.n_features_in_, (
-                    f"the vocabulary size n_features_in_={self.n_features_in_} of the "
-                    "fitted model")
-            elif n_symbols is not None:
-                V, why = n_symbols, f"n_symbols={n_symbols}"
-            else:  # first fit without n_symbols: V = 1 + the largest id at a true step
-                true = X if lengths is None else X[np.arange(T)[None, :] < lengths[:, None]]
-                V = 1 + max(int(true.max()), 0)
-                why = "with n_symbols=None the vocabulary is 0..max(X)"
-            X = _check_ids(X, lengths, V, why)
-        else:
-            X = _finite_X(X, lengths)
-            V = X.shape[2]
-            if not fitted and n_symbols is not None and V != n_symbols:
-                raise ValueError(
-                    f"{type(self).__name__}: n_symbols={n_symbols} is the vocabulary size "
-                    f"of integer ids X; float X must then have {n_symbols} features per "
-                    f"step (one-hot), got {V}"
-                )
-        mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
-        init = _check_initial_state(initial_state, n, H, dtype, mask)
-        if mask is not None and mask.all():
-            mask = None  # every unit from initial_state
-        return _Data(X, lengths, init, None, None, None, V, mask)
-
-    def _prepare(self, X, y, lengths, initial_state, initial_state_mask, target_mask, cfg,
-                 *, fitted, classes=None):
-        """Checked _Data for training (sets classes_ when fitting from scratch)."""
-        data = self._prepare_inputs(X, lengths, initial_state, initial_state_mask, cfg.dtype,
-                                    cfg.n_hidden, fitted, cfg.n_symbols)
-        self._add_targets(data, y, target_mask, cfg.output_steps, cfg.dtype, fitted=fitted,
-                          classes=classes)
-        if not cfg.readout:
-            self._check_unit_targets(data, cfg)
-        return data
-
-    def _add_targets(self, data, y, target_mask, output_steps, dtype, *, fitted,
-                     classes=None, raw=False):
-        """Check y (and target_mask) and set data.Y, steps, valid, vmask.
-
-        raw: for score, a classifier's labels are kept as they are (not encoded).
-        """
-        n, T = data.X.shape[:2]
-        lengths = data.lengths
-        steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
-        multi_ok = self._estimator_type == "regressor"
-        vmask = None
-        if target_mask is not None:
-            _target_layout(np.asarray(y), n, T, lengths, output_steps,  # y's shape first
-                           multi_ok=multi_ok)
-            m = _target_mask_layout(target_mask, np.shape(y), output_steps, multi_ok)
-            slots = m if m.ndim == 2 else m.any(axis=2)
-            valid = slots if valid is None else valid & slots
-            if not valid.any():
-                raise ValueError(
-                    "target_mask teaches no target (it is False everywhere, or True only "
-                    "at padded steps)"
-                )
-            if m.ndim == 3 and not (m | ~valid[:, :, None]).all():
-                vmask = np.ascontiguousarray(m & valid[:, :, None])
-        data.Y = self._encode_targets(y, n, T, lengths, output_steps, valid, dtype,
-                                      fitted=fitted, classes=classes, vmask=vmask, raw=raw)
-        data.steps, data.valid, data.vmask = steps, valid, vmask
-        return data
-
-    def _check_unit_targets(self, data, cfg):
-        """readout=False: y's k columns teach units 0..k-1, within act's range."""
-        o = type(self).__name__
-        k, H = data.Y.shape[2], cfg.n_hidden
-        if k > H:
-            raise ValueError(
-                f"{o}: with readout=False, y's {k} outputs per target teach hidden units "
-                f"0..{k - 1}, but n_hidden is {H}"
-            )
-        taught = data.Y
-        if data.vmask is not None:
-            taught = data.Y[data.vmask]
-        elif data.valid is not None:
-            taught = data.Y[data.valid]
-        lo, hi, rng = (-1.0, 1.0, "[-1, 1]") if cfg.activation == "tanh" else (0.0, math.inf,
-                                                                             ">= 0")
-        bad = (taught < lo) | (taught > hi)
-        if bad.any():
-            raise ValueError(
-                f"{o}: with readout=False, y holds desired activities of the hidden units, "
-                f"which for activation={cfg.activation!r} must lie in {rng}; got "
-                f"{float(taught[bad].flat[0])!r}"
-            )
-
-    # ----------------------------------------------------------- parameters
-
-    _PARAM_NAMES = ("W_xh", "W_hh", "b", "h0", "W_hy", "b_y")
-
-    def _params(self):
-        """The trainable arrays (the fitted attributes themselves), by name."""
-        d = self.__dict__
-        return {k: d[k + "_"] for k in self._PARAM_NAMES if k + "_" in d}
-
-    def _initialize(self, cfg, n_features, n_outputs, rng):
-        """Draw the initial weights (see the class Notes) and reset the fit history."""
-        D, H, k, dt = n_features, cfg.n_hidden, n_outputs, cfg.dtype
-
-        def glorot(fan_in, fan_out):
-            a = math.sqrt(6.0 / (fan_in + fan_out))
-            return rng.uniform(-a, a, size=(fan_in, fan_out)).astype(dt)
-
-        self.W_xh_ = glorot(D, H) if D > 0 else np.zeros((0, H), dtype=dt)
-        if cfg.activation == "tanh":
-            q, r = np.linalg.qr(rng.standard_normal((H, H)))
-            self.W_hh_ = (q * np.sign(np.diag(r))).astype(dt)  # Haar-distributed orthogonal
-        else:
-            self.W_hh_ = np.eye(H, dtype=dt)
-        self.b_ = np.zeros(H, dtype=dt)
-        if cfg.readout:
-            self.W_hy_ = glorot(H, k)
-            self.b_y_ = np.zeros(k, dtype=dt)
-        else:
-            self.__dict__.pop("W_hy_", None)
-            self.__dict__.pop("b_y_", None)
-        if cfg.learn_initial_state:  # drawn last: the other weights do not depend on it
-            lo = -_H0_INIT_SCALE if cfg.activation == "tanh" else 0.0
-            self.h0_ = rng.uniform(lo, _H0_INIT_SCALE, size=H).astype(dt)
-        else:
-            self.__dict__.pop("h0_", None)
-        self.n_features_in_ = D
-        self.n_outputs_ = k
-        self.n_iter_ = 0
-        self.loss_curve_ = []
-        self.validation_scores_ = [] if cfg.early_stopping else None
-        self.best_validation_score_ = None
-        self.best_loss_ = None if cfg.early_stopping else math.inf
-        self.__dict__.pop("_optimizer", None)
-
-    def _check_continuation(self, cfg, X):
-        """warm_start/partial_fit: the data and hyperparameters must fit the weights."""
-        o = type(self).__name__
-        if X is not None and X.ndim == 3 and X.shape[2] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[2]} features per step, but {o} was fitted with "
-                f"{self.n_features_in_}"
-            )
-        if cfg.n_symbols is not None and cfg.n_symbols != self.n_features_in_:
-            raise ValueError(
-                f"{o}: n_symbols={cfg.n_symbols} differs from the fitted vocabulary size "
-                f"n_features_in_={self.n_features_in_}; set warm_start=False to refit"
-            )
-        if cfg.n_hidden != self.W_hh_.shape[0]:
-            raise ValueError(
-                f"{o}: n_hidden={cfg.n_hidden} differs from the fitted weights "
-                f"({self.W_hh_.shape[0]}); set warm_start=False to refit"
-            )
-        if cfg.dtype != self.W_hh_.dtype:
-            raise ValueError(
-                f"{o}: dtype={cfg.dtype.name} differs from the fitted weights "
-                f"({self.W_hh_.dtype.name}); set warm_start=False to refit"
-            )
-        if cfg.learn_initial_state != hasattr(self, "h0_"):
-            raise ValueError(
-                f"{o}: learn_initial_state={cfg.learn_initial_state} differs from the "
-                "fitted model; set warm_start=False to refit"
-            )
-        if cfg.readout != hasattr(self, "W_hy_"):
-            raise ValueError(
-                f"{o}: readout={cfg.readout} differs from the fitted model; set "
-                "warm_start=False to refit"
-            )
-
-    def _make_optimizer(self, cfg):
-        return _optim.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum,
-                                     cfg.nesterov)
-
-    def _penalty(self, alpha):
-        if not alpha:
-            return 0.0
-        total = 0.0
-        for w in self._penalized():
-            total += _optim._sum_of_squares(w.ravel().astype(np.float64))
-        return 0.5 * alpha * total
-
-    def _penalized(self):
-        """The weights under the L2 penalty (not biases, not h0_)."""
-        ws = [self.W_xh_, self.W_hh_]
-        if "W_hy_" in self.__dict__:
-            ws.append(self.W_hy_)
-        return ws
-
-    # ------------------------------------------------ hidden states <-> outputs
-
-    def _batch_h0(self, init, mask=None):
-        """The initial state of a mini-batch, and where h0_'s gradient comes from.
-
-        Each unit starts from the caller's per-sequence ``init`` (B, H) where
-        ``mask`` (H,) is True (every unit when mask is None and init is
-        given), else from the learned ``h0_`` (H,), else from zero. Returns
-        ``(h0, free)`` as :func:`_compose_h0`: h0 is None (zeros), h0_ itself
-        (H,) (shared by the batch: the functional API returns its gradient
-        summed over the batch) or (B, H); :func:`_h0_gradient` turns
-        backward's dh0 into h0_'s gradient.
-        """
-        base = self.__dict__.get("h0_")
-        dt = self.W_hh_.dtype
-        return _compose_h0(base, init, mask, dt)
-
-    def _loss_grad(self, x, lengths, h0, h0_free, rows, targets, alpha, activation,
-                   vmask=None, want_dh0=False):
-        """Forward, outputs, loss and BPTT of one window.
-
-        h0, h0_free: as returned by :meth:`_batch_h0` (h0_free None for a
-        carried state). vmask: taught values of the taught outputs (N, k).
-
-        Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
-        to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
-        when the window has no taught output. n_taught counts outputs (taught
-        values / k with a value mask). With want_dh0, grads["initial_state"]
-        is backward's dh0.
-        """
-        W_xh, W_hh = self.W_xh_, self.W_hh_
-        h = _F.forward(x, W_xh, W_hh, self.b_, h0, activation=activation, lengths=lengths)
-        N = targets.shape[0]
-        if N and vmask is not None:
-            N = int(np.count_nonzero(vmask)) / vmask.shape[1]
-        if N == 0:
-            return h, 0.0, 0, None
-        W_hy = self.__dict__.get("W_hy_")
-        loss_sum, dh, dW_hy, db_y = _losses.output_loss(
-            h, rows, targets, W_hy, self.__dict__.get("b_y_"), self._loss, 1.0 / N, vmask)
-        if not math.isfinite(loss_sum):
-            raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
-        try:
-            g = _F.backward(x, h, dh, W_xh, W_hh, h0, activation=activation, lengths=lengths)
-        except ValueError as exc:
-            if not (np.isfinite(h).all() and np.isfinite(dh).all()):
-                raise NonFiniteLossError(
-                    "the hidden states or their gradients are not finite") from exc
-            raise
-        grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
-        g_h0 = _h0_gradient(g.dh0, h0_free)
-        if g_h0 is not None:
-            grads["h0"] = g_h0
-        if W_hy is not None:
-            grads["W_hy"] = dW_hy
-            grads["b_y"] = db_y
-        if alpha:
-            grads["W_xh"] += alpha * W_xh
-            grads["W_hh"] += alpha * W_hh
-            if W_hy is not None:
-                grads["W_hy"] += alpha * W_hy
-        if want_dh0:
-            grads["initial_state"] = g.dh0
-        return h, loss_sum, N, grads
-
-    def _objective(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-                   target_mask=None):
-        """Objective of one mini-batch (all of X, full BPTT) and its gradients.
-
-        The training objective of a mini-batch: mean loss over the taught
-        outputs plus ``0.5 * alpha * |W|^2``. For tests (finite differences):
-        grads also holds ``"initial_state"``, the gradient w.r.t. the
-        initial_state argument (n, H) (zero at units it does not set), when
-        one is given.
-        """
-        self._check_fitted()
-        cfg = self._check_hyperparameters()
-        data = self._prepare(X, y, lengths, initial_state, initial_state_mask, target_mask,
-                             cfg, fitted=True)
-        T = data.X.shape[1]
-        rows, targets = _losses.select_window(data.steps, data.valid, data.Y, 0, T)
-        vmask = None
-        if data.vmask is not None:
-            _, vmask = _losses.select_window(data.steps, data.valid, data.vmask, 0, T)
-        h0, free = self._batch_h0(data.init, data.init_mask)
-        _, loss_sum, N, grads = self._loss_grad(data.X, data.lengths, h0, free, rows, targets,
-                                                cfg.alpha, cfg.activation, vmask,
-                                                want_dh0=data.init is not None)
-        if data.init is not None:
-            d = grads["initial_state"]
-            grads["initial_state"] = d if data.init_mask is None else np.where(
-                data.init_mask, d, 0)
-        return loss_sum / N + self._penalty(cfg.alpha), grads
-
-    # ----------------------------------------------------------------- training
-
-    def _apply(self, grads, cfg, params, backup):
-        """Clip, update in place, and undo the update if a weight turned non-finite."""
-        norm = _optim.clip_grad_norm(grads.values(), cfg.clip_norm)
-        if not math.isfinite(norm):
-            raise NonFiniteLossError(f"the gradient norm is not finite ({norm})")
-        for key in grads:
-            np.copyto(backup[key], params[key])
-        self._optimizer.step(params, grads)
-        for key in grads:
-            if not np.isfinite(params[key]).all():
-                for k in grads:
-                    np.copyto(params[k], backup[k])
-                raise NonFiniteLossError(f"the update made {key}_ non-finite")
-
-    def _train_batch(self, batch, cfg, params, backup):
-        """Train on one mini-batch: one update, or one per truncated-BPTT window.
-
-        Returns (sum of losses, number of taught outputs).
-        """
-        X = batch.X
-        T = X.shape[1]
-        k = cfg.bptt_steps
-
-        def window(sub, s, e):
-            rows, targets = _losses.select_window(sub.steps, sub.valid, sub.Y, s, e)
-            vmask = None
-            if sub.vmask is not None:
-                _, vmask = _losses.select_window(sub.steps, sub.valid, sub.vmask, s, e)
-            return rows, targets, vmask
-
-        if k is None or k >= T:
-            rows, targets, vmask = window(batch, 0, T)
-            h0, free = self._batch_h0(batch.init, batch.init_mask)
-            _, loss_sum, N, grads = self._loss_grad(
-                X, batch.lengths, h0, free, rows, targets, cfg.alpha, cfg.activation, vmask)
-            if grads is not None:
-                self._apply(grads, cfg, params, backup)
-            return loss_sum, N
-
-        # Truncated BPTT: windows [s, s + k); each sequence's last hidden state in
-        # a window is the (constant) initial state of its next window.
-        L = batch.lengths
-        total, count = 0.0, 0
-        carry = None
-        for s in range(0, T, k):
-            e = min(s + k, T)
-            w = e - s
-            alive = None  # rows of the batch that still have steps in this window
-            Lw = None
-            sub = batch
-            if L is not None:
-                mask = L > s
-                if not mask.any():  # every sequence of the batch has ended
-                    break
-                if not mask.all():
-                    alive = np.flatnonzero(mask)
-
-                    def sub_rows(a):
-                        return None if a is None else a[alive]
-                    sub = _Data(X, L[alive], None, batch.Y[alive], sub_rows(batch.steps),
-                                sub_rows(batch.valid), vmask=sub_rows(batch.vmask))
-                Lw = np.minimum(sub.lengths - s, w)
-                if (Lw == w).all():
-                    Lw = None
-            x = X[:, s:e] if alive is None else X[alive, s:e]
-            x = np.ascontiguousarray(x)
-            if s == 0:  # every sequence is alive in the first window
-                h0, free = self._batch_h0(batch.init, batch.init_mask)
-            else:  # a carried state: a constant, no gradient flows through it
-                h0, free = (carry if alive is None else carry[alive]), None
-            rows, targets, vmask = window(sub, s, e)
-            h, loss_sum, N, grads = self._loss_grad(x, Lw, h0, free, rows, targets,
-                                                    cfg.alpha, cfg.activation, vmask)
-            if grads is not None:
-                self._apply(grads, cfg, params, backup)
-            total += loss_sum
-            count += N
-            last = h[:, -1] if Lw is None else h[np.arange(h.shape[0]), Lw - 1]
-            if alive is None:
-                carry = np.ascontiguousarray(last)
-            else:
-                carry[alive] = last
-        return total, count
-
-    def _split_validation(self, data, cfg, rng):
-        n = data.n
-        n_val = math.ceil(cfg.validation_fraction * n)
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"{type(self).__name__}: validation_fraction={self.validation_fraction} "
-                f"with {n} sequences leaves {n - n_val} for training and {n_val} for "
-                "validation; both need at least one"
-            )
-        perm = rng.permutation(n)
-        return data.take(np.sort(perm[n_val:])), data.take(np.sort(perm[:n_val]))
-
-    def _run_epochs(self, train, val, cfg, n_epochs, incremental):
-        """The epoch loop of fit (and the single epoch of partial_fit)."""
-        rng = self._rng
-        params = self._params()
-        backup = {k: np.empty_like(v) for k, v in params.items()}
-        n = train.n
-        bs = min(cfg.batch_size, n)
-        n_batches = -(-n // bs)
-        early = cfg.early_stopping and not incremental and val is not None
-        best_params = None
-        no_improvement = 0
-        if not incremental:
-            if early:
-                self.best_validation_score_ = -math.inf
-            else:
-                self.best_loss_ = math.inf
-        name = type(self).__name__
-        for _ in range(n_epochs):
-            t0 = time.perf_counter()
-            perm = rng.permutation(n)
-            loss_total, count = 0.0, 0
-            bar = _ProgressBar(n_batches) if cfg.verbose >= 2 else None
-            for j in range(n_batches):
-                batch = train.take(perm[j * bs:(j + 1) * bs])
-                try:
-                    loss_sum, N = self._train_batch(batch, cfg, params, backup)
-                except NonFiniteLossError as exc:
-                    if bar is not None:
-                        bar.close()
-                    raise NonFiniteLossError(
-                        f"{name}: {exc} in epoch {self.n_iter_ + 1}, mini-batch {j + 1}. "
-                        "Training stopped; the estimator keeps its last finite weights. "
-                        "Lower learning_rate, turn clip_norm on (or lower it), or scale "
-                        "X and y."
-                    ) from None
-                loss_total += loss_sum
-                count += N
-                if bar is not None:
-                    bar.update(j + 1)
-            if bar is not None:
-                bar.close()
-            loss = loss_total / (count if count > 0 else 1) + self._penalty(cfg.alpha)
-            self.loss_curve_.append(loss)
-            self.n_iter_ += 1
-            stop = False
-            score = None
-            if early:
-                score = self._score_data(val)
-                self.validation_scores_.append(score)
-                if score < self.best_validation_score_ + cfg.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_params = {k: v.copy() for k, v in params.items()}
-            elif not incremental:
-                if loss > self.best_loss_ - cfg.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                if loss < self.best_loss_:
-                    self.best_loss_ = loss
-            if not incremental and no_improvement > cfg.n_iter_no_change:
-                stop = True
-            if cfg.verbose >= 1:
-                elapsed = time.perf_counter() - t0
-                line = f"Epoch {self.n_iter_}: loss = {loss:.6g}"
-                if score is not None:
-                    line += f", validation score = {score:.6g}"
-                rate = n / elapsed if elapsed > 0 else math.inf
-                line += f", {elapsed:.2f} s, {rate:.0f} sequences/s"
-                if stop:
-                    line += f" (no improvement for {no_improvement} epochs: stopping)"
-                print(line, flush=True)
-            if stop:
-                break
-        if best_params is not None:
-            for k, v in best_params.items():
-                np.copyto(params[k], v)
-
-    def _fit(self, X, y, lengths, initial_state, initial_state_mask, target_mask, *,
-             incremental, classes=None):
-        cfg = self._check_hyperparameters()
-        fitted = self._is_fitted()
-        cont = fitted and (incremental or cfg.warm_start)
-        if cont:
-            self._check_continuation(cfg, None)
-            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
-                                 target_mask, cfg, fitted=True)
-            self._check_continuation(cfg, data.X)
-            rng = self.__dict__.get("_rng") if incremental else None
-            if rng is None:
-                rng = _make_rng(self.random_state)
-        else:
-            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
-                                 target_mask, cfg, fitted=False, classes=classes)
-            rng = _make_rng(self.random_state)
-            self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
-        self._rng = rng
-        opt = self.__dict__.get("_optimizer")
-        if not incremental or opt is None or opt.name != cfg.optimizer:
-            self._optimizer = self._make_optimizer(cfg)
-        else:  # partial_fit: keep the state, take the current hyperparameters
-            hp = {"learning_rate": cfg.learning_rate}
-            if cfg.optimizer == "sgd":
-                hp.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
-            opt.set_hyperparameters(**hp)
-        if cfg.early_stopping and not incremental:
-            if self.validation_scores_ is None:
-                self.validation_scores_ = []
-            train, val = self._split_validation(data, cfg, rng)
-        else:
-            train, val = data, None
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            self._run_epochs(train, val, cfg, 1 if incremental else cfg.max_epochs,
-                             incremental)
-        return self
-
-    # ---------------------------------------------------------------- predict
-
-    def _forward_outputs(self, data, output_steps, want_state):
-        """Outputs at the taught slots of checked inputs (a _Data): out (n, S, k),
-        valid (n, S) (None when every slot is a true step), final states."""
-        X, lengths, init = data.X, data.lengths, data.init
-        W_hh = self.W_hh_
-        H = W_hh.shape[0]
-        n, T = X.shape[:2]
-        steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
-        S = T if steps is None else steps.shape[1]
-        W_hy, b_y = self.__dict__.get("W_hy_"), self.__dict__.get("b_y_")
-        k = self.n_outputs_
-        out = np.empty((n, S, k), dtype=W_hh.dtype)
-        h_last = np.empty((n, H), dtype=W_hh.dtype) if want_state else None
-        chunk = max(1, min(n, _PREDICT_CHUNK_VALUES // (T * H)))
-        activation = self.activation
-        if activation not in _ACTIVATIONS:
-            raise _param_error(type(self).__name__, "activation", f"one of {_ACTIVATIONS}",
-                               activation)
-        for i in range(0, n, chunk):
-            sl = slice(i, i + chunk)
-            Lb = None if lengths is None else lengths[sl]
-            h0, _ = self._batch_h0(None if init is None else init[sl], data.init_mask)
-            h = _F.forward(X[sl], self.W_xh_, W_hh, self.b_, h0, activation=activation,
-                           lengths=Lb)
-            b = h.shape[0]
-            if steps is None:
-                hs = h.reshape(b * T, H)
-            else:
-                hs = h[np.arange(b)[:, None], steps[sl]].reshape(-1, H)
-            out[sl] = _losses.readout(hs, W_hy, b_y, k).reshape(b, S, k)
-            if want_state:
-                h_last[sl] = h[:, -1] if Lb is None else h[np.arange(b), Lb - 1]
-        return out, valid, h_last
-
-    def _check_inputs(self, X, lengths, initial_state, initial_state_mask):
-        """Checked inputs of a fitted model (predict, score, step)."""
-        self._check_fitted()
-        return self._prepare_inputs(X, lengths, initial_state, initial_state_mask,
-                                    self.W_hh_.dtype, self.W_hh_.shape[0], True)
-
-    def _predict_raw(self, X, lengths, initial_state, initial_state_mask, want_state,
-                     output_steps=None):
-        self._check_fitted()
-        if output_steps is None:
-            output_steps = self._output_steps()
-        if lengths is None and initial_state is None and initial_state_mask is None:
-            small = self._step_small(X, None)  # a few short sequences: no packing
-            if small is not None and (isinstance(output_steps, str)
-                                      or output_steps <= small[0].shape[1]):
-                out, h_last = small
-                n, T = out.shape[:2]
-                steps, valid = _losses.taught_steps(output_steps, T, None, n)
-                if steps is not None:
-                    out = out[np.arange(n)[:, None], steps]
-                return out, valid, (h_last if want_state else None)
-        data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
-        return self._forward_outputs(data, output_steps, want_state)
-
-    @staticmethod
-    def _shape_output(out, output_steps):
-        """(n, S, ...) -> the layout of y: (n, T, ...), (n, ...) or (n, K, ...)."""
-        return out[:, 0] if output_steps == "last" else out
-
-    def _score_data(self, data):
-        """Score of checked _Data with targets (early stopping)."""
-        out, _, _ = self._forward_outputs(data, self._output_steps(), False)
-        return self._score_outputs(out, data.valid, data.Y, True, data.vmask)
-
-    def _score(self, X, y, lengths, initial_state, initial_state_mask, target_mask):
-        """score(): the taught outputs' score (see the subclasses)."""
-        self._check_fitted()
-        output_steps = self._output_steps()
-        data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
-        self._add_targets(data, y, target_mask, output_steps, self.W_hh_.dtype, fitted=True,
-                          raw=True)
-        out, _, _ = self._forward_outputs(data, output_steps, False)
-        return self._score_outputs(out, data.valid, data.Y, False, data.vmask)
-
-    # ------------------------------------------------------------------ stepping
-
-    @_with_threads
-    def start_state(self, n_sequences, initial_state=None, initial_state_mask=None):
-        """The hidden state the sequences start from, as :meth:`predict` builds it.
-
-        Parameters
-        ----------
-        n_sequences : int
-        initial_state, initial_state_mask : optional
-            As in :meth:`fit`.
-
-        Returns
-        -------
-        ndarray (n_sequences, n_hidden)
-            Each unit from ``initial_state`` (the units of
-            ``initial_state_mask``; all of them when it is None), else from the
-            learned ``h0_``, else 0. Pass it to :meth:`step` as ``state``.
-        """
-        self._check_fitted()
-        n = _check_int(type(self).__name__, "n_sequences", n_sequences, 1)
-        H, dt = self.W_hh_.shape[0], self.W_hh_.dtype
-        mask = _check_initial_state_mask(initial_state_mask, H, initial_state is not None)
-        init = _check_initial_state(initial_state, n, H, dt, mask)
-        if mask is not None and mask.all():
-            mask = None
-        h0, _ = self._batch_h0(init, mask)
-        if h0 is None:
-            return np.zeros((n, H), dtype=dt)
-        return np.array(np.broadcast_to(h0, (n, H)), dtype=dt, order="C")
-
-    def _step_raw(self, X, state):
-        """Outputs of every step of a chunk (n, k_steps, n_outputs) and the new state."""
-        self._check_fitted()
-        small = self._step_small(X, state)
-        if small is not None:
-            return small
-        data = self._check_inputs(X, None, None, None)
-        n = data.X.shape[0]
-        if state is None:
-            state = self.start_state(n)
-        data.init = _check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
-                                         name="state")
-        out, _, h_last = self._forward_outputs(data, "all", True)
-        return out, h_last
-
-    def _step_small(self, X, state):
-        """_step_raw's fast path for a few sequences and steps of a model with
-        a readout: (out, new state), or None when the call is not such a call
-        or anything in it needs the full checks (which then raise).
-
-        Nothing is packed (the kernel reads the weights in place) and the
-        weights' values are not scanned again: only their dtypes, shapes and
-        layout, and the inputs and state, are checked here. Results are the
-        same bits as the full path's."""
-        W_hy = self.__dict__.get("W_hy_")
-        W_hh = self.__dict__.get("W_hh_")
-        if W_hy is None or W_hh is None or self.activation not in _ACTIVATIONS:
-            return None
-        dt = W_hh.dtype
-        H, (_, N) = W_hh.shape[0], W_hy.shape
-        V = self.n_features_in_
-        weights = ((self.W_xh_, (V, H)), (W_hh, (H, H)), (self.b_, (H,)), (W_hy, (H, N)),
-                   (self.b_y_, (N,)))
-        for w, shape in weights:
-            if (not isinstance(w, np.ndarray) or w.dtype != dt or w.shape != shape
-                    or not w.flags.c_contiguous):
-                return None
-        X = np.asarray(X)
-        if X.ndim < 2 or X.shape[0] * X.shape[1] > _SMALL_STEP or 0 in X.shape[:2]:
-            return None
-        n, k = X.shape[:2]
-        x = ids = None
-        if X.dtype.kind in "iu" and X.ndim == 2:
-            ids = np.array(X, dtype=np.intp, copy=True)  # checked and used: one private copy
-            values = ids.ravel().tolist()  # (a few values: faster than two reductions)
-            if min(values) < 0 or max(values) >= V:
-                return None
-        elif X.dtype.kind == "f" and X.ndim == 3 and X.shape[2] == V:
-            x = np.array(X, dtype=dt, order="C", copy=True)
-            if not _all_finite(x.reshape(-1)):
-                return None
-        else:
-            return None
-        if state is None:
-            h0 = self.start_state(n)
-        else:
-            h0 = np.array(state, dtype=dt, order="C", copy=True) if np.ndim(state) == 2 else None
-            if h0 is None or h0.shape != (n, H) or not _all_finite(h0.reshape(-1)):
-                return None
-        h_work = np.empty((n, H), dtype=dt)
-        h_last = np.empty((n, H), dtype=dt)
-        out = np.empty((n, k, N), dtype=dt)
-        t_work = np.empty(max(H, N), dtype=dt)
-        _step_rows(dt)(
-            x, ids, self.W_xh_, W_hh, self.b_, h0, W_hy, self.b_y_, h_work, h_last, out,
-            t_work, _F._ACTIVATION_CODES[self.activation])
-        return out, h_last
-
-    # ------------------------------------------------------------------- save
-
-    def save(self, path):
-        """Save the fitted model to an ``.npz`` file (read back with :func:`fastrnn.load`).
-
-        The file holds a format version, the hyperparameters (JSON), the weights,
-        the fitted attributes and ``classes_``, the optimizer's state (Adam's
-        moments, SGD's velocity, Adagrad's sums, the step count) and the state of
-        the random generator that shuffles the mini-batches, all as plain arrays:
-        it is read with ``allow_pickle=False``, and ``partial_fit`` on the loaded
-        model continues exactly as it would have on this one. A
-        ``random_state`` that is not an int is saved as None.
-
-        A path is written atomically: into a temporary file in the same
-        directory, flushed to disk (``os.fsync``), renamed over ``path``, and
-        the directory synced; on any failure the temporary file is removed and
-        an existing file at ``path`` is left as it was.
-
-        Parameters
-        ----------
-        path : str, path-like or writable binary file
-            Written exactly there (no extension is added).
-        """
-        self._check_fitted()
-        hyper = {k: _jsonable(k, v) for k, v in self.get_params().items()}
-        val = self.validation_scores_
-        attrs = {
-            "n_features_in_": int(self.n_features_in_),
-            "n_outputs_": int(self.n_outputs_),
-            "n_iter_": int(self.n_iter_),
-            "loss_curve_length": len(self.loss_curve_),
-            "validation_scores_length": None if val is None else len(val),
-            "best_validation_score_": _float_or_none(self.best_validation_score_),
-            "best_loss_": _float_or_none(self.best_loss_),
-        }
-        attrs.update(self._extra_save_attrs())
-        arrays = {k + "_": v for k, v in self._params().items()}
-        arrays["loss_curve_"] = np.asarray(self.loss_curve_, dtype=np.float64).reshape(-1)
-        if val is not None:
-            arrays["validation_scores_"] = np.asarray(val, dtype=np.float64).reshape(-1)
-        arrays.update(self._extra_save_arrays())
-        attrs["optimizer"] = None
-        opt = self.__dict__.get("_optimizer")
-        if opt is not None:
-            state = opt.state_dict()
-            attrs["optimizer"] = {
-                "name": state["name"], "n_steps": int(state["n_steps"]),
-                "hyperparameters": state["hyperparameters"],
-                "slots": {key + "_": sorted(slots) for key, slots in state["state"].items()},
-            }
-            for key, slots in state["state"].items():
-                for slot, arr in slots.items():
-                    arrays[f"optimizer.{slot}.{key}_"] = arr
-        attrs["random_generator"] = _rng_state(self.__dict__.get("_rng"))
-        _io.write_model(path, type(self).__name__, hyper, attrs, arrays)
-
-
-# bit generators whose state is plain integers (JSON): default_rng's PCG64 and kin
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
-
-
-def _rng_state(rng):
-    """The state of a numpy Generator as JSON data, or None (no generator, or
-    one whose state is not plain integers: loading then draws a new one)."""
-    if rng is None:
-        return None
-    state = rng.bit_generator.state
-    if state.get("bit_generator") not in _BIT_GENERATORS:
-        return None
-    return state
-
-
-def _restore_rng(state):
-    """A Generator in the saved state; ValueError when the state is malformed."""
-    if not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS:
-        raise ValueError(f"must be null or the state of one of {_BIT_GENERATORS}")
-
-    def plain(v):
-        if isinstance(v, dict):
-            return all(isinstance(k, str) and plain(x) for k, x in v.items())
-        return isinstance(v, (int, str))
-
-    if not plain(state):
-        raise ValueError("must hold only integers")
-    bg = getattr(np.random, state["bit_generator"])(0)
-    try:
-        bg.state = state
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ValueError(f"is not a valid generator state ({exc})") from None
-    return np.random.Generator(bg)
-
-
-def _float_or_none(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _jsonable(name, v):
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (int, float)):
-        return v
-    if name == "dtype":
-        return np.dtype(v).name
-    if name == "random_state":
-        return None
-    raise ValueError(f"cannot save hyperparameter {name}={v!r}: not JSON-serializable")
-
-
-class _ProgressBar:
-    """verbose=2: a one-line progress bar within an epoch, on stdout."""
-
-    width = 30
-
-    def __init__(self, total):
-        self.total = total
-        self.shown = -1
-        self.t0 = time.perf_counter()
-
-    def update(self, done):
-        filled = self.width * done // self.total
-        if filled == self.shown and done != self.total:
-            return
-        self.shown = filled
-        bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
-        elapsed = time.perf_counter() - self.t0
-        sys.stdout.write(f"\r[{bar}] {done}/{self.total} mini-batches, {elapsed:.1f} s")
-        sys.stdout.flush()
-
-    def close(self):
-        sys.stdout.write("\r" + " " * (self.width + 48) + "\r")
-        sys.stdout.flush()
-
-
-class RNNRegressor(_BaseRNN):
+class RNNRegressor(BaseRNN):
     """Vanilla (Elman) RNN regressor trained with BPTT on mean squared error.
 
     ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``, ``y_t = h_t @ W_hy_ + b_y_``
@@ -1757,8 +253,9 @@ class RNNRegressor(_BaseRNN):
 
     _loss = _losses.SquaredError
     _estimator_type = "regressor"
+    _persist_hooks = _persist.REGRESSOR
 
-    @_with_threads
+    @with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
             target_mask=None):
         """Train from scratch (or from the current weights with ``warm_start``).
@@ -1800,7 +297,7 @@ class RNNRegressor(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=False)
 
-    @_with_threads
+    @with_threads
     def partial_fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
                     target_mask=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
@@ -1811,7 +308,7 @@ class RNNRegressor(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=True)
 
-    @_with_threads
+    @with_threads
     def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
                 return_state=False):
         """Predict the taught outputs.
@@ -1843,7 +340,7 @@ class RNNRegressor(_BaseRNN):
         y = self._shape_output(out, self._output_steps())
         return (y, h_last) if return_state else y
 
-    @_with_threads
+    @with_threads
     def step(self, X, state=None):
         """Advance the model by the steps of X, carrying the hidden state.
 
@@ -1874,7 +371,7 @@ class RNNRegressor(_BaseRNN):
             out = out[..., 0]
         return out, h_last
 
-    @_with_threads
+    @with_threads
     def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
               target_mask=None):
         """Coefficient of determination R² over all taught outputs.
@@ -1896,25 +393,11 @@ class RNNRegressor(_BaseRNN):
 
     def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
                         classes=None, vmask=None, raw=False):
-        arr = _numeric_array("y", y)
-        Y, single = _target_layout(arr, n, T, lengths, output_steps, multi_ok=True)
-        if fitted:
-            if Y.shape[2] != self.n_outputs_:
-                raise ValueError(
-                    f"y has {Y.shape[2]} outputs per target, but {type(self).__name__} "
-                    f"was fitted with {self.n_outputs_}"
-                )
-        else:
+        Y, single = _data.regression_targets(
+            type(self).__name__, y, n, T, lengths, output_steps, valid, vmask, dtype,
+            n_outputs=self.n_outputs_ if fitted else None)
+        if not fitted:
             self._single_output_ = single
-        Y = np.ascontiguousarray(Y, dtype=dtype)
-        taught = vmask if vmask is not None else valid
-        values = Y if taught is None else Y[taught]
-        if not np.isfinite(values).all():
-            raise ValueError("y contains NaN or inf at a taught step")
-        if taught is not None and not np.isfinite(Y).all():
-            if taught.ndim == 2:
-                taught = taught[:, :, None]
-            Y = np.where(taught, Y, 0).astype(dtype)
         return Y
 
     def _score_outputs(self, out, valid, Y, encoded, vmask=None):
@@ -1923,14 +406,8 @@ class RNNRegressor(_BaseRNN):
             return _r2(Y.reshape(-1, k), out.reshape(-1, k))
         return _r2(Y[valid], out[valid], None if vmask is None else vmask[valid])
 
-    def _extra_save_attrs(self):
-        return {"single_output": bool(self._single_output_)}
 
-    def _extra_save_arrays(self):
-        return {}
-
-
-class RNNClassifier(_BaseRNN):
+class RNNClassifier(BaseRNN):
     """Vanilla (Elman) RNN classifier trained with BPTT on softmax cross-entropy.
 
     ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``; the logits
@@ -1956,8 +433,14 @@ class RNNClassifier(_BaseRNN):
 
     _loss = _losses.SoftmaxCrossEntropy
     _estimator_type = "classifier"
+    _persist_hooks = _persist.CLASSIFIER
+    _parameter_constraints = dict(PARAMETERS, readout=(BOOLEAN, Rule(
+        "True", bool, message=lambda owner, name, value: (
+            f"{owner}: readout=False is not supported (class probabilities need the "
+            "readout's logits); to teach the hidden units themselves, use "
+            "RNNRegressor(readout=False) with the desired activities as y"))))
 
-    @_with_threads
+    @with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
             target_mask=None):
         """Train from scratch (or from the current weights with ``warm_start``).
@@ -1994,7 +477,7 @@ class RNNClassifier(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=False)
 
-    @_with_threads
+    @with_threads
     def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None,
                     initial_state_mask=None, target_mask=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
@@ -2012,9 +495,9 @@ class RNNClassifier(_BaseRNN):
                     "classes must be passed on the first call to partial_fit "
                     "(all the labels that can occur)"
                 )
-            classes = _unique_labels(np.asarray(classes).ravel(), "classes")
+            classes = _data.unique_labels(np.asarray(classes).ravel(), "classes")
         elif classes is not None:
-            c = _unique_labels(np.asarray(classes).ravel(), "classes")
+            c = _data.unique_labels(np.asarray(classes).ravel(), "classes")
             if c.shape != self.classes_.shape or not np.array_equal(c, self.classes_):
                 raise ValueError(
                     f"classes={c!r} differs from the classes of a previous call "
@@ -2023,7 +506,7 @@ class RNNClassifier(_BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=True, classes=classes)
 
-    @_with_threads
+    @with_threads
     def predict_proba(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
                       return_state=False):
         """Class probabilities of the taught outputs.
@@ -2047,7 +530,7 @@ class RNNClassifier(_BaseRNN):
         proba = self._shape_output(proba, self._output_steps())
         return (proba, h_last) if return_state else proba
 
-    @_with_threads
+    @with_threads
     def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
                 return_state=False):
         """Predicted labels of the taught outputs.
@@ -2076,7 +559,7 @@ class RNNClassifier(_BaseRNN):
         y = self.classes_[self._shape_output(idx, self._output_steps())]
         return (y, h_last) if return_state else y
 
-    @_with_threads
+    @with_threads
     def step(self, X, state=None, *, return_proba=False):
         """Advance the model by the steps of X, carrying the hidden state.
 
@@ -2110,7 +593,7 @@ class RNNClassifier(_BaseRNN):
             return _losses.softmax(out), h_last
         return self.classes_[out.argmax(axis=2)], h_last
 
-    @_with_threads
+    @with_threads
     def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
               target_mask=None):
         """Accuracy over all taught outputs (every taught step of every sequence).
@@ -2130,25 +613,14 @@ class RNNClassifier(_BaseRNN):
 
     def _encode_targets(self, y, n, T, lengths, output_steps, valid, dtype, *, fitted,
                         classes=None, vmask=None, raw=False):
-        labels, _ = _target_layout(np.asarray(y), n, T, lengths, output_steps,
-                                   multi_ok=False)
-        if raw:
-            return labels
-        taught = labels if valid is None else labels[valid]
-        if taught.dtype.kind == "f" and not np.isfinite(taught).all():
-            raise ValueError("y contains NaN or inf labels")
-        if not fitted and classes is None:
-            classes, inv = _unique_labels(taught, "y", return_inverse=True)
+        if fitted:
+            classes = self.classes_
+        elif classes is not None and not raw:
             self.classes_ = classes
-        else:
-            if not fitted:
-                self.classes_ = classes
-            inv = _encode_labels(taught, self.classes_)
-        codes = np.zeros(labels.shape, dtype=np.intp)
-        if valid is None:
-            codes[...] = inv.reshape(labels.shape)
-        else:
-            codes[valid] = inv
+        codes, classes = _data.label_targets(y, n, T, lengths, output_steps, valid, classes,
+                                             raw)
+        if not fitted and not raw:
+            self.classes_ = classes
         return codes
 
     def _score_outputs(self, out, valid, Y, encoded, vmask=None):
@@ -2156,58 +628,8 @@ class RNNClassifier(_BaseRNN):
         if encoded:
             hit = idx == Y
         else:
-            hit = _labels_equal(self.classes_[idx], Y)
+            hit = _data.labels_equal(self.classes_[idx], Y)
         return float(hit.mean() if valid is None else hit[valid].mean())
-
-    def _extra_save_attrs(self):
-        return {"classes_dtype": "object" if self.classes_.dtype.kind == "O" else "native"}
-
-    def _extra_save_arrays(self):
-        c = self.classes_
-        if c.dtype.kind == "O":
-            if not all(isinstance(v, str) for v in c):
-                raise ValueError(
-                    "cannot save classes_ of mixed or non-string objects: a fastrnn model "
-                    "file holds numbers, booleans or strings"
-                )
-            c = c.astype(str)
-        return {"classes_": c}
-
-
-def _unique_labels(taught, name, return_inverse=False):
-    try:
-        res = np.unique(taught, return_inverse=return_inverse)
-    except TypeError as exc:
-        raise ValueError(
-            f"{name} holds labels that cannot be sorted together (mixed types?): {exc}"
-        ) from exc
-    if return_inverse:
-        return res[0], res[1].reshape(-1)
-    return res
-
-
-def _encode_labels(taught, classes):
-    """Indices of labels in classes (sorted); ValueError for unknown labels."""
-    try:
-        pos = np.searchsorted(classes, taught)
-    except TypeError as exc:
-        raise ValueError(f"y's labels are not comparable with classes_ ({exc})") from exc
-    pos = np.clip(pos, 0, len(classes) - 1)
-    ok = _labels_equal(classes[pos], taught)
-    if not ok.all():
-        unknown = np.unique(np.asarray(taught)[~ok])[:5]
-        raise ValueError(
-            f"y contains labels {unknown.tolist()} that are not in classes_ "
-            f"{classes.tolist()}"
-        )
-    return pos.reshape(-1)
-
-
-def _labels_equal(a, b):
-    eq = np.asarray(a) == np.asarray(b)
-    if np.ndim(eq) == 0:  # numpy could not compare elementwise
-        return np.zeros(np.shape(b), dtype=bool)
-    return eq
 
 
 for _cls, _shapes in (
@@ -2234,30 +656,6 @@ for _cls, _shapes in (
 # --------------------------------------------------------------------------
 
 _ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
-# Hyperparameters added after the first files of format version 1 were written.
-# step() on at most this many (sequence, step) pairs reads the weights in
-# place instead of packing them (_BaseRNN._step_small).
-_SMALL_STEP = 32
-_STEP_ROWS = {}
-
-
-def _step_rows(dtype):
-    """The kernels' _step_rows for dtype (the fused function's specialization,
-    looked up once per kernel build)."""
-    key = (_F.kernels, dtype)
-    fn = _STEP_ROWS.get(key)
-    if fn is None:
-        fn = _STEP_ROWS[key] = _F.kernels._step_rows[_F._SPECIALIZATION[dtype]]
-    return fn
-
-
-def _all_finite(flat):
-    """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
-    return _F.kernels._all_finite(flat) if flat.size else True
-
-_ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
-# a classifier's string labels: at most 1024 characters each in a model file
-_MAX_LABEL_BYTES = 4 * 1024
 
 
 def load(path):
@@ -2294,197 +692,4 @@ def load(path):
         truncated or corrupt, not a fastrnn model, another format version,
         missing, unexpected, oversized or inconsistent contents.
     """
-    with _io.ModelReader(path) as reader:
-        est = _load_from(reader)
-    if reader.version < 2:
-        warnings.warn(
-            f"{reader.where} has model format version 1, which holds no optimizer state: "
-            "partial_fit on the loaded model starts a fresh optimizer (Adam's moments, "
-            "SGD's velocity) and a fresh shuffling generator. Save it again to write "
-            f"version {_io.FORMAT_VERSION}.", _io.ModelFileWarning, stacklevel=2)
-    return est
-
-
-def _load_from(reader):
-    where = reader.where
-    name, hyper, attrs = reader.estimator, reader.hyperparameters, reader.attributes
-    version = reader.version
-
-    def bad(msg):
-        return _io.ModelFileError(f"{where}: {msg}")
-
-    cls = _ESTIMATORS.get(name)
-    if cls is None:
-        raise bad(f"unknown estimator {name!r} (expected one of {sorted(_ESTIMATORS)})")
-    expected = set(cls._get_param_names())
-    # files written before a hyperparameter existed load with its default
-    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
-    for key in _ADDED_PARAMS:
-        if key in expected and key not in hyper:
-            hyper[key] = defaults[key]
-    if set(hyper) != expected:
-        missing = sorted(expected - set(hyper))
-        extra = sorted(set(hyper) - expected)
-        raise bad(f"hyperparameters do not match {name}: missing {missing}, unknown {extra}")
-    est = cls(**hyper)
-    try:
-        cfg = est._check_hyperparameters()
-    except (ValueError, TypeError) as exc:
-        raise bad(f"invalid hyperparameters: {exc}") from None
-
-    def attr_int(key, lo, allow_none=False):
-        v = attrs.get(key)
-        if v is None and allow_none:
-            return None
-        if not _is_int(v) or v < lo:
-            raise bad(f"attribute {key} must be an integer >= {lo}, got {v!r}")
-        return int(v)
-
-    def attr_floats(key, allow_none):
-        v = attrs.get(key)
-        if v is None and allow_none:
-            return None
-        if not isinstance(v, list) or not all(_is_real(x) for x in v):
-            raise bad(f"attribute {key} must be a list of numbers, got {_short(v)}")
-        return [float(x) for x in v]
-
-    def attr_float(key):
-        v = attrs.get(key)
-        if v is not None and not _is_real(v):
-            raise bad(f"attribute {key} must be a number or null, got {v!r}")
-        return None if v is None else float(v)
-
-    D = attr_int("n_features_in_", 0)
-    k = attr_int("n_outputs_", 1)
-    H = cfg.n_hidden
-    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
-    if cfg.readout:
-        shapes.update(W_hy_=(H, k), b_y_=(k,))
-    elif k > H:
-        raise bad(f"n_outputs_ = {k} teaches more units than n_hidden = {H} (readout=False)")
-    if cfg.learn_initial_state:
-        shapes["h0_"] = (H,)
-    specs = {key: _io.ArraySpec(shape, cfg.dtype) for key, shape in shapes.items()}
-    f64 = np.dtype(np.float64)
-    if version >= 2:
-        n_loss = attr_int("loss_curve_length", 0)
-        n_val = attr_int("validation_scores_length", 0, allow_none=True)
-        specs["loss_curve_"] = _io.ArraySpec((n_loss,), f64)
-        if n_val is not None:
-            specs["validation_scores_"] = _io.ArraySpec((n_val,), f64)
-    if cls is RNNClassifier:
-        specs["classes_"] = _io.ArraySpec((k,), kinds="biufU", max_itemsize=_MAX_LABEL_BYTES)
-
-    optimizer = None
-    opt_info = attrs.get("optimizer") if version >= 2 else None
-    slot_members = {}
-    if opt_info is not None:
-        if (not isinstance(opt_info, dict)
-                or set(opt_info) != {"name", "n_steps", "hyperparameters", "slots"}
-                or opt_info["name"] not in _optim.OPTIMIZERS
-                or not isinstance(opt_info["slots"], dict)):
-            raise bad("attribute optimizer must be null or an object with name (one of "
-                      f"{list(_optim.OPTIMIZERS)}), n_steps, hyperparameters and slots")
-        optimizer = _optim.OPTIMIZERS[opt_info["name"]](cfg.learning_rate)
-        for key, slots in opt_info["slots"].items():
-            if key not in shapes:
-                raise bad(f"optimizer state for {key!r}, which is not a parameter of the "
-                          "model")
-            if (not isinstance(slots, list) or len(set(map(str, slots))) != len(slots)
-                    or not set(slots) <= set(optimizer.slot_names)):
-                raise bad(f"optimizer slots of {key} must be a list among "
-                          f"{list(optimizer.slot_names)}, got {_short(slots)}")
-            for slot in slots:
-                member = f"optimizer.{slot}.{key}"
-                slot_members[member] = (key[:-1], slot)
-                specs[member] = _io.ArraySpec(shapes[key], cfg.dtype)
-    rng = None
-    if version >= 2 and attrs.get("random_generator") is not None:
-        try:
-            rng = _restore_rng(attrs["random_generator"])
-        except ValueError as exc:
-            raise bad(f"attribute random_generator {exc}") from None
-
-    for key in shapes:
-        if key not in reader.names:
-            raise bad(f"missing weight array {key!r}")
-    if cls is RNNClassifier and "classes_" not in reader.names:
-        raise bad("missing classes_")
-    arrays = reader.read_arrays(specs)
-
-    weights = {}
-    for key in shapes:
-        arr = arrays[key]
-        if not np.isfinite(arr).all():
-            raise bad(f"{key} contains NaN or inf")
-        weights[key] = arr
-
-    if cls is RNNClassifier:
-        classes = arrays["classes_"]
-        if classes.dtype.kind == "U":
-            try:
-                classes.tolist()
-            except ValueError:
-                raise bad("classes_ holds invalid unicode characters") from None
-        elif classes.dtype.itemsize > 16:
-            raise bad(f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes")
-        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
-            raise bad("classes_ contains NaN or inf")
-        if k > 1 and not (classes[1:] > classes[:-1]).all():
-            raise bad("classes_ must be sorted and unique")
-        kind = attrs.get("classes_dtype")
-        if kind not in ("object", "native"):
-            raise bad(f"attribute classes_dtype must be 'object' or 'native', got {kind!r}")
-        if kind == "object":
-            classes = classes.astype(object)
-        est.classes_ = classes
-    else:
-        single = attrs.get("single_output")
-        if not isinstance(single, bool) or (single and k != 1):
-            raise bad(f"attribute single_output must be a boolean (true only when "
-                      f"n_outputs_ is 1), got {single!r}")
-        est._single_output_ = single
-
-    n_iter = attr_int("n_iter_", 0)
-    if version >= 2:
-        loss_curve = arrays["loss_curve_"].tolist()
-        val = arrays.get("validation_scores_")
-        val_scores = None if val is None else val.tolist()
-    else:
-        loss_curve = attr_floats("loss_curve_", False)
-        val_scores = attr_floats("validation_scores_", True)
-    best_val = attr_float("best_validation_score_")
-    best_loss = attr_float("best_loss_")
-
-    if optimizer is not None:
-        state = {key: {} for key in {p for p, _ in slot_members.values()}}
-        for member, (key, slot) in slot_members.items():
-            state[key][slot] = arrays[member]
-        params = {key[:-1]: arr for key, arr in weights.items()}
-        try:
-            optimizer.load_state_dict(
-                {"name": opt_info["name"], "n_steps": opt_info["n_steps"],
-                 "hyperparameters": opt_info["hyperparameters"], "state": state},
-                params)
-        except ValueError as exc:
-            raise bad(f"optimizer state: {exc}") from None
-
-    for key, arr in weights.items():
-        setattr(est, key, arr)
-    est.n_features_in_ = D
-    est.n_outputs_ = k
-    est.n_iter_ = n_iter
-    est.loss_curve_ = loss_curve
-    est.validation_scores_ = val_scores
-    est.best_validation_score_ = best_val
-    est.best_loss_ = best_loss
-    if optimizer is not None:
-        est._optimizer = optimizer
-    if rng is not None:
-        est._rng = rng
-    return est
-
-
-def _short(v):
-    text = repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _persist.load(path, _ESTIMATORS, stacklevel=2)

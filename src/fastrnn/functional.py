@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from ._threads import get_num_threads, threads, threads_for
-from ._validation import Gradients, check_args
+from ._validation import ACTIVATION_CODES, Gradients, check_args
 
 try:
     from . import _core
@@ -49,7 +49,6 @@ else:
 
 __all__ = ["forward", "backward", "matmul", "Gradients", "threads", "get_num_threads"]
 
-_ACTIVATION_CODES = {"tanh": 0, "relu": 1}
 # The float32 and float64 specializations of the fused kernels, picked by the
 # computation dtype (explicitly: with integer ids, x is None and cannot tell).
 _SPECIALIZATION = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -90,6 +89,26 @@ def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
 # PRODUCT_WORK_PER_THREAD multiply-adds (float64 counts twice; 0: as many
 # as the limit allows), up to the limit.
 PRODUCT_WORK_PER_THREAD = 1 << 18
+
+
+# Internal interface of fastrnn._base (the estimators' small-call path).
+_STEP_ROWS = {}
+
+
+def step_rows_kernel(dtype):
+    """The kernels' _step_rows for dtype: a few steps of a few sequences with
+    the readout, reading the weights in place (the fused function's
+    specialization, looked up once per kernel build)."""
+    key = (kernels, dtype)
+    fn = _STEP_ROWS.get(key)
+    if fn is None:
+        fn = _STEP_ROWS[key] = kernels._step_rows[_SPECIALIZATION[dtype]]
+    return fn
+
+
+def all_finite(flat):
+    """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
+    return kernels._all_finite(flat) if flat.size else True
 
 
 def matmul(a, b, *, trans_a=False, trans_b=False):
@@ -165,7 +184,7 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     h = np.empty((B, T, H), dtype=a.dtype)
     kernels._forward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
-        _ACTIVATION_CODES[activation], _n_threads(B, T, _work_inputs(a), H, a.dtype))
+        ACTIVATION_CODES[activation], _n_threads(B, T, _work_inputs(a), H, a.dtype))
     return h
 
 
@@ -197,7 +216,7 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     kernels._backward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, a.h0, a.lengths,
         da, dx, dW_xh, dW_hh, db, dh0,
-        _ACTIVATION_CODES[activation],
+        ACTIVATION_CODES[activation],
         _n_threads(B, T, _work_inputs(a), H, a.dtype, backward=True))
     if dh0 is not None and a.h0_shared:
         dh0 = dh0.sum(axis=0)

@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-__all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "OPTIMIZERS"]
+__all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "sum_of_squares",
+           "OPTIMIZERS", "DEFAULT_MOMENTUM"]
 
 
 class Optimizer:
@@ -252,20 +253,23 @@ class Adam(Optimizer):
             p -= tmp
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam}
+#: SGD's momentum in make_optimizer and the estimators (the SGD class's own
+#: default is 0: plain SGD)
+DEFAULT_MOMENTUM = 0.9
 
 
-def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False):
-    """The optimizer called ``name`` ("sgd", "adagrad" or "adam")."""
-    if name == "sgd":
-        return SGD(learning_rate, momentum=momentum, nesterov=nesterov)
-    if name == "adagrad":
-        return Adagrad(learning_rate)
-    if name == "adam":
-        return Adam(learning_rate)
-    raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {name!r}")
+def make_optimizer(name, learning_rate, momentum=DEFAULT_MOMENTUM, nesterov=False):
+    """The optimizer called ``name`` (a key of OPTIMIZERS) with ``learning_rate``;
+    ``momentum`` and ``nesterov`` go to the optimizers that have them (SGD)."""
+    cls = OPTIMIZERS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {name!r}")
+    options = {"momentum": momentum, "nesterov": nesterov}
+    return cls(learning_rate,
+               **{k: v for k, v in options.items() if k in cls.hyperparameter_names})
 
 
-def _sum_of_squares(f):
+def sum_of_squares(f):
     """``f @ f`` for a 1-D float array, in NumPy's own loops rather than its
     BLAS, whose thread pool would spin next to the kernels' threads (see
     :mod:`fastrnn.losses`); overflows to inf without a warning."""
@@ -293,11 +297,11 @@ def clip_grad_norm(grads, max_norm):
         scaled.
     """
     grads = list(grads)
-    sq = sum(_sum_of_squares(g.ravel()) for g in grads)
+    sq = sum(sum_of_squares(g.ravel()) for g in grads)
     if not math.isfinite(sq):
         # float32 sums of squares overflow above ~3e38: redo them in float64,
         # which only fails for gradients that are not finite themselves.
-        sq = sum(_sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
+        sq = sum(sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
     norm = math.sqrt(sq) if math.isfinite(sq) else sq
     if max_norm is not None and math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm

@@ -1,0 +1,511 @@
+"""The machinery RNNRegressor and RNNClassifier share (:class:`BaseRNN`).
+
+Each job is delegated: hyperparameters to :mod:`fastrnn._params`, data checks
+to :mod:`fastrnn._data`, epochs, windows and updates to
+:mod:`fastrnn._training`, save/load to :mod:`fastrnn._persist`; what is left
+here is the order of the steps of ``fit``/``partial_fit``, running a fitted
+model (predict, score, step: the recurrence in chunks, and a fast path for
+small calls that reads the weights in place) and the thread limit of each
+public method (:func:`with_threads`). The public classes and their
+documentation are in :mod:`fastrnn.estimator`, which subclasses BaseRNN
+and fills in the per-class parts (``_loss``, ``_estimator_type``,
+``_persist_hooks``, ``_n_outputs_for``, ``_encode_targets``,
+``_score_outputs``).
+
+Two places connect the recurrence to the rest, so that the ways of feeding and
+teaching the network slot in without touching the training loop:
+
+* :meth:`BaseRNN._batch_h0` builds the initial state of a mini-batch (zeros,
+  the learned ``h0_``, the caller's ``initial_state``, or the two mixed unit
+  by unit by ``initial_state_mask``), and :func:`fastrnn._data.h0_gradient`
+  turns the per-sequence initial-state gradient of
+  :func:`fastrnn.functional.backward` into ``h0_``'s (no kernel change: a
+  masked h0 is an ordinary (B, H) h0);
+* :func:`fastrnn.losses.select_window` + :func:`fastrnn.losses.output_loss`
+  map hidden states to outputs (the readout, or hidden units 0..k-1 with
+  ``readout=False``), targets (all, last or last-K steps, any subset with a
+  ``target_mask``) and losses, and the loss gradient back to ``dL/dh``.
+
+Integer-id inputs X (n, T) go to the functional layer as they are (a row
+lookup into ``W_xh_``); :meth:`BaseRNN.step` advances a fitted model chunk by chunk.
+
+Internal interface of :mod:`fastrnn.estimator`: :class:`BaseRNN`,
+:class:`NotFittedError`, :func:`with_threads`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from . import _data, _persist, _threads, _training
+from . import functional as _F
+from . import losses as _losses
+from . import optim as _optim
+from ._params import ParamsMixin, check_int, make_rng
+from ._validation import ACTIVATION_CODES, ACTIVATIONS
+
+__all__ = ["BaseRNN", "NotFittedError", "with_threads", "SMALL_STEP"]
+
+# predict runs the recurrence over at most this many hidden-state values at once
+PREDICT_CHUNK_VALUES = 1 << 22
+# step() on at most this many (sequence, step) pairs reads the weights in
+# place instead of packing them (BaseRNN._step_small).
+SMALL_STEP = 32
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit``.
+
+    Subclasses both ValueError and AttributeError, like
+    ``sklearn.exceptions.NotFittedError``.
+    """
+
+
+def with_threads(method):
+    """Run an estimator method under its n_threads limit (fastrnn.threads)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.n_threads is None:  # (the common case first: a small call's time)
+            return method(self, *args, **kwargs)
+        n = self._check_param("n_threads")
+        with _threads.threads(n):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+class BaseRNN(ParamsMixin):
+    """Shared machinery of RNNRegressor and RNNClassifier."""
+
+    _loss = None  # losses.SquaredError or losses.SoftmaxCrossEntropy
+
+    def __init__(
+        self,
+        n_hidden=64,
+        *,
+        activation="tanh",
+        output_steps="all",
+        readout=True,
+        learn_initial_state=False,
+        optimizer="adam",
+        learning_rate=0.001,
+        momentum=_optim.DEFAULT_MOMENTUM,
+        nesterov=False,
+        alpha=0.0001,
+        clip_norm=5.0,
+        batch_size=32,
+        max_epochs=100,
+        bptt_steps=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        tol=0.0001,
+        n_iter_no_change=10,
+        dtype="float32",
+        n_symbols=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        n_threads=None,
+    ):
+        self.n_hidden = n_hidden
+        self.activation = activation
+        self.output_steps = output_steps
+        self.readout = readout
+        self.learn_initial_state = learn_initial_state
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.alpha = alpha
+        self.clip_norm = clip_norm
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.bptt_steps = bptt_steps
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+        self.n_symbols = n_symbols
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_threads = n_threads
+
+    # ---------------------------------------------------------------- checks
+
+    def _is_fitted(self):
+        return hasattr(self, "W_hh_")
+
+    def _check_fitted(self):
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _output_steps(self):
+        """output_steps, validated (for predict/score, which need no other param)."""
+        return self._check_param("output_steps")
+
+    def _prepare_inputs(self, X, lengths, initial_state, initial_state_mask, dtype, H,
+                        fitted, n_symbols=None):
+        """Checked inputs, as a Batch without targets (see _data.prepare_inputs)."""
+        return _data.prepare_inputs(type(self).__name__, X, lengths, initial_state,
+                                    initial_state_mask, dtype, H, n_symbols=n_symbols,
+                                    n_features=self.n_features_in_ if fitted else None)
+
+    def _prepare(self, X, y, lengths, initial_state, initial_state_mask, target_mask, cfg,
+                 *, fitted, classes=None):
+        """Checked Batch for training (sets classes_ when fitting from scratch)."""
+        data = self._prepare_inputs(X, lengths, initial_state, initial_state_mask, cfg.dtype,
+                                    cfg.n_hidden, fitted, cfg.n_symbols)
+        self._add_targets(data, y, target_mask, cfg.output_steps, cfg.dtype, fitted=fitted,
+                          classes=classes)
+        if not cfg.readout:
+            _data.check_unit_targets(type(self).__name__, data, cfg.n_hidden, cfg.activation)
+        return data
+
+    def _add_targets(self, data, y, target_mask, output_steps, dtype, *, fitted,
+                     classes=None, raw=False):
+        """Check y (and target_mask) and set data.Y, steps, valid, vmask.
+
+        raw: for score, a classifier's labels are kept as they are (not encoded).
+        """
+        def encode(y, n, T, lengths, valid, vmask):
+            return self._encode_targets(y, n, T, lengths, output_steps, valid, dtype,
+                                        fitted=fitted, classes=classes, vmask=vmask, raw=raw)
+        return _data.add_targets(data, y, target_mask, output_steps, encode,
+                                 multi_ok=self._estimator_type == "regressor")
+
+
+    # ----------------------------------------------------------- parameters
+
+    def _params(self):
+        """The trainable arrays (the fitted attributes themselves), by name."""
+        d = self.__dict__
+        return {k: d[k + "_"] for k in _training.PARAM_NAMES if k + "_" in d}
+
+    def _initialize(self, cfg, n_features, n_outputs, rng):
+        """Draw the initial weights (see the class Notes) and reset the fit history."""
+        params = _training.init_params(cfg, n_features, n_outputs, rng)
+        for key in _training.PARAM_NAMES:
+            if key in params:
+                setattr(self, key + "_", params[key])
+            else:
+                self.__dict__.pop(key + "_", None)
+        self.n_features_in_ = n_features
+        self.n_outputs_ = n_outputs
+        self.n_iter_ = 0
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if cfg.early_stopping else None
+        self.best_validation_score_ = None
+        self.best_loss_ = None if cfg.early_stopping else math.inf
+        self.__dict__.pop("_optimizer", None)
+
+    def _check_continuation(self, cfg, X):
+        """warm_start/partial_fit: the data and hyperparameters must fit the weights."""
+        o = type(self).__name__
+        if X is not None and X.ndim == 3 and X.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[2]} features per step, but {o} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        if cfg.n_symbols is not None and cfg.n_symbols != self.n_features_in_:
+            raise ValueError(
+                f"{o}: n_symbols={cfg.n_symbols} differs from the fitted vocabulary size "
+                f"n_features_in_={self.n_features_in_}; set warm_start=False to refit"
+            )
+        if cfg.n_hidden != self.W_hh_.shape[0]:
+            raise ValueError(
+                f"{o}: n_hidden={cfg.n_hidden} differs from the fitted weights "
+                f"({self.W_hh_.shape[0]}); set warm_start=False to refit"
+            )
+        if cfg.dtype != self.W_hh_.dtype:
+            raise ValueError(
+                f"{o}: dtype={cfg.dtype.name} differs from the fitted weights "
+                f"({self.W_hh_.dtype.name}); set warm_start=False to refit"
+            )
+        if cfg.learn_initial_state != hasattr(self, "h0_"):
+            raise ValueError(
+                f"{o}: learn_initial_state={cfg.learn_initial_state} differs from the "
+                "fitted model; set warm_start=False to refit"
+            )
+        if cfg.readout != hasattr(self, "W_hy_"):
+            raise ValueError(
+                f"{o}: readout={cfg.readout} differs from the fitted model; set "
+                "warm_start=False to refit"
+            )
+
+    # ------------------------------------------------ hidden states <-> outputs
+
+    def _batch_h0(self, init, mask=None):
+        """The initial state of a mini-batch, and where h0_'s gradient comes from.
+
+        Each unit starts from the caller's per-sequence ``init`` (B, H) where
+        ``mask`` (H,) is True (every unit when mask is None and init is
+        given), else from the learned ``h0_`` (H,), else from zero. Returns
+        ``(h0, free)`` as :func:`fastrnn._data.compose_h0`: h0 is None (zeros), h0_ itself
+        (H,) (shared by the batch: the functional API returns its gradient
+        summed over the batch) or (B, H); :func:`fastrnn._data.h0_gradient` turns
+        backward's dh0 into h0_'s gradient.
+        """
+        base = self.__dict__.get("h0_")
+        dt = self.W_hh_.dtype
+        return _data.compose_h0(base, init, mask, dt)
+
+    def _objective(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
+                   target_mask=None):
+        """Objective of one mini-batch (all of X, full BPTT) and its gradients.
+
+        The training objective of a mini-batch: mean loss over the taught
+        outputs plus ``0.5 * alpha * |W|^2``. For tests (finite differences):
+        grads also holds ``"initial_state"``, the gradient w.r.t. the
+        initial_state argument (n, H) (zero at units it does not set), when
+        one is given.
+        """
+        self._check_fitted()
+        cfg = self._check_hyperparameters()
+        data = self._prepare(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                             cfg, fitted=True)
+        return _training.Trainer(self._params(), self._loss, cfg).objective(data)
+
+    # ----------------------------------------------------------------- training
+
+    def _fit(self, X, y, lengths, initial_state, initial_state_mask, target_mask, *,
+             incremental, classes=None):
+        cfg = self._check_hyperparameters()
+        fitted = self._is_fitted()
+        cont = fitted and (incremental or cfg.warm_start)
+        if cont:
+            self._check_continuation(cfg, None)
+            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
+                                 target_mask, cfg, fitted=True)
+            self._check_continuation(cfg, data.X)
+            rng = self.__dict__.get("_rng") if incremental else None
+            if rng is None:
+                rng = make_rng(self.random_state)
+        else:
+            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
+                                 target_mask, cfg, fitted=False, classes=classes)
+            rng = make_rng(self.random_state)
+            self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
+        self._rng = rng
+        self._optimizer = _training.optimizer_for(cfg, self.__dict__.get("_optimizer"),
+                                                  incremental)
+        if cfg.early_stopping and not incremental:
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+            train, val = _training.split_validation(type(self).__name__, data,
+                                                    self.validation_fraction, rng)
+        else:
+            train, val = data, None
+        trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            _training.run_epochs(self, trainer, train, val, rng,
+                                 1 if incremental else cfg.max_epochs, incremental,
+                                 self._score_data)
+        return self
+
+    # ---------------------------------------------------------------- predict
+
+    def _forward_outputs(self, data, output_steps, want_state):
+        """Outputs at the taught slots of checked inputs (a Batch): out (n, S, k),
+        valid (n, S) (None when every slot is a true step), final states."""
+        X, lengths, init = data.X, data.lengths, data.init
+        W_hh = self.W_hh_
+        H = W_hh.shape[0]
+        n, T = X.shape[:2]
+        steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
+        S = T if steps is None else steps.shape[1]
+        W_hy, b_y = self.__dict__.get("W_hy_"), self.__dict__.get("b_y_")
+        k = self.n_outputs_
+        out = np.empty((n, S, k), dtype=W_hh.dtype)
+        h_last = np.empty((n, H), dtype=W_hh.dtype) if want_state else None
+        chunk = max(1, min(n, PREDICT_CHUNK_VALUES // (T * H)))
+        activation = self._check_param("activation")
+        for i in range(0, n, chunk):
+            sl = slice(i, i + chunk)
+            Lb = None if lengths is None else lengths[sl]
+            h0, _ = self._batch_h0(None if init is None else init[sl], data.init_mask)
+            h = _F.forward(X[sl], self.W_xh_, W_hh, self.b_, h0, activation=activation,
+                           lengths=Lb)
+            b = h.shape[0]
+            if steps is None:
+                hs = h.reshape(b * T, H)
+            else:
+                hs = h[np.arange(b)[:, None], steps[sl]].reshape(-1, H)
+            out[sl] = _losses.readout(hs, W_hy, b_y, k).reshape(b, S, k)
+            if want_state:
+                h_last[sl] = h[:, -1] if Lb is None else h[np.arange(b), Lb - 1]
+        return out, valid, h_last
+
+    def _check_inputs(self, X, lengths, initial_state, initial_state_mask):
+        """Checked inputs of a fitted model (predict, score, step)."""
+        self._check_fitted()
+        return self._prepare_inputs(X, lengths, initial_state, initial_state_mask,
+                                    self.W_hh_.dtype, self.W_hh_.shape[0], True)
+
+    def _predict_raw(self, X, lengths, initial_state, initial_state_mask, want_state,
+                     output_steps=None):
+        self._check_fitted()
+        if output_steps is None:
+            output_steps = self._output_steps()
+        if lengths is None and initial_state is None and initial_state_mask is None:
+            small = self._step_small(X, None)  # a few short sequences: no packing
+            if small is not None and (isinstance(output_steps, str)
+                                      or output_steps <= small[0].shape[1]):
+                out, h_last = small
+                n, T = out.shape[:2]
+                steps, valid = _losses.taught_steps(output_steps, T, None, n)
+                if steps is not None:
+                    out = out[np.arange(n)[:, None], steps]
+                return out, valid, (h_last if want_state else None)
+        data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
+        return self._forward_outputs(data, output_steps, want_state)
+
+    @staticmethod
+    def _shape_output(out, output_steps):
+        """(n, S, ...) -> the layout of y: (n, T, ...), (n, ...) or (n, K, ...)."""
+        return out[:, 0] if output_steps == "last" else out
+
+    def _score_data(self, data):
+        """Score of checked Batch with targets (early stopping)."""
+        out, _, _ = self._forward_outputs(data, self._output_steps(), False)
+        return self._score_outputs(out, data.valid, data.Y, True, data.vmask)
+
+    def _score(self, X, y, lengths, initial_state, initial_state_mask, target_mask):
+        """score(): the taught outputs' score (see the subclasses)."""
+        self._check_fitted()
+        output_steps = self._output_steps()
+        data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
+        self._add_targets(data, y, target_mask, output_steps, self.W_hh_.dtype, fitted=True,
+                          raw=True)
+        out, _, _ = self._forward_outputs(data, output_steps, False)
+        return self._score_outputs(out, data.valid, data.Y, False, data.vmask)
+
+    # ------------------------------------------------------------------ stepping
+
+    @with_threads
+    def start_state(self, n_sequences, initial_state=None, initial_state_mask=None):
+        """The hidden state the sequences start from, as :meth:`predict` builds it.
+
+        Parameters
+        ----------
+        n_sequences : int
+        initial_state, initial_state_mask : optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray (n_sequences, n_hidden)
+            Each unit from ``initial_state`` (the units of
+            ``initial_state_mask``; all of them when it is None), else from the
+            learned ``h0_``, else 0. Pass it to :meth:`step` as ``state``.
+        """
+        self._check_fitted()
+        n = check_int(type(self).__name__, "n_sequences", n_sequences, 1)
+        H, dt = self.W_hh_.shape[0], self.W_hh_.dtype
+        mask = _data.check_initial_state_mask(initial_state_mask, H, initial_state is not None)
+        init = _data.check_initial_state(initial_state, n, H, dt, mask)
+        if mask is not None and mask.all():
+            mask = None
+        h0, _ = self._batch_h0(init, mask)
+        if h0 is None:
+            return np.zeros((n, H), dtype=dt)
+        return np.array(np.broadcast_to(h0, (n, H)), dtype=dt, order="C")
+
+    def _step_raw(self, X, state):
+        """Outputs of every step of a chunk (n, k_steps, n_outputs) and the new state."""
+        self._check_fitted()
+        small = self._step_small(X, state)
+        if small is not None:
+            return small
+        data = self._check_inputs(X, None, None, None)
+        n = data.X.shape[0]
+        if state is None:
+            state = self.start_state(n)
+        data.init = _data.check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
+                                         name="state")
+        out, _, h_last = self._forward_outputs(data, "all", True)
+        return out, h_last
+
+    def _step_small(self, X, state):
+        """_step_raw's fast path for a few sequences and steps of a model with
+        a readout: (out, new state), or None when the call is not such a call
+        or anything in it needs the full checks (which then raise).
+
+        Nothing is packed (the kernel reads the weights in place) and the
+        weights' values are not scanned again: only their dtypes, shapes and
+        layout, and the inputs and state, are checked here. Results are the
+        same bits as the full path's."""
+        W_hy = self.__dict__.get("W_hy_")
+        W_hh = self.__dict__.get("W_hh_")
+        if W_hy is None or W_hh is None or self.activation not in ACTIVATIONS:
+            return None
+        dt = W_hh.dtype
+        H, (_, N) = W_hh.shape[0], W_hy.shape
+        V = self.n_features_in_
+        weights = ((self.W_xh_, (V, H)), (W_hh, (H, H)), (self.b_, (H,)), (W_hy, (H, N)),
+                   (self.b_y_, (N,)))
+        for w, shape in weights:
+            if (not isinstance(w, np.ndarray) or w.dtype != dt or w.shape != shape
+                    or not w.flags.c_contiguous):
+                return None
+        X = np.asarray(X)
+        if X.ndim < 2 or X.shape[0] * X.shape[1] > SMALL_STEP or 0 in X.shape[:2]:
+            return None
+        n, k = X.shape[:2]
+        x = ids = None
+        if X.dtype.kind in "iu" and X.ndim == 2:
+            ids = np.array(X, dtype=np.intp, copy=True)  # checked and used: one private copy
+            values = ids.ravel().tolist()  # (a few values: faster than two reductions)
+            if min(values) < 0 or max(values) >= V:
+                return None
+        elif X.dtype.kind == "f" and X.ndim == 3 and X.shape[2] == V:
+            x = np.array(X, dtype=dt, order="C", copy=True)
+            if not _F.all_finite(x.reshape(-1)):
+                return None
+        else:
+            return None
+        if state is None:
+            h0 = self.start_state(n)
+        else:
+            h0 = np.array(state, dtype=dt, order="C", copy=True) if np.ndim(state) == 2 else None
+            if h0 is None or h0.shape != (n, H) or not _F.all_finite(h0.reshape(-1)):
+                return None
+        h_work = np.empty((n, H), dtype=dt)
+        h_last = np.empty((n, H), dtype=dt)
+        out = np.empty((n, k, N), dtype=dt)
+        t_work = np.empty(max(H, N), dtype=dt)
+        _F.step_rows_kernel(dt)(
+            x, ids, self.W_xh_, W_hh, self.b_, h0, W_hy, self.b_y_, h_work, h_last, out,
+            t_work, ACTIVATION_CODES[self.activation])
+        return out, h_last
+
+    # ------------------------------------------------------------------- save
+
+    def save(self, path):
+        """Save the fitted model to an ``.npz`` file (read back with :func:`fastrnn.load`).
+
+        The file holds a format version, the hyperparameters (JSON), the weights,
+        the fitted attributes and ``classes_``, the optimizer's state (Adam's
+        moments, SGD's velocity, Adagrad's sums, the step count) and the state of
+        the random generator that shuffles the mini-batches, all as plain arrays:
+        it is read with ``allow_pickle=False``, and ``partial_fit`` on the loaded
+        model continues exactly as it would have on this one. A
+        ``random_state`` that is not an int is saved as None.
+
+        A path is written atomically: into a temporary file in the same
+        directory, flushed to disk (``os.fsync``), renamed over ``path``, and
+        the directory synced; on any failure the temporary file is removed and
+        an existing file at ``path`` is left as it was.
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file
+            Written exactly there (no extension is added).
+        """
+        _persist.save(self, path)

@@ -1,0 +1,417 @@
+"""Saving and loading fitted estimators (the contents of a model file).
+
+:mod:`fastrnn.io` is the container (a bounded, pickle-free ``.npz`` with a
+format version, the estimator's name, its hyperparameters and attributes as
+JSON, and the arrays); this module decides what goes in it and checks
+everything that comes out. What differs between the estimator classes is a
+:class:`Hooks` object each class names in ``_persist_hooks``: no class tests.
+
+Internal interface of :mod:`fastrnn.estimator`: :func:`save`, :func:`load`,
+:data:`REGRESSOR` and :data:`CLASSIFIER`. They use the estimators'
+``get_params``, ``_get_param_names``, ``_param_defaults``,
+``_check_hyperparameters``, ``_check_fitted``, ``_params``, and the fitted
+attributes (``_optimizer``, ``_rng`` and ``_single_output_`` included).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from . import io as _io
+from . import optim as _optim
+from ._params import is_int, is_real
+
+__all__ = ["save", "load", "Hooks", "REGRESSOR", "CLASSIFIER"]
+
+# Hyperparameters added after the first files of format version 1 were written.
+ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
+# a classifier's string labels: at most 1024 characters each in a model file
+MAX_LABEL_BYTES = 4 * 1024
+# bit generators whose state is plain integers (JSON): default_rng's PCG64 and kin
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
+
+
+# --------------------------------------------------------------------------
+# save
+# --------------------------------------------------------------------------
+
+def save(est, path):
+    """Write a fitted estimator to path (see the estimators' ``save``)."""
+    est._check_fitted()
+    hyper = {k: _jsonable(k, v) for k, v in est.get_params().items()}
+    val = est.validation_scores_
+    attrs = {
+        "n_features_in_": int(est.n_features_in_),
+        "n_outputs_": int(est.n_outputs_),
+        "n_iter_": int(est.n_iter_),
+        "loss_curve_length": len(est.loss_curve_),
+        "validation_scores_length": None if val is None else len(val),
+        "best_validation_score_": _float_or_none(est.best_validation_score_),
+        "best_loss_": _float_or_none(est.best_loss_),
+    }
+    hooks = est._persist_hooks
+    attrs.update(hooks.save_attrs(est))
+    arrays = {k + "_": v for k, v in est._params().items()}
+    arrays["loss_curve_"] = np.asarray(est.loss_curve_, dtype=np.float64).reshape(-1)
+    if val is not None:
+        arrays["validation_scores_"] = np.asarray(val, dtype=np.float64).reshape(-1)
+    arrays.update(hooks.save_arrays(est))
+    attrs["optimizer"] = None
+    opt = est.__dict__.get("_optimizer")
+    if opt is not None:
+        state = opt.state_dict()
+        attrs["optimizer"] = {
+            "name": state["name"], "n_steps": int(state["n_steps"]),
+            "hyperparameters": state["hyperparameters"],
+            "slots": {key + "_": sorted(slots) for key, slots in state["state"].items()},
+        }
+        for key, slots in state["state"].items():
+            for slot, arr in slots.items():
+                arrays[f"optimizer.{slot}.{key}_"] = arr
+    attrs["random_generator"] = _rng_state(est.__dict__.get("_rng"))
+    _io.write_model(path, type(est).__name__, hyper, attrs, arrays)
+
+
+def _rng_state(rng):
+    """The state of a numpy Generator as JSON data, or None (no generator, or
+    one whose state is not plain integers: loading then draws a new one)."""
+    if rng is None:
+        return None
+    state = rng.bit_generator.state
+    if state.get("bit_generator") not in BIT_GENERATORS:
+        return None
+    return state
+
+
+def _float_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _jsonable(name, v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (int, float)):
+        return v
+    if name == "dtype":
+        return np.dtype(v).name
+    if name == "random_state":
+        return None
+    raise ValueError(f"cannot save hyperparameter {name}={v!r}: not JSON-serializable")
+
+
+# --------------------------------------------------------------------------
+# per-class contents
+# --------------------------------------------------------------------------
+
+class Hooks:
+    """What an estimator class adds to the common contents of a model file.
+
+    ``restore`` raises ValueError with the problem; :func:`load` adds the file."""
+
+    def save_attrs(self, est):
+        return {}
+
+    def save_arrays(self, est):
+        return {}
+
+    def load_specs(self, k):
+        """Arrays of the class (each required), by member name: ArraySpec."""
+        return {}
+
+    def restore(self, est, arrays, attrs, k):
+        """Set the class's fitted attributes from the checked arrays and attributes."""
+
+
+class _RegressorHooks(Hooks):
+    def save_attrs(self, est):
+        return {"single_output": bool(est._single_output_)}
+
+    def restore(self, est, arrays, attrs, k):
+        single = attrs.get("single_output")
+        if not isinstance(single, bool) or (single and k != 1):
+            raise ValueError(f"attribute single_output must be a boolean (true only when "
+                             f"n_outputs_ is 1), got {single!r}")
+        est._single_output_ = single
+
+
+class _ClassifierHooks(Hooks):
+    def save_attrs(self, est):
+        return {"classes_dtype": "object" if est.classes_.dtype.kind == "O" else "native"}
+
+    def save_arrays(self, est):
+        c = est.classes_
+        if c.dtype.kind == "O":
+            if not all(isinstance(v, str) for v in c):
+                raise ValueError(
+                    "cannot save classes_ of mixed or non-string objects: a fastrnn model "
+                    "file holds numbers, booleans or strings"
+                )
+            c = c.astype(str)
+        return {"classes_": c}
+
+    def load_specs(self, k):
+        return {"classes_": _io.ArraySpec((k,), kinds="biufU", max_itemsize=MAX_LABEL_BYTES)}
+
+    def restore(self, est, arrays, attrs, k):
+        classes = arrays["classes_"]
+        if classes.dtype.kind == "U":
+            try:
+                classes.tolist()
+            except ValueError:
+                raise ValueError("classes_ holds invalid unicode characters") from None
+        elif classes.dtype.itemsize > 16:
+            raise ValueError(f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes")
+        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+            raise ValueError("classes_ contains NaN or inf")
+        if k > 1 and not (classes[1:] > classes[:-1]).all():
+            raise ValueError("classes_ must be sorted and unique")
+        kind = attrs.get("classes_dtype")
+        if kind not in ("object", "native"):
+            raise ValueError(
+                f"attribute classes_dtype must be 'object' or 'native', got {kind!r}")
+        if kind == "object":
+            classes = classes.astype(object)
+        est.classes_ = classes
+
+
+REGRESSOR = _RegressorHooks()
+CLASSIFIER = _ClassifierHooks()
+
+
+# --------------------------------------------------------------------------
+# load
+# --------------------------------------------------------------------------
+
+def load(path, estimators, stacklevel=2):
+    """The estimator saved at path; estimators maps the names a file may hold
+    to classes. Files of format version 1 load with a ModelFileWarning
+    (stacklevel as for :func:`warnings.warn`, counted from the caller)."""
+    with _io.ModelReader(path) as reader:
+        est = _load_from(reader, estimators)
+    if reader.version < 2:
+        warnings.warn(
+            f"{reader.where} has model format version 1, which holds no optimizer state: "
+            "partial_fit on the loaded model starts a fresh optimizer (Adam's moments, "
+            "SGD's velocity) and a fresh shuffling generator. Save it again to write "
+            f"version {_io.FORMAT_VERSION}.", _io.ModelFileWarning, stacklevel=stacklevel + 1)
+    return est
+
+
+class _Attributes:
+    """Typed reads of the file's attributes; errors name the file."""
+
+    def __init__(self, reader):
+        self.attrs = reader.attributes
+        self.where = reader.where
+
+    def bad(self, msg):
+        return _io.ModelFileError(f"{self.where}: {msg}")
+
+    def int(self, key, lo, allow_none=False):
+        v = self.attrs.get(key)
+        if v is None and allow_none:
+            return None
+        if not is_int(v) or v < lo:
+            raise self.bad(f"attribute {key} must be an integer >= {lo}, got {v!r}")
+        return int(v)
+
+    def floats(self, key, allow_none):
+        v = self.attrs.get(key)
+        if v is None and allow_none:
+            return None
+        if not isinstance(v, list) or not all(is_real(x) for x in v):
+            raise self.bad(f"attribute {key} must be a list of numbers, got {_short(v)}")
+        return [float(x) for x in v]
+
+    def float(self, key):
+        v = self.attrs.get(key)
+        if v is not None and not is_real(v):
+            raise self.bad(f"attribute {key} must be a number or null, got {v!r}")
+        return None if v is None else float(v)
+
+
+def _load_from(reader, estimators):
+    attrs = _Attributes(reader)
+    bad = attrs.bad
+    version = reader.version
+    est, cfg = _new_estimator(reader, estimators, bad)
+    hooks = est._persist_hooks
+    D = attrs.int("n_features_in_", 0)
+    k = attrs.int("n_outputs_", 1)
+    shapes, specs = _array_specs(cfg, D, k, version, attrs, hooks)
+    opt_info = reader.attributes.get("optimizer") if version >= 2 else None
+    optimizer, slot_members = _optimizer_specs(opt_info, cfg, shapes, specs, bad)
+    rng = None
+    if version >= 2 and reader.attributes.get("random_generator") is not None:
+        try:
+            rng = _restore_rng(reader.attributes["random_generator"])
+        except ValueError as exc:
+            raise bad(f"attribute random_generator {exc}") from None
+
+    for key in shapes:
+        if key not in reader.names:
+            raise bad(f"missing weight array {key!r}")
+    for key in hooks.load_specs(k):
+        if key not in reader.names:
+            raise bad(f"missing {key}")
+    arrays = reader.read_arrays(specs)
+
+    weights = {}
+    for key in shapes:
+        arr = arrays[key]
+        if not np.isfinite(arr).all():
+            raise bad(f"{key} contains NaN or inf")
+        weights[key] = arr
+    try:
+        hooks.restore(est, arrays, reader.attributes, k)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    _restore_history(est, attrs, arrays, version)
+    if optimizer is not None:
+        _restore_optimizer(optimizer, opt_info, slot_members, arrays, weights, bad)
+
+    for key, arr in weights.items():
+        setattr(est, key, arr)
+    est.n_features_in_ = D
+    est.n_outputs_ = k
+    if optimizer is not None:
+        est._optimizer = optimizer
+    if rng is not None:
+        est._rng = rng
+    return est
+
+
+def _new_estimator(reader, estimators, bad):
+    """The estimator with the file's hyperparameters, and their Config."""
+    name, hyper = reader.estimator, reader.hyperparameters
+    cls = estimators.get(name)
+    if cls is None:
+        raise bad(f"unknown estimator {name!r} (expected one of {sorted(estimators)})")
+    expected = set(cls._get_param_names())
+    # files written before a hyperparameter existed load with its default
+    defaults = cls._param_defaults()
+    for key in ADDED_PARAMS:
+        if key in expected and key not in hyper:
+            hyper[key] = defaults[key]
+    if set(hyper) != expected:
+        missing = sorted(expected - set(hyper))
+        extra = sorted(set(hyper) - expected)
+        raise bad(f"hyperparameters do not match {name}: missing {missing}, unknown {extra}")
+    est = cls(**hyper)
+    try:
+        cfg = est._check_hyperparameters()
+    except (ValueError, TypeError) as exc:
+        raise bad(f"invalid hyperparameters: {exc}") from None
+    return est, cfg
+
+
+def _array_specs(cfg, D, k, version, attrs, hooks):
+    """The weights' shapes and the ArraySpec of every array the file must hold."""
+    H = cfg.n_hidden
+    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
+    if cfg.readout:
+        shapes.update(W_hy_=(H, k), b_y_=(k,))
+    elif k > H:
+        raise attrs.bad(
+            f"n_outputs_ = {k} teaches more units than n_hidden = {H} (readout=False)")
+    if cfg.learn_initial_state:
+        shapes["h0_"] = (H,)
+    specs = {key: _io.ArraySpec(shape, cfg.dtype) for key, shape in shapes.items()}
+    f64 = np.dtype(np.float64)
+    if version >= 2:
+        n_loss = attrs.int("loss_curve_length", 0)
+        n_val = attrs.int("validation_scores_length", 0, allow_none=True)
+        specs["loss_curve_"] = _io.ArraySpec((n_loss,), f64)
+        if n_val is not None:
+            specs["validation_scores_"] = _io.ArraySpec((n_val,), f64)
+    specs.update(hooks.load_specs(k))
+    return shapes, specs
+
+
+def _optimizer_specs(opt_info, cfg, shapes, specs, bad):
+    """A fresh optimizer for the saved state (None without one) and the
+    members holding that state, {member: (parameter, slot)}; adds their
+    ArraySpecs to specs."""
+    if opt_info is None:
+        return None, {}
+    if (not isinstance(opt_info, dict)
+            or set(opt_info) != {"name", "n_steps", "hyperparameters", "slots"}
+            or opt_info["name"] not in _optim.OPTIMIZERS
+            or not isinstance(opt_info["slots"], dict)):
+        raise bad("attribute optimizer must be null or an object with name (one of "
+                  f"{list(_optim.OPTIMIZERS)}), n_steps, hyperparameters and slots")
+    optimizer = _optim.OPTIMIZERS[opt_info["name"]](cfg.learning_rate)
+    slot_members = {}
+    for key, slots in opt_info["slots"].items():
+        if key not in shapes:
+            raise bad(f"optimizer state for {key!r}, which is not a parameter of the model")
+        if (not isinstance(slots, list) or len(set(map(str, slots))) != len(slots)
+                or not set(slots) <= set(optimizer.slot_names)):
+            raise bad(f"optimizer slots of {key} must be a list among "
+                      f"{list(optimizer.slot_names)}, got {_short(slots)}")
+        for slot in slots:
+            member = f"optimizer.{slot}.{key}"
+            slot_members[member] = (key[:-1], slot)
+            specs[member] = _io.ArraySpec(shapes[key], cfg.dtype)
+    return optimizer, slot_members
+
+
+def _restore_history(est, attrs, arrays, version):
+    """n_iter_, loss_curve_, validation_scores_ and the best scores."""
+    est.n_iter_ = attrs.int("n_iter_", 0)
+    if version >= 2:
+        est.loss_curve_ = arrays["loss_curve_"].tolist()
+        val = arrays.get("validation_scores_")
+        est.validation_scores_ = None if val is None else val.tolist()
+    else:
+        est.loss_curve_ = attrs.floats("loss_curve_", False)
+        est.validation_scores_ = attrs.floats("validation_scores_", True)
+    est.best_validation_score_ = attrs.float("best_validation_score_")
+    est.best_loss_ = attrs.float("best_loss_")
+
+
+def _restore_optimizer(optimizer, opt_info, slot_members, arrays, weights, bad):
+    state = {key: {} for key in {p for p, _ in slot_members.values()}}
+    for member, (key, slot) in slot_members.items():
+        state[key][slot] = arrays[member]
+    params = {key[:-1]: arr for key, arr in weights.items()}
+    try:
+        optimizer.load_state_dict(
+            {"name": opt_info["name"], "n_steps": opt_info["n_steps"],
+             "hyperparameters": opt_info["hyperparameters"], "state": state},
+            params)
+    except ValueError as exc:
+        raise bad(f"optimizer state: {exc}") from None
+
+
+def _restore_rng(state):
+    """A Generator in the saved state; ValueError when the state is malformed."""
+    if not isinstance(state, dict) or state.get("bit_generator") not in BIT_GENERATORS:
+        raise ValueError(f"must be null or the state of one of {BIT_GENERATORS}")
+
+    def plain(v):
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        return isinstance(v, (int, str))
+
+    if not plain(state):
+        raise ValueError("must hold only integers")
+    bg = getattr(np.random, state["bit_generator"])(0)
+    try:
+        bg.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ValueError(f"is not a valid generator state ({exc})") from None
+    return np.random.Generator(bg)
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."

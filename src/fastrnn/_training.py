@@ -1,0 +1,433 @@
+"""Training: initial weights, the epoch loop, truncated-BPTT windows, early
+stopping, the optimizer step and progress output.
+
+A :class:`Trainer` works on an explicit parameter set: a dict of the arrays
+``W_xh``, ``W_hh``, ``b`` and, when the model has them, ``h0``, ``W_hy``,
+``b_y`` (the estimator's fitted attributes themselves, updated in place).
+The recurrence and its BPTT are :func:`fastrnn.functional.forward` and
+:func:`fastrnn.functional.backward`; readout and losses
+:func:`fastrnn.losses.output_loss`; updates :mod:`fastrnn.optim`.
+
+Internal interface of :mod:`fastrnn.estimator`: the names without a leading
+underscore. :func:`run_epochs` updates the estimator's fit history
+(``loss_curve_``, ``n_iter_``, ``validation_scores_``,
+``best_validation_score_``, ``best_loss_``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import functional as _F
+from . import losses as _losses
+from . import optim as _optim
+from ._data import Batch, compose_h0, h0_gradient
+
+__all__ = ["NonFiniteLossError", "PARAM_NAMES", "H0_INIT_SCALE", "init_params", "Trainer",
+           "Window", "windows", "split_validation", "optimizer_for", "run_epochs"]
+
+#: the names of the trainable arrays (fitted attributes: these + "_")
+PARAM_NAMES = ("W_xh", "W_hh", "b", "h0", "W_hy", "b_y")
+#: a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
+H0_INIT_SCALE = 0.1
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """Training produced a non-finite loss, gradient or weight.
+
+    Raised by ``fit`` and ``partial_fit``, which then stop; the estimator
+    keeps the last weights that were finite (those before the failing update),
+    ``loss_curve_`` and ``n_iter_`` of the completed epochs. Subclasses
+    FloatingPointError and ValueError.
+    """
+
+
+def init_params(cfg, n_features, n_outputs, rng):
+    """Initial weights (see the estimators' Notes), by name."""
+    D, H, k, dt = n_features, cfg.n_hidden, n_outputs, cfg.dtype
+
+    def glorot(fan_in, fan_out):
+        a = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out)).astype(dt)
+
+    params = {"W_xh": glorot(D, H) if D > 0 else np.zeros((0, H), dtype=dt)}
+    if cfg.activation == "tanh":
+        q, r = np.linalg.qr(rng.standard_normal((H, H)))
+        params["W_hh"] = (q * np.sign(np.diag(r))).astype(dt)  # Haar-distributed orthogonal
+    else:
+        params["W_hh"] = np.eye(H, dtype=dt)
+    params["b"] = np.zeros(H, dtype=dt)
+    if cfg.readout:
+        params["W_hy"] = glorot(H, k)
+        params["b_y"] = np.zeros(k, dtype=dt)
+    if cfg.learn_initial_state:  # drawn last: the other weights do not depend on it
+        lo = -H0_INIT_SCALE if cfg.activation == "tanh" else 0.0
+        params["h0"] = rng.uniform(lo, H0_INIT_SCALE, size=H).astype(dt)
+    return params
+
+
+def optimizer_for(cfg, current, incremental):
+    """The optimizer of a fit: a fresh one, or (partial_fit with the same
+    kind) current with its state kept and the current hyperparameters."""
+    if not incremental or current is None or current.name != cfg.optimizer:
+        return _optim.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum,
+                                     cfg.nesterov)
+    hp = {"learning_rate": cfg.learning_rate}
+    if cfg.optimizer == "sgd":
+        hp.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
+    current.set_hyperparameters(**hp)
+    return current
+
+
+def split_validation(owner, data, fraction, rng):
+    """(train, validation) Batches: a random ceil(fraction * n) sequences held out
+    (fraction: the validation_fraction hyperparameter as given)."""
+    n = data.n
+    n_val = math.ceil(float(fraction) * n)
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(
+            f"{owner}: validation_fraction={fraction} "
+            f"with {n} sequences leaves {n - n_val} for training and {n_val} for "
+            "validation; both need at least one"
+        )
+    perm = rng.permutation(n)
+    return data.take(np.sort(perm[n_val:])), data.take(np.sort(perm[:n_val]))
+
+
+# --------------------------------------------------------------------------
+# truncated-BPTT windows
+# --------------------------------------------------------------------------
+
+@dataclass
+class Window:
+    """Steps [start, end) of the sequences of a batch that are still running."""
+
+    start: int
+    end: int
+    x: np.ndarray  # the inputs of those steps, C-contiguous
+    lengths: np.ndarray | None  # true steps in the window; None: all of them
+    alive: np.ndarray | None  # rows of the batch in the window; None: all
+    targets: Batch  # the batch, or its alive rows (for their targets)
+
+
+def windows(batch, k):
+    """The windows of truncated BPTT with k steps (one window of the whole
+    sequences when k is None or >= T); stops when every sequence has ended."""
+    X, L = batch.X, batch.lengths
+    T = X.shape[1]
+    if k is None or k >= T:
+        yield Window(0, T, X, L, None, batch)
+        return
+    for s in range(0, T, k):
+        e = min(s + k, T)
+        w = e - s
+        alive = None  # rows of the batch that still have steps in this window
+        Lw = None
+        sub = batch
+        if L is not None:
+            mask = L > s
+            if not mask.any():  # every sequence of the batch has ended
+                return
+            if not mask.all():
+                alive = np.flatnonzero(mask)
+
+                def sub_rows(a):
+                    return None if a is None else a[alive]
+                sub = Batch(X=X, lengths=L[alive], Y=batch.Y[alive],
+                            steps=sub_rows(batch.steps), valid=sub_rows(batch.valid),
+                            vmask=sub_rows(batch.vmask))
+            Lw = np.minimum(sub.lengths - s, w)
+            if (Lw == w).all():
+                Lw = None
+        x = X[:, s:e] if alive is None else X[alive, s:e]
+        yield Window(s, e, np.ascontiguousarray(x), Lw, alive, sub)
+
+
+def _select(sub, s, e):
+    """The taught outputs of steps [s, e): rows, targets, value mask."""
+    rows, targets = _losses.select_window(sub.steps, sub.valid, sub.Y, s, e)
+    vmask = None
+    if sub.vmask is not None:
+        _, vmask = _losses.select_window(sub.steps, sub.valid, sub.vmask, s, e)
+    return rows, targets, vmask
+
+
+# --------------------------------------------------------------------------
+# gradients and updates
+# --------------------------------------------------------------------------
+
+class Trainer:
+    """Loss, gradients and updates of one parameter set.
+
+    params: the arrays by name (PARAM_NAMES), updated in place; loss:
+    losses.SquaredError or losses.SoftmaxCrossEntropy; optimizer: an
+    optim.Optimizer (None to compute gradients only).
+    """
+
+    def __init__(self, params, loss, cfg, optimizer=None):
+        self.params = params
+        self.loss = loss
+        self.cfg = cfg
+        self.optimizer = optimizer
+        self.backup = {k: np.empty_like(v) for k, v in params.items()}
+
+    def batch_h0(self, init, mask=None):
+        """The initial state of a batch and where h0's gradient comes from
+        (see :func:`fastrnn._data.compose_h0`)."""
+        p = self.params
+        return compose_h0(p.get("h0"), init, mask, p["W_hh"].dtype)
+
+    def penalty(self):
+        """The L2 term ``0.5 * alpha * |W|^2`` (not biases, not h0)."""
+        alpha = self.cfg.alpha
+        if not alpha:
+            return 0.0
+        total = 0.0
+        for w in self._penalized():
+            total += _optim.sum_of_squares(w.ravel().astype(np.float64))
+        return 0.5 * alpha * total
+
+    def _penalized(self):
+        p = self.params
+        return [p["W_xh"], p["W_hh"]] + ([p["W_hy"]] if "W_hy" in p else [])
+
+    def loss_grad(self, x, lengths, h0, h0_free, rows, targets, vmask=None, want_dh0=False):
+        """Forward, outputs, loss and BPTT of one window.
+
+        h0, h0_free: as returned by :meth:`batch_h0` (h0_free None for a
+        carried state). vmask: taught values of the taught outputs (N, k).
+
+        Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
+        to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
+        when the window has no taught output. n_taught counts outputs (taught
+        values / k with a value mask). With want_dh0, grads["initial_state"]
+        is backward's dh0.
+        """
+        p, activation, alpha = self.params, self.cfg.activation, self.cfg.alpha
+        W_xh, W_hh = p["W_xh"], p["W_hh"]
+        h = _F.forward(x, W_xh, W_hh, p["b"], h0, activation=activation, lengths=lengths)
+        N = targets.shape[0]
+        if N and vmask is not None:
+            N = int(np.count_nonzero(vmask)) / vmask.shape[1]
+        if N == 0:
+            return h, 0.0, 0, None
+        W_hy = p.get("W_hy")
+        loss_sum, dh, dW_hy, db_y = _losses.output_loss(
+            h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask)
+        if not math.isfinite(loss_sum):
+            raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
+        try:
+            g = _F.backward(x, h, dh, W_xh, W_hh, h0, activation=activation, lengths=lengths)
+        except ValueError as exc:
+            if not (np.isfinite(h).all() and np.isfinite(dh).all()):
+                raise NonFiniteLossError(
+                    "the hidden states or their gradients are not finite") from exc
+            raise
+        grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
+        g_h0 = h0_gradient(g.dh0, h0_free)
+        if g_h0 is not None:
+            grads["h0"] = g_h0
+        if W_hy is not None:
+            grads["W_hy"] = dW_hy
+            grads["b_y"] = db_y
+        if alpha:
+            grads["W_xh"] += alpha * W_xh
+            grads["W_hh"] += alpha * W_hh
+            if W_hy is not None:
+                grads["W_hy"] += alpha * W_hy
+        if want_dh0:
+            grads["initial_state"] = g.dh0
+        return h, loss_sum, N, grads
+
+    def objective(self, data):
+        """Objective of one mini-batch (all of data, full BPTT) and its gradients,
+        with ``"initial_state"``: the gradient w.r.t. data.init (zero at the
+        units it does not set), when data has one."""
+        T = data.X.shape[1]
+        rows, targets, vmask = _select(data, 0, T)
+        h0, free = self.batch_h0(data.init, data.init_mask)
+        _, loss_sum, N, grads = self.loss_grad(data.X, data.lengths, h0, free, rows, targets,
+                                               vmask, want_dh0=data.init is not None)
+        if data.init is not None:
+            d = grads["initial_state"]
+            grads["initial_state"] = d if data.init_mask is None else np.where(
+                data.init_mask, d, 0)
+        return loss_sum / N + self.penalty(), grads
+
+    def apply(self, grads):
+        """Clip, update in place, and undo the update if a weight turned non-finite."""
+        params, backup = self.params, self.backup
+        norm = _optim.clip_grad_norm(grads.values(), self.cfg.clip_norm)
+        if not math.isfinite(norm):
+            raise NonFiniteLossError(f"the gradient norm is not finite ({norm})")
+        for key in grads:
+            np.copyto(backup[key], params[key])
+        self.optimizer.step(params, grads)
+        for key in grads:
+            if not np.isfinite(params[key]).all():
+                for k in grads:
+                    np.copyto(params[k], backup[k])
+                raise NonFiniteLossError(f"the update made {key}_ non-finite")
+
+    def train_batch(self, batch):
+        """Train on one mini-batch: one update, or one per truncated-BPTT window,
+        each sequence's last hidden state in a window being the (constant)
+        initial state of its next window. Returns (sum of losses, number of
+        taught outputs)."""
+        total, count = 0.0, 0
+        carry = None
+        T = batch.X.shape[1]
+        for w in windows(batch, self.cfg.bptt_steps):
+            if w.start == 0:  # every sequence is alive in the first window
+                h0, free = self.batch_h0(batch.init, batch.init_mask)
+            else:  # a carried state: a constant, no gradient flows through it
+                h0, free = (carry if w.alive is None else carry[w.alive]), None
+            rows, targets, vmask = _select(w.targets, w.start, w.end)
+            h, loss_sum, N, grads = self.loss_grad(w.x, w.lengths, h0, free, rows, targets,
+                                                   vmask)
+            if grads is not None:
+                self.apply(grads)
+            total += loss_sum
+            count += N
+            if w.end == T:
+                continue
+            last = h[:, -1] if w.lengths is None else h[np.arange(h.shape[0]), w.lengths - 1]
+            if w.alive is None:
+                carry = np.ascontiguousarray(last)
+            else:
+                carry[w.alive] = last
+        return total, count
+
+
+# --------------------------------------------------------------------------
+# epochs
+# --------------------------------------------------------------------------
+
+def _train_epoch(trainer, train, rng, owner, epoch, verbose):
+    """One pass over the shuffled mini-batches: (sum of losses, taught outputs)."""
+    n = train.n
+    bs = min(trainer.cfg.batch_size, n)
+    n_batches = -(-n // bs)
+    perm = rng.permutation(n)
+    loss_total, count = 0.0, 0
+    bar = _ProgressBar(n_batches) if verbose >= 2 else None
+    for j in range(n_batches):
+        batch = train.take(perm[j * bs:(j + 1) * bs])
+        try:
+            loss_sum, N = trainer.train_batch(batch)
+        except NonFiniteLossError as exc:
+            if bar is not None:
+                bar.close()
+            raise NonFiniteLossError(
+                f"{owner}: {exc} in epoch {epoch}, mini-batch {j + 1}. "
+                "Training stopped; the estimator keeps its last finite weights. "
+                "Lower learning_rate, turn clip_norm on (or lower it), or scale "
+                "X and y."
+            ) from None
+        loss_total += loss_sum
+        count += N
+        if bar is not None:
+            bar.update(j + 1)
+    if bar is not None:
+        bar.close()
+    return loss_total, count
+
+
+def _update_no_improvement_count(est, cfg, early, loss, score, count):
+    """The epochs without improvement after this one (scikit-learn's MLP rule);
+    updates the best score or loss. Returns (count, improved best score)."""
+    if early:
+        count = count + 1 if score < est.best_validation_score_ + cfg.tol else 0
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = score
+            return count, True
+        return count, False
+    count = count + 1 if loss > est.best_loss_ - cfg.tol else 0
+    if loss < est.best_loss_:
+        est.best_loss_ = loss
+    return count, False
+
+
+def run_epochs(est, trainer, train, val, rng, n_epochs, incremental, score):
+    """The epoch loop of fit (and the single epoch of partial_fit).
+
+    score(val): the validation score (early stopping). The best epoch's
+    weights are restored at the end with early stopping."""
+    cfg = trainer.cfg
+    params = trainer.params
+    early = cfg.early_stopping and not incremental and val is not None
+    best_params = None
+    no_improvement = 0
+    if not incremental:
+        if early:
+            est.best_validation_score_ = -math.inf
+        else:
+            est.best_loss_ = math.inf
+    owner = type(est).__name__
+    for _ in range(n_epochs):
+        t0 = time.perf_counter()
+        loss_total, count = _train_epoch(trainer, train, rng, owner, est.n_iter_ + 1,
+                                         cfg.verbose)
+        loss = loss_total / (count if count > 0 else 1) + trainer.penalty()
+        est.loss_curve_.append(loss)
+        est.n_iter_ += 1
+        stop = False
+        val_score = None
+        if early:
+            val_score = score(val)
+            est.validation_scores_.append(val_score)
+        if not incremental:
+            no_improvement, better = _update_no_improvement_count(
+                est, cfg, early, loss, val_score, no_improvement)
+            if better:
+                best_params = {k: v.copy() for k, v in params.items()}
+            stop = no_improvement > cfg.n_iter_no_change
+        if cfg.verbose >= 1:
+            _print_epoch(est.n_iter_, loss, val_score, time.perf_counter() - t0, train.n,
+                         stop, no_improvement)
+        if stop:
+            break
+    if best_params is not None:
+        for k, v in best_params.items():
+            np.copyto(params[k], v)
+
+
+def _print_epoch(epoch, loss, score, elapsed, n, stop, no_improvement):
+    line = f"Epoch {epoch}: loss = {loss:.6g}"
+    if score is not None:
+        line += f", validation score = {score:.6g}"
+    rate = n / elapsed if elapsed > 0 else math.inf
+    line += f", {elapsed:.2f} s, {rate:.0f} sequences/s"
+    if stop:
+        line += f" (no improvement for {no_improvement} epochs: stopping)"
+    print(line, flush=True)
+
+
+class _ProgressBar:
+    """verbose=2: a one-line progress bar within an epoch, on stdout."""
+
+    width = 30
+
+    def __init__(self, total):
+        self.total = total
+        self.shown = -1
+        self.t0 = time.perf_counter()
+
+    def update(self, done):
+        filled = self.width * done // self.total
+        if filled == self.shown and done != self.total:
+            return
+        self.shown = filled
+        bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
+        elapsed = time.perf_counter() - self.t0
+        sys.stdout.write(f"\r[{bar}] {done}/{self.total} mini-batches, {elapsed:.1f} s")
+        sys.stdout.flush()
+
+    def close(self):
+        sys.stdout.write("\r" + " " * (self.width + 48) + "\r")
+        sys.stdout.flush()
