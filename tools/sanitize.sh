@@ -30,16 +30,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 
-# The sources only: a copy without the build/ directory and in-place
-# extensions of an optimized build.
-mkdir "$work/src"
-if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-        | xargs -0 cp --parents -t "$work/src" 2>/dev/null || true)
-else
-    (cd "$repo" && tar --exclude=./build --exclude='*.so' --exclude='_core*.c' -cf - .) \
-        | tar -xf - -C "$work/src"
-fi
+source "$repo/tools/copy_sources.sh"
+copy_sources "$repo" "$work/src"
 
 "$python" -m venv "$work/venv"
 venv_python="$work/venv/bin/python"

