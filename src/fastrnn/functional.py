@@ -71,7 +71,6 @@ SPLIT_BATCH = 8
 SEQUENCE_WORK_PER_THREAD = 1 << 19
 STEP_WORK_PER_THREAD = 1 << 16
 _WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
-_threads_for = threads_for
 
 
 def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
@@ -80,9 +79,9 @@ def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
     D inputs (0 for integer ids: a row lookup) and H units."""
     weight = _WORK_WEIGHT[np.dtype(dtype)]
     if B >= SPLIT_BATCH:
-        return _threads_for(B * T * H * (D + H) * weight,
+        return threads_for(B * T * H * (D + H) * weight,
                             SEQUENCE_WORK_PER_THREAD * (4 if backward else 1))
-    return _threads_for(B * H * H * weight, STEP_WORK_PER_THREAD)
+    return threads_for(B * H * H * weight, STEP_WORK_PER_THREAD)
 
 
 # A single product (the estimators' readout) takes one more thread per
@@ -133,7 +132,7 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     if k != k_b:
         raise ValueError(f"matmul: op(a) is {m} x {k} but op(b) is {k_b} x {n}")
     out = np.empty((m, n), dtype=a.dtype)
-    n_threads = _threads_for(m * n * k * _WORK_WEIGHT[a.dtype], PRODUCT_WORK_PER_THREAD)
+    n_threads = threads_for(m * n * k * _WORK_WEIGHT[a.dtype], PRODUCT_WORK_PER_THREAD)
     kernels._matmul[_SPECIALIZATION[a.dtype]](a, b, out, trans_a, trans_b, n_threads)
     return out
 
