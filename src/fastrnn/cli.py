@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, bench
-from . import functional as _F
 from . import io as _io
 from ._chartext import (CLIError, decode, default_prime, default_text, encode, load_text,
                         unigram_entropy)
@@ -175,33 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
 # The model: evaluation and sampling on its fitted weights
 # --------------------------------------------------------------------------
 
-def _weights(model):
-    return model.W_xh_, model.W_hh_, model.b_, model.W_hy_, model.b_y_
-
-
-def _start_state(model, batch: int):
-    h0 = getattr(model, "h0_", None)
-    H = model.W_hh_.shape[0]
-    if h0 is None:
-        return np.zeros((batch, H), dtype=model.W_hh_.dtype)
-    return np.repeat(h0[None], batch, axis=0)
-
-
 def bits_per_char(model, ids: np.ndarray, chunk: int = 4096) -> float:
     """Mean cross-entropy in bits of predicting ids[t + 1] from ids[:t + 1],
-    one stream from the model's initial state."""
-    W_xh, W_hh, b, W_hy, b_y = _weights(model)
-    x = np.asarray(ids[:-1], dtype=np.intp)[None]
+    one stream from the model's start state: the model's public
+    predict_proba over chunks of the text, the state carried from chunk to
+    chunk (the same numbers as one call on the whole text)."""
+    x = np.asarray(ids[:-1], dtype=np.intp)
     target = np.asarray(ids[1:], dtype=np.intp)
-    h = _F.forward(x, W_xh, W_hh, b, _start_state(model, 1),
-                   activation=model.activation)[0]
+    state = None
     total = 0.0
-    for s in range(0, h.shape[0], chunk):
-        z = (h[s:s + chunk] @ W_hy + b_y).astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        tg = target[s:s + chunk]
-        total -= logp[np.arange(tg.size), tg].sum()
+    for s in range(0, x.size, chunk):
+        p, state = model.predict_proba(x[None, s:s + chunk], initial_state=state,
+                                       return_state=True)
+        picked = p[0, np.arange(p.shape[1]), target[s:s + chunk]].astype(np.float64)
+        # (a probability that underflowed to 0 counts as the smallest normal one)
+        total -= np.log(np.maximum(picked, np.finfo(p.dtype).tiny)).sum()
     return total / target.size / math.log(2)
 
 
@@ -459,15 +446,10 @@ class _TrainRun:
             model.partial_fit(X, Y, classes=self.vocab)
         else:
             model.partial_fit(X, Y, initial_state=self.carry)
-        # The state carried into the next call. Within a call the
-        # estimator carries it exactly; across calls it is recomputed
-        # over the call's last window only, from zeros, with the updated
-        # weights: an approximation (a state forgets most of what it saw
-        # a window ago) that costs 1/per_call of rerunning the call.
-        w0 = max(s, e - seq_len)
-        h0 = self.carry if w0 == s and self.carry is not None else None
-        self.carry = _F.forward(self.X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
-                                activation=model.activation)[:, -1].copy()
+        # The state carried into the next call: the streams' states at the
+        # call's last step, as training computed them (exactly what one long
+        # call would have carried into its next window).
+        self.carry = model.last_state_
         loss = model.loss_curve_[-1]
         self.smooth = loss if self.smooth is None else 0.9 * self.smooth + 0.1 * loss
         done = self.batch * (e - s)
