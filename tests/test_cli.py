@@ -163,6 +163,25 @@ def test_bits_per_char_is_the_cross_entropy_of_one_stream(chunk):
     assert cli.bits_per_char(model, ids, chunk=chunk) == pytest.approx(expected, rel=1e-12)
 
 
+def test_train_profile_prints_the_kernels_rate_beside_the_main_job(capsys, tmp_path,
+                                                                    text_file):
+    out = tmp_path / "m.npz"
+    status, stdout, err = main_out(capsys, "train", text_file, "--hidden", "8",
+                                   "--seq-len", "8", "--batch-size", "4", "--epochs", "1",
+                                   "--seed", "1", "--out", out, "--profile")
+    assert status == 0, err
+    line = [ln for ln in stdout.splitlines() if ln.startswith("profile:")]
+    assert len(line) == 1
+    rates = re.findall(r"([\d.]+)k? chars/s", line[0])
+    assert len(rates) == 2 and all(float(r) > 0 for r in rates)
+    assert re.search(r"runs at \d+% of the kernels' rate", line[0])
+    # without --profile, no such line
+    status, stdout, err = main_out(capsys, "train", text_file, "--hidden", "8",
+                                   "--seq-len", "8", "--batch-size", "4", "--epochs", "1",
+                                   "--seed", "1", "--out", out)
+    assert status == 0 and "profile:" not in stdout
+
+
 def test_train_on_a_file_writes_a_character_model(capsys, tmp_path, text_file):
     out = tmp_path / "m.npz"
     status, stdout, err = main_out(capsys, "train", text_file, "--hidden", "16",

@@ -46,8 +46,8 @@ from . import io as _io
 from ._chartext import (CLIError, decode, default_prime, default_text, encode, load_text,
                         unigram_entropy)
 from ._trainrun import (PROGRESS_FORMAT, Interrupt, Progress, check_writable, decode_carry,
-                        encode_carry, fmt_rate, fmt_secs, progress_path, read_progress,
-                        text_digest)
+                        KernelRate, encode_carry, fmt_rate, fmt_secs, progress_path,
+                        read_progress, text_digest)
 
 __all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
            "unigram_entropy", "CLIError"]
@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=_positive_float, default=20.0, metavar="S",
                    help="print a short sample and the held-out bits/char every S "
                         "seconds (default 20)")
+    t.add_argument("--profile", action="store_true",
+                   help="also time the bare kernels (forward + backward of one window at "
+                        "the same sizes) between training calls, and print their rate "
+                        "beside the training rate")
     t.add_argument("--checkpoint-every", type=_positive_float, default=30.0, metavar="S",
                    help="save a checkpoint every S seconds (default 30)")
 
@@ -287,6 +291,7 @@ class _TrainRun:
         self.run_chars = 0
         self.smooth = None  # running mean of the training loss (nats)
         self.val_bpc = state.get("val_bits_per_char") if state else None
+        self.kernel_rate = KernelRate() if args.profile else None
 
     def _open_model(self):
         """(model or None, vocabulary, progress state or None)."""
@@ -438,14 +443,17 @@ class _TrainRun:
     def step(self):
         """One partial_fit call on the next chunk of the streams; returns the
         characters it trained on."""
-        model, seq_len = self.model, self.seq_len
+        model = self.model
         s = self.starts[self.call]
         e = min(s + self.chunk, self.L)
         X, Y = self.X_all[:, s:e], self.Y_all[:, s:e]
+        carry = self.carry
         if not hasattr(model, "W_hh_"):
             model.partial_fit(X, Y, classes=self.vocab)
         else:
-            model.partial_fit(X, Y, initial_state=self.carry)
+            model.partial_fit(X, Y, initial_state=carry)
+        if self.kernel_rate is not None:
+            self.kernel_rate.measure(model, X[:, :self.seq_len], carry)
         # The state carried into the next call: the streams' states at the
         # call's last step, as training computed them (exactly what one long
         # call would have carried into its next window).
@@ -473,7 +481,7 @@ class _TrainRun:
         """Train until a limit, Ctrl-C or the end; samples and checkpoints on the way."""
         args, started = self.args, self.started
         last_sample = last_ckpt = started
-        while not self._done(time.monotonic() - started, stop):
+        while not self._done(self.elapsed(), stop):
             # (at least one call runs, whatever the limits)
             done = self.step()
             now = time.monotonic()
@@ -486,8 +494,13 @@ class _TrainRun:
             if now - last_ckpt >= args.checkpoint_every or self.run_chars == done:
                 self.save()
                 last_ckpt = time.monotonic()
-            self.prog.update(self.status(time.monotonic() - started),
+            self.prog.update(self.status(self.elapsed()),
                              force=self.run_chars == done)
+
+    def elapsed(self):
+        """Seconds of this run, less the time --profile spends on the bare kernels."""
+        spent = self.kernel_rate.seconds if self.kernel_rate is not None else 0.0
+        return time.monotonic() - self.started - spent
 
     def run(self) -> int:
         self.started = time.monotonic()
@@ -497,7 +510,7 @@ class _TrainRun:
                 self._loop(stop)
             except KeyboardInterrupt:  # a second Ctrl-C: stop now
                 self.interrupted = True
-            elapsed = time.monotonic() - self.started
+            elapsed = self.elapsed()
             if not hasattr(self.model, "W_hh_"):  # stopped before the first step
                 self.prog.clear()
                 print("fastrnn: interrupted before training started; nothing saved",
@@ -524,6 +537,8 @@ class _TrainRun:
         print(f"held-out bits/char: {self.val_bpc:.3f} (unigram entropy of the held-out "
               f"text: {self.val_entropy:.3f} bits/char)")
         print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
+        if self.kernel_rate is not None:
+            print(self.kernel_rate.report(run_chars, elapsed))
         self.show_sample("sample")
         return 0
 
