@@ -198,6 +198,42 @@ def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths):
     return Gradients(dx, dW_xh, dW_hh, db, dh0)
 
 
+# Internal interface of fastrnn.losses and fastrnn.optim: one pass each where
+# NumPy needs several (see _kernels_train.pxi). Both check what decides
+# memory (dtypes, layouts, lengths, the class indices' range).
+
+def softmax_xent(z, targets, scale, col_sums):
+    """Softmax cross-entropy of logits z (N, C), C-contiguous float32/float64,
+    with class indices targets (N,) in 0..C-1: z <- scale * (softmax(z) -
+    onehot(targets)) in place, col_sums (C,) <- its column sums; returns the
+    sum of -log softmax(z)[target] over the rows (a Python float)."""
+    N, C = z.shape
+    targets = np.ascontiguousarray(targets)
+    if (targets.dtype != np.intp or targets.shape != (N,) or col_sums.shape != (C,)
+            or z.dtype not in _SPECIALIZATION or col_sums.dtype != z.dtype):
+        raise ValueError("softmax_xent: inconsistent arguments")
+    if N == 0:
+        col_sums[...] = 0
+        return 0.0
+    if int(targets.min()) < 0 or int(targets.max()) >= C:
+        raise ValueError(f"softmax_xent: class indices must lie in 0..{C - 1}")
+    n_threads = threads_for(N * C * 8 * _WORK_WEIGHT[z.dtype], PRODUCT_WORK_PER_THREAD)
+    return kernels._softmax_xent[_SPECIALIZATION[z.dtype]](
+        z, targets, z.dtype.type(scale), col_sums, n_threads)
+
+
+def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size):
+    """One Adam update in place of p and its moments m, v from gradient g (see
+    :class:`fastrnn.optim.Adam`): C-contiguous arrays of one shape and dtype."""
+    if not (p.shape == g.shape == m.shape == v.shape
+            and p.dtype == g.dtype == m.dtype == v.dtype and p.dtype in _SPECIALIZATION
+            and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+        raise ValueError("adam_update: inconsistent arguments")
+    kernels._adam[_SPECIALIZATION[p.dtype]](
+        p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
+        beta1, beta2, inv_sqrt_bc2, eps, step_size)
+
+
 def _work_inputs(a) -> int:
     """D for the thread rule: 0 for integer ids, whose projection is a lookup."""
     return 0 if a.ids is not None else a.shape[2]
