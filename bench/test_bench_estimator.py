@@ -102,7 +102,7 @@ def test_estimator_training_step(benchmark, kind):
     rng = np.random.default_rng(0)
     kernels = _kernel_call(rng)
     step, readout = _estimator_step(kind, rng)
-    loss_sum, n_taught = benchmark(step)
+    loss_sum, n_taught, _ = benchmark(step)
     assert np.isfinite(loss_sum) and n_taught == (B if kind == "regressor-last" else B * T)
 
     # The ratios: all three timed alternately, best of many, in this process.

@@ -1,6 +1,6 @@
 """The ``fastrnn`` command (also ``python -m fastrnn``).
 
-    fastrnn train [TEXT_FILE] [--hidden 256] [--seq-len 64] [--batch-size 32]
+    fastrnn train [TEXT_FILE] [--hidden 256] [--seq-len 32] [--batch-size 32]
                   [--time-limit 60] [--epochs N] [--max-chars N] [--out model.npz]
                   [--resume] [--seed S]
     fastrnn sample MODEL [--length 500] [--temperature 0.8] [--prime TEXT] [--seed S]
@@ -58,7 +58,7 @@ HELD_OUT_FRACTION = 0.05
 HELD_OUT_MAX = 50_000
 MIN_TEXT = 20  # characters
 # Hyperparameters of the character model that the command line does not expose.
-LEARNING_RATE = 2e-3
+LEARNING_RATE = 3e-3
 CLIP_NORM = 5.0
 
 
@@ -121,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "topics, pydoc_data.topics)")
     t.add_argument("--hidden", type=_positive_int, default=None, metavar="H",
                    help="hidden units (default 256; with --resume, the checkpoint's)")
-    t.add_argument("--seq-len", type=_positive_int, default=64, metavar="T",
-                   help="characters per truncated-BPTT window (default 64)")
+    t.add_argument("--seq-len", type=_positive_int, default=32, metavar="T",
+                   help="characters per truncated-BPTT window (default 32)")
     t.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
                    help="parallel streams of the text (default 32)")
     t.add_argument("--time-limit", type=_time_limit, default=None, metavar="S",
@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-chars", type=_positive_int, default=None, metavar="N",
                    help="stop after N characters of training in this run (at the end "
                         "of the step that reaches N)")
+    t.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
+                   help=f"Adam's learning rate (default {LEARNING_RATE:g}; with --resume, "
+                        "the checkpoint's)")
     t.add_argument("--out", default="model.npz", metavar="FILE",
                    help="model file to write (default model.npz)")
     t.add_argument("--resume", action="store_true",
@@ -342,12 +345,15 @@ class _TrainRun:
         if self.model is None:
             self.model = RNNClassifier(
                 n_hidden=self.args.hidden or 256, output_steps="all", bptt_steps=self.seq_len,
-                batch_size=self.batch, learning_rate=LEARNING_RATE, clip_norm=CLIP_NORM,
+                batch_size=self.batch, learning_rate=self.args.learning_rate or LEARNING_RATE,
+                clip_norm=CLIP_NORM,
                 alpha=0.0, n_symbols=len(self.vocab), random_state=self.args.seed)
             self.chars_seen, self.epoch, self.call, self.sample_no = 0, 0, 0, 0
             return
         model, out = self.model, self.out
         model.set_params(bptt_steps=self.seq_len, batch_size=self.batch)
+        if self.args.learning_rate is not None:
+            model.set_params(learning_rate=self.args.learning_rate)
         same = (state is not None and state.get("text_sha256") == text_digest(self.text)
                 and state.get("seq_len") == self.seq_len
                 and state.get("batch_size") == self.batch)
