@@ -324,8 +324,11 @@ def test_float32_and_float64_start_from_the_same_weights():
         assert getattr(a, name).dtype == np.float32
         assert getattr(b, name).dtype == np.float64
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-6)
-    assert a.predict(X).dtype == np.float32
-    assert b.predict(X).dtype == np.float64
+    # predictions come back as float64 whatever the computation dtype; the
+    # float32 model's are float32 values (computed in float32, upcast exactly)
+    pa = a.predict(X)
+    assert pa.dtype == np.float64 and b.predict(X).dtype == np.float64
+    np.testing.assert_array_equal(pa.astype(np.float32), pa)
 
 
 def test_initialization_is_documented_scheme():
@@ -1125,7 +1128,8 @@ def test_bad_X():
         reg.fit(X[:, :0], y[:, :0])
     reg.fit(X.astype(int), y)  # integer input is numeric
     assert reg.W_xh_.dtype == np.float32
-    with pytest.raises(ValueError, match="X has 3 features per step, but RNNRegressor was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but RNNRegressor is expecting 2 "
+                                         "features as input"):
         reg.predict(np.zeros((2, 4, 3)))
     with pytest.raises(ValueError, match="X contains NaN"):
         reg.predict(np.full((2, 4, 2), np.nan))

@@ -36,6 +36,7 @@ __all__ = [
     "SquaredError",
     "SoftmaxCrossEntropy",
     "output_loss",
+    "output_losses",
 ]
 
 
@@ -253,8 +254,10 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
         The readout; None: the outputs are hidden units ``0..k-1`` (k from
         ``targets``), whose loss gradient goes straight into ``dh``.
     loss : SquaredError or SoftmaxCrossEntropy
-    scale : float
-        Multiplies the gradients (1 / number of taught outputs for a mean).
+    scale : float, or array (N, 1)
+        Multiplies the gradients (1 / number of taught outputs for a mean);
+        an array scales each taught output's gradient by its own factor
+        (sample weights).
     mask : None or bool array (N, k)
         Taught values of each taught output (:class:`SquaredError` only).
 
@@ -291,3 +294,30 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
         dh[rows] = dhs
         dh = dh.reshape(B, T, H)
     return loss_sum, dh, dW_hy, db_y
+
+
+# --------------------------------------------------------------------------
+# Per-output losses (sample weights)
+# --------------------------------------------------------------------------
+
+def output_losses(h, rows, targets, W_hy, b_y, loss, mask=None):
+    """The loss of each taught output of one window, (N,) float64.
+
+    Arguments as in :func:`output_loss`; ``out.sum()`` is its ``loss_sum``
+    (up to rounding). The estimators weight these by the sequences' sample
+    weights; the gradients of a weighted loss come from :func:`output_loss`
+    with a per-row ``scale`` (N, 1).
+    """
+    B, T, H = h.shape
+    hflat = h.reshape(B * T, H)
+    hs = hflat if rows is None else hflat[rows]
+    k = targets.shape[1] if targets.ndim == 2 else None
+    out = readout(hs, W_hy, b_y, k).astype(np.float64)
+    if loss.name == SquaredError.name:
+        diff = out - targets
+        if mask is not None:
+            diff *= mask
+        return (diff * diff).sum(axis=1) / diff.shape[1]
+    if loss.name == SoftmaxCrossEntropy.name:
+        return -log_softmax(out)[np.arange(out.shape[0]), targets]
+    raise ValueError(f"unknown loss {loss!r}")
