@@ -1225,3 +1225,58 @@ def test_score_definitions():
     proba = clf.predict_proba(X, lengths=L)
     np.testing.assert_allclose(proba[valid].sum(-1), 1, rtol=1e-5)
     assert (proba[~valid] == 0).all()
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba():
+    rng = np.random.default_rng(40)
+    X = rng.normal(size=(12, 5, 2))
+    y = (np.cumsum(X[:, :, 0], axis=1) > 0).astype(int)
+    lengths = rng.integers(2, 6, size=12)
+    clf = RNNClassifier(n_hidden=4, max_epochs=2, random_state=0).fit(X, y, lengths=lengths)
+    proba = clf.predict_proba(X, lengths=lengths)
+    log_proba, state = clf.predict_log_proba(X, lengths=lengths, return_state=True)
+    assert log_proba.dtype == np.float64 and log_proba.shape == proba.shape
+    valid = np.arange(5)[None, :] < lengths[:, None]
+    np.testing.assert_allclose(np.exp(log_proba[valid]), proba[valid], rtol=1e-6)
+    assert np.isneginf(log_proba[~valid]).all()
+    np.testing.assert_array_equal(state, clf.predict(X, lengths=lengths, return_state=True)[1])
+    # stable where log(predict_proba) underflows
+    big = clf.set_params(output_steps="last")
+    big.W_hy_ *= 1e4
+    assert np.isfinite(big.predict_log_proba(X)).all()
+
+
+def test_convergence_warning_only_when_max_epochs_stops_the_fit():
+    import warnings
+
+    rng = np.random.default_rng(41)
+    X = rng.normal(size=(16, 4, 1))
+    y = np.cumsum(X[..., 0], axis=1) / 3
+    with pytest.warns(fastrnn.ConvergenceWarning, match="max_epochs=3 reached.*training loss"):
+        RNNRegressor(n_hidden=3, max_epochs=3, random_state=0).fit(X, y)
+    with pytest.warns(fastrnn.ConvergenceWarning, match="validation score"):
+        RNNRegressor(n_hidden=3, max_epochs=3, early_stopping=True, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastrnn.ConvergenceWarning)
+        # tol large: after the first epoch the loss never improves by tol, and
+        # the rule stops the fit after n_iter_no_change + 1 more epochs: 4,
+        # also when that is max_epochs itself
+        for max_epochs in (50, 4):
+            reg = RNNRegressor(n_hidden=3, max_epochs=max_epochs, tol=10.0,
+                               n_iter_no_change=2, random_state=0).fit(X, y)
+            assert reg.n_iter_ == 4
+        reg.partial_fit(X, y)  # partial_fit never warns
+
+
+def test_importing_fastrnn_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, fastrnn\n"
+            "X = np.zeros((4, 3, 1)); y = np.zeros((4, 3))\n"
+            "r = fastrnn.RNNRegressor(n_hidden=2, max_epochs=20, tol=10.0, n_iter_no_change=1)\n"
+            "r.fit(X, y).predict(X)\n"
+            "print('sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
