@@ -1280,3 +1280,31 @@ def test_importing_fastrnn_does_not_import_scikit_learn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_errors_in_scikit_learns_words():
+    X, y = small_regression(n=6, T=4, D=2, k=1)
+    reg = RNNRegressor(n_hidden=3, max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        reg.fit(X.astype(complex), y)
+    bad = X.astype(object)
+    bad[0, 0, 0] = {"foo": "bar"}
+    with pytest.raises(TypeError, match="X must be numeric.*argument must be a string or a"):
+        reg.fit(bad, y)
+    reg.fit(X.astype(object), y)  # numbers in an object array are numbers
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        reg.fit(X, None)
+    with pytest.raises(ValueError, match=r"got a 1-D array of shape \(2,\). Reshape your data"):
+        reg.predict(X[0, 0])
+    with pytest.raises(ValueError, match="X has 1 features, but RNNRegressor is expecting 2 "
+                                         "features as input"):
+        reg.score(X[:, :, :1], y)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        RNNClassifier(max_epochs=1).fit(X, np.linspace(0, 1, 24).reshape(6, 4))
+
+
+def test_sparse_input_is_refused_by_name():
+    sparse = pytest.importorskip("scipy.sparse")
+    reg = RNNRegressor(n_hidden=3, max_epochs=1)
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        reg.fit(sparse.csr_matrix(np.ones((4, 3))), np.zeros(4))
