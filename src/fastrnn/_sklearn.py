@@ -138,8 +138,6 @@ class RoutingMixin:
             raise RuntimeError(
                 f"set_{method}_request is only available when scikit-learn's metadata "
                 "routing is enabled: sklearn.set_config(enable_metadata_routing=True)")
-        if method not in self._routed_methods:
-            raise AttributeError(f"{type(self).__name__} has no method {method!r}")
         req = self._get_metadata_request()
         for name, alias in requests.items():
             if not (isinstance(alias, str) and alias == UNCHANGED):
