@@ -1308,3 +1308,35 @@ def test_sparse_input_is_refused_by_name():
     reg = RNNRegressor(n_hidden=3, max_epochs=1)
     with pytest.raises(TypeError, match="sparse input is not supported"):
         reg.fit(sparse.csr_matrix(np.ones((4, 3))), np.zeros(4))
+
+
+def test_without_scikit_learn():
+    import subprocess
+    import sys
+
+    # sys.modules["sklearn"] = None makes every import of scikit-learn fail
+    code = """
+import sys, warnings
+sys.modules["sklearn"] = None
+import numpy as np, fastrnn, fastrnn.dask
+assert fastrnn.NotFittedError.__mro__[1:3] == (ValueError, AttributeError)
+assert fastrnn.ConvergenceWarning.__mro__[1] is UserWarning
+X = np.zeros((4, 3, 1)); y = np.zeros((4, 3))
+try:
+    fastrnn.RNNRegressor().predict(X)
+except fastrnn.NotFittedError as exc:
+    print("NotFittedError:", exc)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fastrnn.RNNRegressor(n_hidden=2, max_epochs=2).fit(X, y, sample_weight=[1, 2, 0, 1])
+print([w.category.__name__ for w in caught])
+try:
+    fastrnn.RNNRegressor().set_fit_request(lengths=True)
+except RuntimeError as exc:
+    print("RuntimeError:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0].startswith("NotFittedError: This RNNRegressor instance is not fitted yet")
+    assert out[1] == "['ConvergenceWarning']"
+    assert out[2].startswith("RuntimeError: set_fit_request is only available when")
