@@ -238,4 +238,7 @@ def test_requests_survive_clone_and_need_routing():
         assert req.fit.requests["initial_state"] is False
         assert req.fit.requests["target_mask"] == "mask"
         assert req.score.requests["sample_weight"] is None
+        est.set_partial_fit_request(sample_weight=True)
+        assert est.get_metadata_routing().partial_fit.requests["sample_weight"] is True
+        assert est.get_metadata_routing().fit.requests["lengths"] is True  # kept
         assert not hasattr(RNNRegressor(), "set_predict_proba_request")
