@@ -52,9 +52,11 @@ def base_flags(msvc):
     # the tanh relies on exact IEEE rounding (a round-to-integer trick), and
     # finiteness must stay checkable. -g0 overrides the -g of Python's own
     # CFLAGS: no debug information in the modules users install.
+    # -fno-math-errno: nothing reads errno, and with it GCC vectorizes the
+    # square roots of the Adam update (sqrt is correctly rounded either way).
     # -Wno-psabi: the baseline build's 32-byte vector helpers are static
     # inline, so the ABI note GCC gives about returning them does not apply.
-    return ["-O3", "-fno-trapping-math", "-Wno-psabi", "-g0"], []
+    return ["-O3", "-fno-trapping-math", "-fno-math-errno", "-Wno-psabi", "-g0"], []
 
 
 def openmp_candidates(msvc):

@@ -135,15 +135,51 @@ def test_bits_per_char_of_a_uniform_model_is_log2_vocabulary():
     """bits_per_char is the cross-entropy in bits: a model with zero readout
     predicts the uniform distribution, log2(V) bits for every character."""
     V, H = 13, 4
-    model = fastrnn.RNNClassifier(H)
-    model.W_xh_ = np.ones((V, H), np.float32)
-    model.W_hh_ = np.eye(H, dtype=np.float32)
-    model.b_ = np.zeros(H, np.float32)
-    model.W_hy_ = np.zeros((H, V), np.float32)
-    model.b_y_ = np.zeros(V, np.float32)
     ids = np.arange(50) % V
+    model = fastrnn.RNNClassifier(H, output_steps="all", max_epochs=1, random_state=0)
+    model.fit(ids[None, :-1], ids[None, 1:])
+    model.W_hy_[...] = 0
+    model.b_y_[...] = 0
     assert cli.bits_per_char(model, ids) == pytest.approx(math.log2(V), rel=1e-6)
     assert cli.unigram_entropy(ids[1:]) <= math.log2(V) + 1e-12
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_bits_per_char_is_the_cross_entropy_of_one_stream(chunk):
+    """Chunks carry the state: the same number as a log-softmax over one
+    forward pass of the whole text, computed here in float64."""
+    rng = np.random.default_rng(3)
+    V, H = 9, 5
+    ids = rng.integers(0, V, 60)
+    model = fastrnn.RNNClassifier(H, output_steps="all", max_epochs=3, dtype="float64",
+                                  learn_initial_state=True, random_state=0)
+    model.fit(ids[None, :-1], ids[None, 1:])
+    h = fastrnn.forward(ids[None, :-1], model.W_xh_, model.W_hh_, model.b_,
+                        model.h0_)[0]
+    z = h @ model.W_hy_ + model.b_y_
+    logp = z - z.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    expected = -logp[np.arange(59), ids[1:]].mean() / math.log(2)
+    assert cli.bits_per_char(model, ids, chunk=chunk) == pytest.approx(expected, rel=1e-12)
+
+
+def test_train_profile_prints_the_kernels_rate_beside_the_main_job(capsys, tmp_path,
+                                                                    text_file):
+    out = tmp_path / "m.npz"
+    status, stdout, err = main_out(capsys, "train", text_file, "--hidden", "8",
+                                   "--seq-len", "8", "--batch-size", "4", "--epochs", "1",
+                                   "--seed", "1", "--out", out, "--profile")
+    assert status == 0, err
+    line = [ln for ln in stdout.splitlines() if ln.startswith("profile:")]
+    assert len(line) == 1
+    rates = re.findall(r"([\d.]+)k? chars/s", line[0])
+    assert len(rates) == 2 and all(float(r) > 0 for r in rates)
+    assert re.search(r"runs at \d+% of the kernels' rate", line[0])
+    # without --profile, no such line
+    status, stdout, err = main_out(capsys, "train", text_file, "--hidden", "8",
+                                   "--seq-len", "8", "--batch-size", "4", "--epochs", "1",
+                                   "--seed", "1", "--out", out)
+    assert status == 0 and "profile:" not in stdout
 
 
 def test_train_on_a_file_writes_a_character_model(capsys, tmp_path, text_file):

@@ -115,3 +115,67 @@ def test_output_loss_scatters_gradients_to_taught_steps_only():
     np.testing.assert_allclose(dh.reshape(12, 5)[rows], (2 * diff / 6) @ W.T)
     np.testing.assert_allclose(dW, hs.T @ (2 * diff / 6))
     np.testing.assert_allclose(db, (2 * diff / 6).sum(0))
+
+
+# ------------------------------------------------- the kernels' fused pass
+
+def _xent_float64(z, t, scale):
+    """Loss sum, gradient and column sums in float64 NumPy."""
+    z = z.astype(np.float64)
+    lp = z - z.max(axis=1, keepdims=True)
+    lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+    g = np.exp(lp)
+    g[np.arange(len(t)), t] -= 1
+    g *= scale
+    return -lp[np.arange(len(t)), t].sum(), g, g.sum(axis=0)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("spread", [0.1, 3.0, 80.0, 1e4])
+def test_softmax_xent_kernel_matches_float64(dtype, tol, spread):
+    """The one-pass kernel (its own exp for non-positive arguments, sums in
+    double) against float64 NumPy, over logits from flat to far apart (where
+    most exponentials underflow)."""
+    from fastrnn import functional
+    rng = np.random.default_rng(int(spread))
+    N, C = 301, 103
+    z = (rng.standard_normal((N, C)) * spread).astype(dtype)
+    t = rng.integers(0, C, N)
+    loss, g, cs = _xent_float64(z, t, 0.37)
+    out = z.copy()
+    sums = np.empty(C, dtype)
+    got = functional.softmax_xent(out, t.astype(np.intp), 0.37, sums)
+    assert got == pytest.approx(loss, rel=tol * 10, abs=tol * N)
+    np.testing.assert_allclose(out, g, rtol=0, atol=tol * 0.37)
+    np.testing.assert_allclose(sums, cs, rtol=0, atol=tol * N * 0.37)
+
+
+def test_softmax_xent_kernel_does_not_depend_on_threads():
+    import fastrnn
+    from fastrnn import functional
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((2000, 37)).astype(np.float32) * 4
+    t = rng.integers(0, 37, 2000).astype(np.intp)
+    results = []
+    for n in (1, 2):
+        with fastrnn.threads(n):
+            out, sums = z.copy(), np.empty(37, np.float32)
+            results.append((functional.softmax_xent(out, t, 0.5, sums), out, sums))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(results[0][2], results[1][2])
+
+
+def test_softmax_xent_kernel_refuses_bad_classes_and_spreads_nan():
+    from fastrnn import functional
+    z = np.zeros((3, 4), np.float32)
+    for bad in ([0, 1, 4], [-1, 0, 0]):
+        with pytest.raises(ValueError, match="0..3"):
+            functional.softmax_xent(z.copy(), np.array(bad, np.intp), 1.0,
+                                    np.empty(4, np.float32))
+    z[1, 2] = np.nan
+    assert np.isnan(functional.softmax_xent(z, np.array([0, 1, 2], np.intp), 1.0,
+                                            np.empty(4, np.float32)))
+    z = np.array([[np.inf, 0.0]], np.float32)
+    assert not np.isfinite(functional.softmax_xent(z, np.array([1], np.intp), 1.0,
+                                                   np.empty(2, np.float32)))

@@ -121,3 +121,25 @@ def test_optimizer_preserves_float32():
         assert p["w"].dtype == np.float32
         assert opt.state and all(a.dtype == np.float32 for s in opt.state.values()
                                  for a in s.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_one_pass_kernel_gives_the_bits_of_the_numpy_steps(dtype):
+    """C-contiguous float arrays take the kernels' one-pass update; arrays in
+    another layout the NumPy steps. Same bits, step after step (the kernel
+    rounds each product and sum as NumPy does, no fused multiply-add)."""
+    rng = np.random.default_rng(0)
+    shape = (37, 29)
+    start = rng.standard_normal(shape).astype(dtype)
+    fused = {"w": start.copy()}
+    numpy_path = {"w": np.asfortranarray(start)}  # not C-contiguous: NumPy
+    assert optim._fused(fused["w"], fused["w"], fused["w"], fused["w"])
+    a, b = optim.Adam(3e-3), optim.Adam(3e-3)
+    for _ in range(6):
+        g = (rng.standard_normal(shape) * rng.choice([1e-6, 1.0, 1e3])).astype(dtype)
+        a.step(fused, {"w": g.copy()})
+        b.step(numpy_path, {"w": np.asfortranarray(g)})
+        np.testing.assert_array_equal(fused["w"], numpy_path["w"])
+        np.testing.assert_array_equal(a.state["w"]["m"], b.state["w"]["m"])
+        np.testing.assert_array_equal(a.state["w"]["v"], b.state["w"]["v"])
+    assert not np.array_equal(fused["w"], start)

@@ -62,3 +62,59 @@ def test_split_validation_holds_out_a_sorted_random_share():
     seen = np.concatenate([train.X[:, 0, 0], val.X[:, 0, 0]]) / 3
     assert sorted(seen) == list(range(10))
     assert (np.diff(val.X[:, 0, 0]) > 0).all()
+
+
+# ---------------------------------------------------------------- last_state_
+
+def _stream(n=3, T=48, D=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, T, D))
+    y = np.cumsum(X[..., :1], axis=1) * 0.1
+    return X, y
+
+
+def _model(**kw):
+    kw = {"n_hidden": 6, "output_steps": "all", "bptt_steps": 16, "batch_size": 3,
+          "dtype": "float64", "random_state": 0, **kw}
+    return RNNRegressor(**kw)
+
+
+def test_last_state_continues_a_stream_as_one_call_would():
+    X, y = _stream()
+    whole = _model().partial_fit(X, y)
+    parts = _model().partial_fit(X[:, :32], y[:, :32])
+    assert parts.last_state_.shape == (3, 6)
+    parts.partial_fit(X[:, 32:], y[:, 32:], initial_state=parts.last_state_)
+    cold = _model().partial_fit(X[:, :32], y[:, :32])
+    cold.partial_fit(X[:, 32:], y[:, 32:])  # the continuation from zeros instead
+    for name in ("W_xh_", "W_hh_", "b_", "W_hy_", "b_y_"):
+        # (equal up to the order of sums over the sequences, which the
+        # shuffling of each call changes)
+        np.testing.assert_allclose(getattr(parts, name), getattr(whole, name),
+                                   rtol=1e-10, atol=1e-12)
+    assert not np.allclose(cold.W_hh_, whole.W_hh_, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(parts.last_state_, whole.last_state_, rtol=1e-10, atol=1e-12)
+
+
+def test_last_state_is_each_sequence_state_at_its_last_true_step():
+    from fastrnn import functional
+    X, y = _stream(n=5, T=20)
+    lengths = np.array([20, 7, 16, 1, 17])
+    for batch_size in (5, 2):  # one mini-batch, or shuffled into three
+        # (a step too small to change a weight: the states are the forward pass's)
+        m = _model(optimizer="sgd", learning_rate=1e-300, bptt_steps=8,
+                   batch_size=batch_size)
+        m.partial_fit(X, y, lengths=lengths)
+        h = functional.forward(X, m.W_xh_, m.W_hh_, m.b_, lengths=lengths)
+        np.testing.assert_allclose(m.last_state_, h[np.arange(5), lengths - 1],
+                                   rtol=1e-12, atol=1e-14)
+
+
+def test_fit_removes_last_state_and_save_does_not_keep_it(tmp_path):
+    import fastrnn
+    X, y = _stream()
+    m = _model(max_epochs=1).partial_fit(X, y)
+    m.save(tmp_path / "m.npz")
+    assert not hasattr(fastrnn.load(tmp_path / "m.npz"), "last_state_")
+    m.fit(X, y)
+    assert not hasattr(m, "last_state_")

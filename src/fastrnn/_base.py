@@ -301,6 +301,8 @@ class BaseRNN(ParamsMixin, RoutingMixin):
                                                     self.validation_fraction, rng)
         else:
             train, val = data, None
+        if not incremental:
+            self.__dict__.pop("last_state_", None)  # partial_fit's alone
         trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             _training.run_epochs(self, trainer, train, val, rng,

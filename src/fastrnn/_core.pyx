@@ -2,6 +2,7 @@
 # platform. Its cdef functions are the cimport API declared in _core.pxd.
 
 include "_kernels.pxi"
+include "_kernels_train.pxi"
 
 
 cdef extern from *:

@@ -3,3 +3,4 @@
 # at a time. Import it only where fastrnn._core._cpu_has_avx2_fma() is True.
 
 include "_kernels.pxi"
+include "_kernels_train.pxi"

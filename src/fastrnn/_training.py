@@ -214,7 +214,10 @@ class Trainer:
         """
         p, activation, alpha = self.params, self.cfg.activation, self.cfg.alpha
         W_xh, W_hh = p["W_xh"], p["W_hh"]
-        h = _F.forward(x, W_xh, W_hh, p["b"], h0, activation=activation, lengths=lengths)
+        h0_rows = h0
+        if h0 is not None and h0.ndim == 1:  # one learned h0_ for the whole batch
+            h0_rows = np.ascontiguousarray(np.broadcast_to(h0, (x.shape[0], h0.shape[0])))
+        h = _F.trusted_forward(x, W_xh, W_hh, p["b"], h0_rows, activation, lengths)
         N = targets.shape[0]
         row_w = None
         if N and weight is not None:
@@ -232,15 +235,14 @@ class Trainer:
                 h, rows, targets, W_hy, p.get("b_y"), self.loss, vmask)))
         if not math.isfinite(loss_sum):
             raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
-        try:
-            g = _F.backward(x, h, dh, W_xh, W_hh, h0, activation=activation, lengths=lengths)
-        except ValueError as exc:
-            if not (np.isfinite(h).all() and np.isfinite(dh).all()):
-                raise NonFiniteLossError(
-                    "the hidden states or their gradients are not finite") from exc
-            raise
+        # NaN or inf in h or dh makes the gradient norm non-finite, which apply()
+        # refuses: the kernels need no scan for them.
+        g = _F.trusted_backward(x, h, dh, W_xh, W_hh, h0_rows, activation, lengths)
+        dh0 = g.dh0
+        if dh0 is not None and h0.ndim == 1:
+            dh0 = dh0.sum(axis=0)
         grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
-        g_h0 = h0_gradient(g.dh0, h0_free)
+        g_h0 = h0_gradient(dh0, h0_free)
         if g_h0 is not None:
             grads["h0"] = g_h0
         if W_hy is not None:
@@ -252,13 +254,14 @@ class Trainer:
             if W_hy is not None:
                 grads["W_hy"] += alpha * W_hy
         if want_dh0:
-            grads["initial_state"] = g.dh0
+            grads["initial_state"] = dh0
         return h, loss_sum, N, grads
 
     def objective(self, data):
         """Objective of one mini-batch (all of data, full BPTT) and its gradients,
         with ``"initial_state"``: the gradient w.r.t. data.init (zero at the
         units it does not set), when data has one."""
+        data = data.take(np.arange(data.n))  # private copies, for the trusted kernels
         T = data.X.shape[1]
         rows, targets, vmask = _select(data, 0, T)
         h0, free = self.batch_h0(data.init, data.init_mask)
@@ -290,10 +293,12 @@ class Trainer:
         """Train on one mini-batch: one update, or one per truncated-BPTT window,
         each sequence's last hidden state in a window being the (constant)
         initial state of its next window. Returns (sum of losses, number of
-        taught outputs)."""
+        taught outputs, last states): the last states (B, H) are each
+        sequence's hidden state at its last true step, as the window that
+        reached it computed it (before that window's update): the state the
+        next window of a longer sequence would start from."""
         total, count = 0.0, 0
         carry = None
-        T = batch.X.shape[1]
         for w in windows(batch, self.cfg.bptt_steps):
             if w.start == 0:  # every sequence is alive in the first window
                 h0, free = self.batch_h0(batch.init, batch.init_mask)
@@ -306,14 +311,12 @@ class Trainer:
                 self.apply(grads)
             total += loss_sum
             count += N
-            if w.end == T:
-                continue
             last = h[:, -1] if w.lengths is None else h[np.arange(h.shape[0]), w.lengths - 1]
             if w.alive is None:
                 carry = np.ascontiguousarray(last)
             else:
                 carry[w.alive] = last
-        return total, count
+        return total, count, carry
 
 
 def _row_weights(weight, rows, n_steps, vmask):
@@ -339,17 +342,20 @@ def _row_weights(weight, rows, n_steps, vmask):
 # --------------------------------------------------------------------------
 
 def _train_epoch(trainer, train, rng, owner, epoch, verbose):
-    """One pass over the shuffled mini-batches: (sum of losses, taught outputs)."""
+    """One pass over the shuffled mini-batches: (sum of losses, taught outputs,
+    last states (n, H) in the order of train's sequences)."""
     n = train.n
     bs = min(trainer.cfg.batch_size, n)
     n_batches = -(-n // bs)
     perm = rng.permutation(n)
     loss_total, count = 0.0, 0
+    states = None
     bar = _ProgressBar(n_batches) if verbose >= 2 else None
     for j in range(n_batches):
-        batch = train.take(perm[j * bs:(j + 1) * bs])
+        idx = perm[j * bs:(j + 1) * bs]
+        batch = train.take(idx)
         try:
-            loss_sum, N = trainer.train_batch(batch)
+            loss_sum, N, last = trainer.train_batch(batch)
         except NonFiniteLossError as exc:
             if bar is not None:
                 bar.close()
@@ -361,11 +367,14 @@ def _train_epoch(trainer, train, rng, owner, epoch, verbose):
             ) from None
         loss_total += loss_sum
         count += N
+        if states is None:
+            states = np.empty((n, last.shape[1]), dtype=last.dtype)
+        states[idx] = last
         if bar is not None:
             bar.update(j + 1)
     if bar is not None:
         bar.close()
-    return loss_total, count
+    return loss_total, count, states
 
 
 def _update_no_improvement_count(est, cfg, early, loss, score, count):
@@ -402,8 +411,10 @@ def run_epochs(est, trainer, train, val, rng, n_epochs, incremental, score):
     owner = type(est).__name__
     for _ in range(n_epochs):
         t0 = time.perf_counter()
-        loss_total, count = _train_epoch(trainer, train, rng, owner, est.n_iter_ + 1,
-                                         cfg.verbose)
+        loss_total, count, states = _train_epoch(trainer, train, rng, owner,
+                                                 est.n_iter_ + 1, cfg.verbose)
+        if incremental:
+            est.last_state_ = states
         loss = loss_total / (count if count > 0 else 1) + trainer.penalty()
         est.loss_curve_.append(loss)
         est.n_iter_ += 1

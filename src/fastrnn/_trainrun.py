@@ -21,7 +21,7 @@ from ._chartext import CLIError
 
 __all__ = ["PROGRESS_FORMAT", "Progress", "fmt_rate", "fmt_secs", "progress_path",
            "check_writable", "Interrupt", "text_digest", "read_progress", "encode_carry",
-           "decode_carry"]
+           "decode_carry", "KernelRate"]
 
 PROGRESS_FORMAT = "fastrnn train progress"
 MAX_PROGRESS_BYTES = 1 << 24
@@ -188,3 +188,42 @@ def decode_carry(data, dtype, shape):
         return None
     return carry if np.isfinite(carry).all() else None
 
+
+
+class KernelRate:
+    """The bare kernels' training rate beside the main job's (``fastrnn train
+    --profile``): after each training call, one forward + backward window of
+    the public :func:`fastrnn.forward` / :func:`fastrnn.backward` at the run's
+    sizes (the call's first window of ids, the model's current weights, its
+    carried state), timed. Interleaved so that both rates see the same load;
+    the run's clock leaves this time out."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.chars = 0
+        self._dh = None
+
+    def measure(self, model, ids, h0):
+        from . import functional
+
+        ids = np.ascontiguousarray(ids)
+        W_xh, W_hh, b = model.W_xh_, model.W_hh_, model.b_
+        shape = ids.shape + (W_hh.shape[0],)
+        if self._dh is None or self._dh.shape != shape:
+            self._dh = np.full(shape, 1e-3, dtype=W_hh.dtype)
+        start = time.perf_counter()
+        h = functional.forward(ids, W_xh, W_hh, b, h0, activation=model.activation)
+        functional.backward(ids, h, self._dh, W_xh, W_hh, h0, activation=model.activation)
+        self.seconds += time.perf_counter() - start
+        self.chars += ids.size
+
+    def report(self, run_chars, elapsed):
+        """The two rates and their ratio, one line."""
+        if not self.seconds or not elapsed:
+            return "profile: no complete training call to compare"
+        bare = self.chars / self.seconds
+        main = run_chars / elapsed
+        return (f"profile: the main job {fmt_rate(main)} chars/s; the bare kernels "
+                f"(forward + backward, same sizes) {fmt_rate(bare)} chars/s, measured "
+                f"between its calls: the main job runs at {main / bare:.0%} of the "
+                f"kernels' rate")

@@ -42,13 +42,12 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, bench
-from . import functional as _F
 from . import io as _io
 from ._chartext import (CLIError, decode, default_prime, default_text, encode, load_text,
                         unigram_entropy)
 from ._trainrun import (PROGRESS_FORMAT, Interrupt, Progress, check_writable, decode_carry,
-                        encode_carry, fmt_rate, fmt_secs, progress_path, read_progress,
-                        text_digest)
+                        KernelRate, encode_carry, fmt_rate, fmt_secs, progress_path,
+                        read_progress, text_digest)
 
 __all__ = ["main", "load_text", "default_text", "generate", "bits_per_char",
            "unigram_entropy", "CLIError"]
@@ -143,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=_positive_float, default=20.0, metavar="S",
                    help="print a short sample and the held-out bits/char every S "
                         "seconds (default 20)")
+    t.add_argument("--profile", action="store_true",
+                   help="also time the bare kernels (forward + backward of one window at "
+                        "the same sizes) between training calls, and print their rate "
+                        "beside the training rate")
     t.add_argument("--checkpoint-every", type=_positive_float, default=30.0, metavar="S",
                    help="save a checkpoint every S seconds (default 30)")
 
@@ -175,33 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
 # The model: evaluation and sampling on its fitted weights
 # --------------------------------------------------------------------------
 
-def _weights(model):
-    return model.W_xh_, model.W_hh_, model.b_, model.W_hy_, model.b_y_
-
-
-def _start_state(model, batch: int):
-    h0 = getattr(model, "h0_", None)
-    H = model.W_hh_.shape[0]
-    if h0 is None:
-        return np.zeros((batch, H), dtype=model.W_hh_.dtype)
-    return np.repeat(h0[None], batch, axis=0)
-
-
 def bits_per_char(model, ids: np.ndarray, chunk: int = 4096) -> float:
     """Mean cross-entropy in bits of predicting ids[t + 1] from ids[:t + 1],
-    one stream from the model's initial state."""
-    W_xh, W_hh, b, W_hy, b_y = _weights(model)
-    x = np.asarray(ids[:-1], dtype=np.intp)[None]
+    one stream from the model's start state: the model's public
+    predict_proba over chunks of the text, the state carried from chunk to
+    chunk (the same numbers as one call on the whole text)."""
+    x = np.asarray(ids[:-1], dtype=np.intp)
     target = np.asarray(ids[1:], dtype=np.intp)
-    h = _F.forward(x, W_xh, W_hh, b, _start_state(model, 1),
-                   activation=model.activation)[0]
+    state = None
     total = 0.0
-    for s in range(0, h.shape[0], chunk):
-        z = (h[s:s + chunk] @ W_hy + b_y).astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        tg = target[s:s + chunk]
-        total -= logp[np.arange(tg.size), tg].sum()
+    for s in range(0, x.size, chunk):
+        p, state = model.predict_proba(x[None, s:s + chunk], initial_state=state,
+                                       return_state=True)
+        picked = p[0, np.arange(p.shape[1]), target[s:s + chunk]].astype(np.float64)
+        # (a probability that underflowed to 0 counts as the smallest normal one)
+        total -= np.log(np.maximum(picked, np.finfo(p.dtype).tiny)).sum()
     return total / target.size / math.log(2)
 
 
@@ -300,6 +291,7 @@ class _TrainRun:
         self.run_chars = 0
         self.smooth = None  # running mean of the training loss (nats)
         self.val_bpc = state.get("val_bits_per_char") if state else None
+        self.kernel_rate = KernelRate() if args.profile else None
 
     def _open_model(self):
         """(model or None, vocabulary, progress state or None)."""
@@ -451,23 +443,21 @@ class _TrainRun:
     def step(self):
         """One partial_fit call on the next chunk of the streams; returns the
         characters it trained on."""
-        model, seq_len = self.model, self.seq_len
+        model = self.model
         s = self.starts[self.call]
         e = min(s + self.chunk, self.L)
         X, Y = self.X_all[:, s:e], self.Y_all[:, s:e]
+        carry = self.carry
         if not hasattr(model, "W_hh_"):
             model.partial_fit(X, Y, classes=self.vocab)
         else:
-            model.partial_fit(X, Y, initial_state=self.carry)
-        # The state carried into the next call. Within a call the
-        # estimator carries it exactly; across calls it is recomputed
-        # over the call's last window only, from zeros, with the updated
-        # weights: an approximation (a state forgets most of what it saw
-        # a window ago) that costs 1/per_call of rerunning the call.
-        w0 = max(s, e - seq_len)
-        h0 = self.carry if w0 == s and self.carry is not None else None
-        self.carry = _F.forward(self.X_all[:, w0:e], model.W_xh_, model.W_hh_, model.b_, h0,
-                                activation=model.activation)[:, -1].copy()
+            model.partial_fit(X, Y, initial_state=carry)
+        if self.kernel_rate is not None:
+            self.kernel_rate.measure(model, X[:, :self.seq_len], carry)
+        # The state carried into the next call: the streams' states at the
+        # call's last step, as training computed them (exactly what one long
+        # call would have carried into its next window).
+        self.carry = model.last_state_
         loss = model.loss_curve_[-1]
         self.smooth = loss if self.smooth is None else 0.9 * self.smooth + 0.1 * loss
         done = self.batch * (e - s)
@@ -491,7 +481,7 @@ class _TrainRun:
         """Train until a limit, Ctrl-C or the end; samples and checkpoints on the way."""
         args, started = self.args, self.started
         last_sample = last_ckpt = started
-        while not self._done(time.monotonic() - started, stop):
+        while not self._done(self.elapsed(), stop):
             # (at least one call runs, whatever the limits)
             done = self.step()
             now = time.monotonic()
@@ -504,8 +494,13 @@ class _TrainRun:
             if now - last_ckpt >= args.checkpoint_every or self.run_chars == done:
                 self.save()
                 last_ckpt = time.monotonic()
-            self.prog.update(self.status(time.monotonic() - started),
+            self.prog.update(self.status(self.elapsed()),
                              force=self.run_chars == done)
+
+    def elapsed(self):
+        """Seconds of this run, less the time --profile spends on the bare kernels."""
+        spent = self.kernel_rate.seconds if self.kernel_rate is not None else 0.0
+        return time.monotonic() - self.started - spent
 
     def run(self) -> int:
         self.started = time.monotonic()
@@ -515,7 +510,7 @@ class _TrainRun:
                 self._loop(stop)
             except KeyboardInterrupt:  # a second Ctrl-C: stop now
                 self.interrupted = True
-            elapsed = time.monotonic() - self.started
+            elapsed = self.elapsed()
             if not hasattr(self.model, "W_hh_"):  # stopped before the first step
                 self.prog.clear()
                 print("fastrnn: interrupted before training started; nothing saved",
@@ -542,6 +537,8 @@ class _TrainRun:
         print(f"held-out bits/char: {self.val_bpc:.3f} (unigram entropy of the held-out "
               f"text: {self.val_entropy:.3f} bits/char)")
         print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
+        if self.kernel_rate is not None:
+            print(self.kernel_rate.report(run_chars, elapsed))
         self.show_sample("sample")
         return 0
 

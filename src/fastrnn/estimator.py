@@ -197,7 +197,17 @@ _ATTRS_DOC = """
         Lowest ``loss_curve_`` value (without early stopping).
     n_iter_ : int
         Number of epochs run (``fit`` and ``partial_fit`` calls add up with
-        ``warm_start`` / ``partial_fit``).%(extra)s
+        ``warm_start`` / ``partial_fit``).
+    last_state_ : ndarray (n_sequences, n_hidden)
+        Set by ``partial_fit`` (``fit`` removes it; not saved by ``save``):
+        each sequence's hidden state at its last true step, as training
+        computed it (with truncated BPTT, by the window that reached that
+        step, before its update). It is the state the next window would have
+        started from: ``partial_fit(X2, y2, initial_state=last_state_)`` on
+        the continuations X2 of the same sequences trains exactly as one
+        ``partial_fit`` on the joined sequences would, window for window
+        (when ``bptt_steps`` divides X's steps and the mini-batches are the
+        same). This is how a long stream is trained in pieces.%(extra)s
 
     Notes
     -----

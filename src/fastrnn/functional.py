@@ -137,6 +137,103 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     return out
 
 
+# --------------------------------------------------------------------------
+# Internal interface of fastrnn._training: arrays the caller already checked
+# --------------------------------------------------------------------------
+# The estimators train on private, C-contiguous copies of checked data (ids
+# in range, lengths in 1..T, finite floats) and on their own weights, window
+# after window. forward/backward would check all of it again and copy ids
+# and lengths at every window; these entries take the arrays as they are.
+# Only what decides memory is compared, at the cost of a few tuple
+# comparisons: the shapes against each other (the kernels' typed arguments
+# refuse a wrong dtype or layout). Ids and lengths must be the caller's own
+# checked copies. Nothing scans for NaN or inf: the trainer detects
+# divergence itself, from the loss, the gradient norm and the updated
+# weights.
+
+def _trusted_shapes(x, W_xh, W_hh, h0, lengths):
+    """(B, T, D, H, ids?) after comparing the shapes that decide memory."""
+    H = W_hh.shape[0]
+    D = W_xh.shape[0]
+    ids = x.ndim == 2
+    B, T = x.shape[:2]
+    if (W_hh.shape != (H, H) or W_xh.shape != (D, H) or (not ids and x.shape[2] != D)
+            or (h0 is not None and h0.shape != (B, H))
+            or (lengths is not None and lengths.shape != (B,))):
+        raise ValueError("trusted_forward/backward: inconsistent shapes")
+    return B, T, D, H, ids
+
+
+def trusted_forward(x, W_xh, W_hh, b, h0, activation, lengths):
+    """:func:`forward` on checked arrays (see above): x float (B, T, D) or
+    intp ids (B, T); h0 None or (B, H); lengths None or intp (B,)."""
+    B, T, D, H, ids = _trusted_shapes(x, W_xh, W_hh, h0, lengths)
+    if b.shape != (H,):
+        raise ValueError("trusted_forward: inconsistent shapes")
+    dt = W_hh.dtype
+    h = np.empty((B, T, H), dtype=dt)
+    kernels._forward[_SPECIALIZATION[dt]](
+        None if ids else x, x if ids else None, W_xh, W_hh, b, h0, lengths, h,
+        ACTIVATION_CODES[activation], _n_threads(B, T, 0 if ids else D, H, dt))
+    return h
+
+
+def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths):
+    """:func:`backward` on checked arrays (see above), with h0 None or (B, H):
+    dh0 comes back per sequence."""
+    B, T, D, H, ids = _trusted_shapes(x, W_xh, W_hh, h0, lengths)
+    if h.shape != (B, T, H) or dh.shape != (B, T, H):
+        raise ValueError("trusted_backward: inconsistent shapes")
+    dt = W_hh.dtype
+    da = np.empty((B, T, H), dtype=dt)
+    dx = None if ids else np.empty((B, T, D), dtype=dt)
+    dW_xh = np.empty((D, H), dtype=dt)
+    dW_hh = np.empty((H, H), dtype=dt)
+    db = np.empty(H, dtype=dt)
+    dh0 = None if h0 is None else np.empty((B, H), dtype=dt)
+    kernels._backward[_SPECIALIZATION[dt]](
+        None if ids else x, x if ids else None, h, dh, W_xh, W_hh, h0, lengths,
+        da, dx, dW_xh, dW_hh, db, dh0, ACTIVATION_CODES[activation],
+        _n_threads(B, T, 0 if ids else D, H, dt, backward=True))
+    return Gradients(dx, dW_xh, dW_hh, db, dh0)
+
+
+# Internal interface of fastrnn.losses and fastrnn.optim: one pass each where
+# NumPy needs several (see _kernels_train.pxi). Both check what decides
+# memory (dtypes, layouts, lengths, the class indices' range).
+
+def softmax_xent(z, targets, scale, col_sums):
+    """Softmax cross-entropy of logits z (N, C), C-contiguous float32/float64,
+    with class indices targets (N,) in 0..C-1: z <- scale * (softmax(z) -
+    onehot(targets)) in place, col_sums (C,) <- its column sums; returns the
+    sum of -log softmax(z)[target] over the rows (a Python float)."""
+    N, C = z.shape
+    targets = np.ascontiguousarray(targets)
+    if (targets.dtype != np.intp or targets.shape != (N,) or col_sums.shape != (C,)
+            or z.dtype not in _SPECIALIZATION or col_sums.dtype != z.dtype):
+        raise ValueError("softmax_xent: inconsistent arguments")
+    if N == 0:
+        col_sums[...] = 0
+        return 0.0
+    if int(targets.min()) < 0 or int(targets.max()) >= C:
+        raise ValueError(f"softmax_xent: class indices must lie in 0..{C - 1}")
+    n_threads = threads_for(N * C * 8 * _WORK_WEIGHT[z.dtype], PRODUCT_WORK_PER_THREAD)
+    return kernels._softmax_xent[_SPECIALIZATION[z.dtype]](
+        z, targets, z.dtype.type(scale), col_sums, n_threads)
+
+
+def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size):
+    """One Adam update in place of p and its moments m, v from gradient g (see
+    :class:`fastrnn.optim.Adam`): C-contiguous arrays of one shape and dtype."""
+    if not (p.shape == g.shape == m.shape == v.shape
+            and p.dtype == g.dtype == m.dtype == v.dtype and p.dtype in _SPECIALIZATION
+            and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+        raise ValueError("adam_update: inconsistent arguments")
+    kernels._adam[_SPECIALIZATION[p.dtype]](
+        p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
+        beta1, beta2, inv_sqrt_bc2, eps, step_size)
+
+
 def _work_inputs(a) -> int:
     """D for the thread rule: 0 for integer ids, whose projection is a lookup."""
     return 0 if a.ids is not None else a.shape[2]

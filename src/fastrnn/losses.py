@@ -189,14 +189,15 @@ class SquaredError:
     name = "squared_error"
 
     @staticmethod
-    def loss_grad(out, targets, scale, mask=None):
+    def loss_grad(out, targets, scale, mask=None, col_sums=None):
         """Return ``(sum of losses, scale * d(sum)/d(out))``.
 
         ``out`` (N, k) is overwritten by the gradient. ``mask`` (N, k) bool,
         optional: only those values are taught (the others take no loss and no
         gradient); each output's loss is then the sum of its taught squared
         errors divided by k, so that dividing the sum by (taught values / k)
-        gives the mean over taught values.
+        gives the mean over taught values. ``col_sums`` (k,), optional,
+        receives the column sums of the gradient.
         """
         k = out.shape[1]
         diff = np.subtract(out, targets, out=out)
@@ -205,6 +206,8 @@ class SquaredError:
         flat = diff.ravel()
         loss_sum = float(np.dot(flat, flat)) / k
         diff *= 2.0 * scale / k
+        if col_sums is not None:
+            diff.sum(axis=0, out=col_sums)
         return loss_sum, diff
 
 
@@ -219,26 +222,22 @@ class SoftmaxCrossEntropy:
     name = "log_loss"
 
     @staticmethod
-    def loss_grad(out, targets, scale, mask=None):
+    def loss_grad(out, targets, scale, mask=None, col_sums=None):
         """Return ``(sum of losses, scale * d(sum)/d(out))``.
 
         ``out`` (N, C) holds logits and is overwritten by the gradient;
         ``targets`` (N,) holds class indices. ``mask`` must be None (a target
-        mask selects whole outputs, through ``rows``).
+        mask selects whole outputs, through ``rows``). ``col_sums`` (C,),
+        optional, receives the column sums of the gradient. One pass of the
+        kernels over each row (the row maximum, the exponentials, their sum,
+        the loss and the gradient), the sums in double.
         """
         if mask is not None:
             raise ValueError("SoftmaxCrossEntropy takes no value mask")
-        N = out.shape[0]
-        out -= out.max(axis=1, keepdims=True)  # shifted logits, max 0
-        rows = np.arange(N)
-        picked = out[rows, targets]
-        np.exp(out, out=out)
-        norm = out.sum(axis=1, keepdims=True)
-        # -log softmax[y] = log(sum exp(shifted)) - shifted[y]
-        loss_sum = float(np.log(norm).sum(dtype=np.float64) - picked.sum(dtype=np.float64))
-        out /= norm  # softmax
-        out[rows, targets] -= 1.0
-        out *= scale
+        out = np.ascontiguousarray(out)
+        sums = col_sums if col_sums is not None else np.empty(out.shape[1], out.dtype)
+        loss_sum = functional.softmax_xent(out, np.asarray(targets, dtype=np.intp), scale,
+                                           sums)
         return loss_sum, out
 
 
@@ -275,9 +274,10 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
     hs = hflat if rows is None else hflat[rows]
     k = targets.shape[1] if targets.ndim == 2 else None
     out = readout(hs, W_hy, b_y, k)
-    loss_sum, dout = loss.loss_grad(out, targets, scale, mask)
+    db_y = None if W_hy is None else np.empty(out.shape[1], dtype=out.dtype)
+    loss_sum, dout = loss.loss_grad(out, targets, scale, mask, db_y)
     if W_hy is None:  # the outputs are units 0..k-1
-        dW_hy = db_y = None
+        dW_hy = None
         if k == H:
             dhs = dout
         else:
@@ -285,7 +285,6 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
             dhs[:, :k] = dout
     else:
         dW_hy = matmul_tn(hs, dout)
-        db_y = dout.sum(axis=0)
         dhs = matmul_nt(dout, W_hy)
     if rows is None:
         dh = dhs.reshape(B, T, H)

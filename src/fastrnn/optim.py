@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from . import functional
+
 __all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "sum_of_squares",
            "OPTIMIZERS", "DEFAULT_MOMENTUM"]
 
@@ -236,6 +238,9 @@ class Adam(Optimizer):
             p = params[key]
             m = self._slot(key, p, "m")
             v = self._slot(key, p, "v")
+            if _fused(p, g, m, v):  # the same steps in one pass, the same bits
+                functional.adam_update(p, g, m, v, b1, b2, inv_sqrt_bc2, self.eps, step_size)
+                continue
             tmp = self._scratch(key, p)
             # in place, with one scratch array: no allocation per step
             m *= b1
@@ -251,6 +256,16 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
+
+def _fused(p, g, m, v):
+    """Whether the kernels' one-pass update applies: C-contiguous float32 or
+    float64 arrays of one dtype and shape (as the estimators' always are)."""
+    return (p.dtype in _FUSED_DTYPES and p.dtype == g.dtype == m.dtype == v.dtype
+            and p.shape == g.shape and p.flags.c_contiguous and g.flags.c_contiguous
+            and m.flags.c_contiguous and v.flags.c_contiguous)
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam}
 #: SGD's momentum in make_optimizer and the estimators (the SGD class's own
