@@ -227,9 +227,8 @@ class Trainer:
         if N == 0:
             return h, 0.0, 0, None
         W_hy = p.get("W_hy")
-        scale = 1.0 / N if row_w is None else (row_w / N)[:, None]
         loss_sum, dh, dW_hy, db_y = _losses.output_loss(
-            h, rows, targets, W_hy, p.get("b_y"), self.loss, scale, vmask)
+            h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask, row_w)
         if row_w is not None and math.isfinite(loss_sum):
             loss_sum = float(np.dot(row_w, _losses.output_losses(
                 h, rows, targets, W_hy, p.get("b_y"), self.loss, vmask)))
