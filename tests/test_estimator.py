@@ -324,8 +324,11 @@ def test_float32_and_float64_start_from_the_same_weights():
         assert getattr(a, name).dtype == np.float32
         assert getattr(b, name).dtype == np.float64
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-6)
-    assert a.predict(X).dtype == np.float32
-    assert b.predict(X).dtype == np.float64
+    # predictions come back as float64 whatever the computation dtype; the
+    # float32 model's are float32 values (computed in float32, upcast exactly)
+    pa = a.predict(X)
+    assert pa.dtype == np.float64 and b.predict(X).dtype == np.float64
+    np.testing.assert_array_equal(pa.astype(np.float32), pa)
 
 
 def test_initialization_is_documented_scheme():
@@ -1125,7 +1128,8 @@ def test_bad_X():
         reg.fit(X[:, :0], y[:, :0])
     reg.fit(X.astype(int), y)  # integer input is numeric
     assert reg.W_xh_.dtype == np.float32
-    with pytest.raises(ValueError, match="X has 3 features per step, but RNNRegressor was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but RNNRegressor is expecting 2 "
+                                         "features as input"):
         reg.predict(np.zeros((2, 4, 3)))
     with pytest.raises(ValueError, match="X contains NaN"):
         reg.predict(np.full((2, 4, 2), np.nan))
@@ -1221,3 +1225,118 @@ def test_score_definitions():
     proba = clf.predict_proba(X, lengths=L)
     np.testing.assert_allclose(proba[valid].sum(-1), 1, rtol=1e-5)
     assert (proba[~valid] == 0).all()
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba():
+    rng = np.random.default_rng(40)
+    X = rng.normal(size=(12, 5, 2))
+    y = (np.cumsum(X[:, :, 0], axis=1) > 0).astype(int)
+    lengths = rng.integers(2, 6, size=12)
+    clf = RNNClassifier(n_hidden=4, max_epochs=2, random_state=0).fit(X, y, lengths=lengths)
+    proba = clf.predict_proba(X, lengths=lengths)
+    log_proba, state = clf.predict_log_proba(X, lengths=lengths, return_state=True)
+    assert log_proba.dtype == np.float64 and log_proba.shape == proba.shape
+    valid = np.arange(5)[None, :] < lengths[:, None]
+    np.testing.assert_allclose(np.exp(log_proba[valid]), proba[valid], rtol=1e-6)
+    assert np.isneginf(log_proba[~valid]).all()
+    np.testing.assert_array_equal(state, clf.predict(X, lengths=lengths, return_state=True)[1])
+    # stable where log(predict_proba) underflows
+    big = clf.set_params(output_steps="last")
+    big.W_hy_ *= 1e4
+    assert np.isfinite(big.predict_log_proba(X)).all()
+
+
+def test_convergence_warning_only_when_max_epochs_stops_the_fit():
+    import warnings
+
+    rng = np.random.default_rng(41)
+    X = rng.normal(size=(16, 4, 1))
+    y = np.cumsum(X[..., 0], axis=1) / 3
+    with pytest.warns(fastrnn.ConvergenceWarning, match="max_epochs=3 reached.*training loss"):
+        RNNRegressor(n_hidden=3, max_epochs=3, random_state=0).fit(X, y)
+    with pytest.warns(fastrnn.ConvergenceWarning, match="validation score"):
+        RNNRegressor(n_hidden=3, max_epochs=3, early_stopping=True, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastrnn.ConvergenceWarning)
+        # tol large: after the first epoch the loss never improves by tol, and
+        # the rule stops the fit after n_iter_no_change + 1 more epochs: 4,
+        # also when that is max_epochs itself
+        for max_epochs in (50, 4):
+            reg = RNNRegressor(n_hidden=3, max_epochs=max_epochs, tol=10.0,
+                               n_iter_no_change=2, random_state=0).fit(X, y)
+            assert reg.n_iter_ == 4
+        reg.partial_fit(X, y)  # partial_fit never warns
+
+
+def test_importing_fastrnn_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, fastrnn\n"
+            "X = np.zeros((4, 3, 1)); y = np.zeros((4, 3))\n"
+            "r = fastrnn.RNNRegressor(n_hidden=2, max_epochs=20, tol=10.0, n_iter_no_change=1)\n"
+            "r.fit(X, y).predict(X)\n"
+            "print('sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_errors_in_scikit_learns_words():
+    X, y = small_regression(n=6, T=4, D=2, k=1)
+    reg = RNNRegressor(n_hidden=3, max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        reg.fit(X.astype(complex), y)
+    bad = X.astype(object)
+    bad[0, 0, 0] = {"foo": "bar"}
+    with pytest.raises(TypeError, match="X must be numeric.*argument must be a string or a"):
+        reg.fit(bad, y)
+    reg.fit(X.astype(object), y)  # numbers in an object array are numbers
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        reg.fit(X, None)
+    with pytest.raises(ValueError, match=r"got a 1-D array of shape \(2,\). Reshape your data"):
+        reg.predict(X[0, 0])
+    with pytest.raises(ValueError, match="X has 1 features, but RNNRegressor is expecting 2 "
+                                         "features as input"):
+        reg.score(X[:, :, :1], y)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        RNNClassifier(max_epochs=1).fit(X, np.linspace(0, 1, 24).reshape(6, 4))
+
+
+def test_sparse_input_is_refused_by_name():
+    sparse = pytest.importorskip("scipy.sparse")
+    reg = RNNRegressor(n_hidden=3, max_epochs=1)
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        reg.fit(sparse.csr_matrix(np.ones((4, 3))), np.zeros(4))
+
+
+def test_without_scikit_learn():
+    import subprocess
+    import sys
+
+    # sys.modules["sklearn"] = None makes every import of scikit-learn fail
+    code = """
+import sys, warnings
+sys.modules["sklearn"] = None
+import numpy as np, fastrnn, fastrnn.dask
+assert fastrnn.NotFittedError.__mro__[1:3] == (ValueError, AttributeError)
+assert fastrnn.ConvergenceWarning.__mro__[1] is UserWarning
+X = np.zeros((4, 3, 1)); y = np.zeros((4, 3))
+try:
+    fastrnn.RNNRegressor().predict(X)
+except fastrnn.NotFittedError as exc:
+    print("NotFittedError:", exc)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fastrnn.RNNRegressor(n_hidden=2, max_epochs=2).fit(X, y, sample_weight=[1, 2, 0, 1])
+print([w.category.__name__ for w in caught])
+try:
+    fastrnn.RNNRegressor().set_fit_request(lengths=True)
+except RuntimeError as exc:
+    print("RuntimeError:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0].startswith("NotFittedError: This RNNRegressor instance is not fitted yet")
+    assert out[1] == "['ConvergenceWarning']"
+    assert out[2].startswith("RuntimeError: set_fit_request is only available when")

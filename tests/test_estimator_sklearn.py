@@ -123,3 +123,122 @@ def test_pipeline_last_step():
     assert clone(pipe)[-1].get_params()["max_epochs"] == 2
     grid = GridSearchCV(pipe, {"rnn__n_hidden": [3, 6]}, cv=2).fit(X, y)
     assert grid.best_estimator_[-1].n_hidden in (3, 6)
+
+
+# ------------------------------------------------------- scikit-learn's classes
+
+def test_exceptions_and_warnings_are_scikit_learns():
+    import fastrnn
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+
+    assert issubclass(fastrnn.NotFittedError, sklearn.exceptions.NotFittedError)
+    assert issubclass(fastrnn.NotFittedError, ValueError)
+    assert issubclass(fastrnn.ConvergenceWarning, ConvergenceWarning)
+    assert issubclass(fastrnn.DataConversionWarning, DataConversionWarning)
+    X, y = filter_task(10, 4, 0)
+    with pytest.raises(sklearn.exceptions.NotFittedError, match="not fitted yet"):
+        RNNRegressor().predict(X)
+    with pytest.warns(ConvergenceWarning, match="max_epochs=2 reached"):
+        RNNRegressor(n_hidden=3, max_epochs=2).fit(X, y)
+
+
+def test_classifier_refuses_continuous_labels():
+    X, _ = filter_task(30, 4, 0)
+    y = np.linspace(0, 1, 30)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        RNNClassifier(output_steps="last", max_epochs=1).fit(X, y)
+    # floats with integral values are labels
+    clf = RNNClassifier(output_steps="last", max_epochs=1).fit(X, (y > 0.5).astype(float))
+    assert clf.classes_.tolist() == [0.0, 1.0]
+
+
+def test_classifier_ravels_a_column_vector_y():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, labels = first_symbol_task(30, 4, 0)
+    kw = dict(n_hidden=4, output_steps="last", max_epochs=2, random_state=0)
+    with pytest.warns(DataConversionWarning, match="A column-vector y was passed"):
+        a = RNNClassifier(**kw).fit(X, labels[:, None])
+    b = RNNClassifier(**kw).fit(X, labels)
+    np.testing.assert_array_equal(a.W_hh_, b.W_hh_)
+    with pytest.warns(DataConversionWarning, match="a 2d array was expected"):
+        RNNClassifier(**dict(kw, output_steps="all")).fit(
+            X, np.repeat(labels[:, None, None], 4, axis=1))
+
+
+# ------------------------------------------------------------ metadata routing
+
+@pytest.fixture
+def routing():
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield
+
+
+def test_grid_search_routes_lengths_with_routing_enabled(routing):
+    X, y = filter_task(90, 10, 4)
+    L = np.random.default_rng(0).integers(5, 11, size=90)
+    est = RNNRegressor(n_hidden=8, learning_rate=0.02, max_epochs=6, random_state=0)
+    with pytest.raises(sklearn.exceptions.UnsetMetadataPassedError, match="lengths"):
+        GridSearchCV(est, {"n_hidden": [4, 8]}, cv=3).fit(X, y, lengths=L)
+    est.set_fit_request(lengths=True).set_score_request(lengths=True)
+    grid = GridSearchCV(est, {"n_hidden": [4, 8]}, cv=KFold(3)).fit(X, y, lengths=L)
+    # the folds' fits and scores got their own rows of L
+    for i, (train, test) in enumerate(KFold(3).split(X)):
+        fold = clone(est).set_params(**grid.best_params_).fit(X[train], y[train],
+                                                              lengths=L[train])
+        assert grid.cv_results_[f"split{i}_test_score"][grid.best_index_] == fold.score(
+            X[test], y[test], lengths=L[test])
+    assert grid.best_estimator_.get_metadata_routing().fit.requests["lengths"] is True
+
+
+def test_cross_validate_routes_sample_weight_and_lengths(routing):
+    from sklearn.model_selection import cross_validate
+
+    X, y = filter_task(60, 8, 5)
+    L = np.random.default_rng(1).integers(4, 9, size=60)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, size=60)
+    est = RNNRegressor(n_hidden=6, max_epochs=4, random_state=0)
+    est.set_fit_request(lengths=True, sample_weight=True)
+    est.set_score_request(lengths=True, sample_weight=True)
+    res = cross_validate(est, X, y, cv=KFold(2), params={"lengths": L, "sample_weight": w})
+    train, test = next(iter(KFold(2).split(X)))
+    fold = clone(est).fit(X[train], y[train], lengths=L[train], sample_weight=w[train])
+    assert res["test_score"][0] == fold.score(X[test], y[test], lengths=L[test],
+                                              sample_weight=w[test])
+
+
+def test_pipeline_routes_to_the_classifier(routing):
+    X, labels = first_symbol_task(60, 6, 6)
+    L = np.full(60, 6)
+    L[:20] = 3
+    clf = RNNClassifier(n_hidden=6, output_steps="last", max_epochs=3, random_state=0)
+    clf.set_fit_request(lengths=True).set_predict_proba_request(lengths=True)
+    clf.set_predict_log_proba_request(lengths=True).set_predict_request(lengths="L")
+    pipe = Pipeline([("scale", FunctionTransformer(_scale)), ("rnn", clf)])
+    pipe.fit(X, labels, lengths=L)
+    direct = clone(clf).fit(_scale(X), labels, lengths=L)
+    np.testing.assert_array_equal(pipe.predict_proba(X, lengths=L),
+                                  direct.predict_proba(_scale(X), lengths=L))
+    np.testing.assert_array_equal(pipe.predict_log_proba(X, lengths=L),
+                                  direct.predict_log_proba(_scale(X), lengths=L))
+    np.testing.assert_array_equal(pipe.predict(X, L=L), direct.predict(_scale(X), lengths=L))
+
+
+def test_requests_survive_clone_and_need_routing():
+    est = RNNRegressor()
+    with pytest.raises(RuntimeError, match="enable_metadata_routing=True"):
+        est.set_fit_request(lengths=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        est.set_fit_request(lengths=True, initial_state=False, target_mask="mask")
+        with pytest.raises(TypeError, match="unexpected keyword"):
+            est.set_predict_request(target_mask=True)
+        copy = clone(est)
+        req = copy.get_metadata_routing()
+        assert req.fit.requests["lengths"] is True
+        assert req.fit.requests["initial_state"] is False
+        assert req.fit.requests["target_mask"] == "mask"
+        assert req.score.requests["sample_weight"] is None
+        est.set_partial_fit_request(sample_weight=True)
+        assert est.get_metadata_routing().partial_fit.requests["sample_weight"] is True
+        assert est.get_metadata_routing().fit.requests["lengths"] is True  # kept
+        assert not hasattr(RNNRegressor(), "set_predict_proba_request")

@@ -660,7 +660,7 @@ def test_step_errors():
         reg.step(X, np.zeros((3, 4)))
     with pytest.raises(ValueError, match="state contains NaN"):
         reg.step(X, np.full((3, 3), np.nan))
-    with pytest.raises(ValueError, match="X has 1 features per step"):
+    with pytest.raises(ValueError, match="X has 1 features, but RNNRegressor is expecting 2"):
         reg.step(X[:, :, :1])
     with pytest.raises(ValueError, match="n_sequences must be an integer >= 1"):
         reg.start_state(0)

@@ -78,6 +78,12 @@ def _check_sampling(ns, lines):
     assert "hello" in sample                                 # the text's words come back
 
 
+def _check_routing(ns, lines):
+    assert lines[-1].startswith("{'n_hidden': 12}")              # the larger net wins
+    assert float(lines[-1].split()[-1]) > 0.5                    # mean R^2 of the folds
+    assert ns["grid"].best_estimator_.get_metadata_routing().fit.requests["lengths"]
+
+
 # Each README example states a result (printed, or in a comment): a marker of
 # its code, and the check of what the text says.
 CHECKS = {
@@ -88,6 +94,7 @@ CHECKS = {
     "net.fit(np.zeros((300, T, 0)), y, initial_state=S)": _check_attractor,
     "target_mask=taught": _check_target_mask,
     "clf.step(sym, state, return_proba=True)": _check_sampling,
+    "GridSearchCV(est, {\"n_hidden\": [2, 12]}, cv=3).fit(X, y, lengths=L)": _check_routing,
 }
 
 

@@ -8,7 +8,8 @@ has the same functions in plain NumPy.
 from ._threads import get_num_threads, threads  # first: it loads the kernels
 from . import reference
 from .functional import Gradients, backward, forward
-from .estimator import NotFittedError, RNNClassifier, RNNRegressor, load
+from . import _sklearn
+from .estimator import RNNClassifier, RNNRegressor, load
 from .io import ModelFileError, ModelFileWarning
 
 __version__ = "0.1.0"
@@ -24,7 +25,18 @@ __all__ = [
     "RNNClassifier",
     "load",
     "NotFittedError",
+    "ConvergenceWarning",
+    "DataConversionWarning",
     "ModelFileError",
     "ModelFileWarning",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    # NotFittedError, ConvergenceWarning, DataConversionWarning: subclasses of
+    # scikit-learn's classes when it is installed, built on first use so that
+    # importing fastrnn does not import scikit-learn (see fastrnn._sklearn).
+    if name in _sklearn.EXCEPTIONS:
+        return _sklearn.exception_class(name)
+    raise AttributeError(f"module 'fastrnn' has no attribute {name!r}")

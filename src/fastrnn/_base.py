@@ -30,7 +30,7 @@ Integer-id inputs X (n, T) go to the functional layer as they are (a row
 lookup into ``W_xh_``); :meth:`BaseRNN.step` advances a fitted model chunk by chunk.
 
 Internal interface of :mod:`fastrnn.estimator`: :class:`BaseRNN`,
-:class:`NotFittedError`, :func:`with_threads`.
+:func:`with_threads`.
 """
 
 from __future__ import annotations
@@ -41,27 +41,20 @@ import math
 import numpy as np
 
 from . import _data, _persist, _threads, _training
+from ._sklearn import RoutingMixin, exception_class
 from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
 from ._params import ParamsMixin, check_int, make_rng
 from ._validation import ACTIVATION_CODES, ACTIVATIONS
 
-__all__ = ["BaseRNN", "NotFittedError", "with_threads", "SMALL_STEP"]
+__all__ = ["BaseRNN", "with_threads", "SMALL_STEP"]
 
 # predict runs the recurrence over at most this many hidden-state values at once
 PREDICT_CHUNK_VALUES = 1 << 22
 # step() on at most this many (sequence, step) pairs reads the weights in
 # place instead of packing them (BaseRNN._step_small).
 SMALL_STEP = 32
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``.
-
-    Subclasses both ValueError and AttributeError, like
-    ``sklearn.exceptions.NotFittedError``.
-    """
 
 
 def with_threads(method):
@@ -76,7 +69,7 @@ def with_threads(method):
     return wrapper
 
 
-class BaseRNN(ParamsMixin):
+class BaseRNN(ParamsMixin, RoutingMixin):
     """Shared machinery of RNNRegressor and RNNClassifier."""
 
     _loss = None  # losses.SquaredError or losses.SoftmaxCrossEntropy
@@ -141,7 +134,7 @@ class BaseRNN(ParamsMixin):
 
     def _check_fitted(self):
         if not self._is_fitted():
-            raise NotFittedError(
+            raise exception_class("NotFittedError")(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
@@ -158,12 +151,13 @@ class BaseRNN(ParamsMixin):
                                     n_features=self.n_features_in_ if fitted else None)
 
     def _prepare(self, X, y, lengths, initial_state, initial_state_mask, target_mask, cfg,
-                 *, fitted, classes=None):
+                 *, fitted, classes=None, sample_weight=None):
         """Checked Batch for training (sets classes_ when fitting from scratch)."""
         data = self._prepare_inputs(X, lengths, initial_state, initial_state_mask, cfg.dtype,
                                     cfg.n_hidden, fitted, cfg.n_symbols)
         self._add_targets(data, y, target_mask, cfg.output_steps, cfg.dtype, fitted=fitted,
                           classes=classes)
+        data.weight = _data.check_sample_weight(sample_weight, data.n)
         if not cfg.readout:
             _data.check_unit_targets(type(self).__name__, data, cfg.n_hidden, cfg.activation)
         return data
@@ -174,6 +168,9 @@ class BaseRNN(ParamsMixin):
 
         raw: for score, a classifier's labels are kept as they are (not encoded).
         """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None")
         def encode(y, n, T, lengths, valid, vmask):
             return self._encode_targets(y, n, T, lengths, output_steps, valid, dtype,
                                         fitted=fitted, classes=classes, vmask=vmask, raw=raw)
@@ -210,8 +207,8 @@ class BaseRNN(ParamsMixin):
         o = type(self).__name__
         if X is not None and X.ndim == 3 and X.shape[2] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[2]} features per step, but {o} was fitted with "
-                f"{self.n_features_in_}"
+                f"X has {X.shape[2]} features, but {o} is expecting {self.n_features_in_} "
+                "features as input (features per step, as in fit)"
             )
         if cfg.n_symbols is not None and cfg.n_symbols != self.n_features_in_:
             raise ValueError(
@@ -257,39 +254,41 @@ class BaseRNN(ParamsMixin):
         return _data.compose_h0(base, init, mask, dt)
 
     def _objective(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-                   target_mask=None):
+                   target_mask=None, sample_weight=None):
         """Objective of one mini-batch (all of X, full BPTT) and its gradients.
 
         The training objective of a mini-batch: mean loss over the taught
         outputs plus ``0.5 * alpha * |W|^2``. For tests (finite differences):
         grads also holds ``"initial_state"``, the gradient w.r.t. the
         initial_state argument (n, H) (zero at units it does not set), when
-        one is given.
+        one is given. With sample_weight, the loss of each taught output is
+        weighted by its sequence's weight and the mean is over the weights.
         """
         self._check_fitted()
         cfg = self._check_hyperparameters()
         data = self._prepare(X, y, lengths, initial_state, initial_state_mask, target_mask,
-                             cfg, fitted=True)
+                             cfg, fitted=True, sample_weight=sample_weight)
         return _training.Trainer(self._params(), self._loss, cfg).objective(data)
 
     # ----------------------------------------------------------------- training
 
     def _fit(self, X, y, lengths, initial_state, initial_state_mask, target_mask, *,
-             incremental, classes=None):
+             incremental, classes=None, sample_weight=None):
         cfg = self._check_hyperparameters()
         fitted = self._is_fitted()
         cont = fitted and (incremental or cfg.warm_start)
         if cont:
             self._check_continuation(cfg, None)
             data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
-                                 target_mask, cfg, fitted=True)
+                                 target_mask, cfg, fitted=True, sample_weight=sample_weight)
             self._check_continuation(cfg, data.X)
             rng = self.__dict__.get("_rng") if incremental else None
             if rng is None:
                 rng = make_rng(self.random_state)
         else:
             data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
-                                 target_mask, cfg, fitted=False, classes=classes)
+                                 target_mask, cfg, fitted=False, classes=classes,
+                                 sample_weight=sample_weight)
             rng = make_rng(self.random_state)
             self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
         self._rng = rng
@@ -376,17 +375,19 @@ class BaseRNN(ParamsMixin):
     def _score_data(self, data):
         """Score of checked Batch with targets (early stopping)."""
         out, _, _ = self._forward_outputs(data, self._output_steps(), False)
-        return self._score_outputs(out, data.valid, data.Y, True, data.vmask)
+        return self._score_outputs(out, data.valid, data.Y, True, data.vmask, data.weight)
 
-    def _score(self, X, y, lengths, initial_state, initial_state_mask, target_mask):
+    def _score(self, X, y, lengths, initial_state, initial_state_mask, target_mask,
+               sample_weight=None):
         """score(): the taught outputs' score (see the subclasses)."""
         self._check_fitted()
         output_steps = self._output_steps()
         data = self._check_inputs(X, lengths, initial_state, initial_state_mask)
         self._add_targets(data, y, target_mask, output_steps, self.W_hh_.dtype, fitted=True,
                           raw=True)
+        weight = _data.check_sample_weight(sample_weight, data.n)
         out, _, _ = self._forward_outputs(data, output_steps, False)
-        return self._score_outputs(out, data.valid, data.Y, False, data.vmask)
+        return self._score_outputs(out, data.valid, data.Y, False, data.vmask, weight)
 
     # ------------------------------------------------------------------ stepping
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import losses as _losses
+from ._sklearn import warn
 
-__all__ = ["Batch", "numeric_array", "check_X", "check_ids", "check_lengths", "finite_X",
+__all__ = ["Batch", "numeric_array", "check_X", "check_sample_weight", "check_ids", "check_lengths", "finite_X",
            "check_initial_state_mask", "check_initial_state", "compose_h0", "h0_gradient",
            "target_layout", "target_mask_layout", "prepare_inputs", "add_targets",
            "check_unit_targets", "regression_targets", "label_targets", "unique_labels",
@@ -32,8 +33,21 @@ def _shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _is_sparse(value):
+    """A SciPy sparse matrix or array (told without importing SciPy)."""
+    return type(value).__module__.startswith("scipy.sparse")
+
+
 def numeric_array(name, value):
-    """value as a numeric (bool/int/float) ndarray; ValueError otherwise."""
+    """value as a numeric (bool/int/float) ndarray.
+
+    TypeError for sparse input and for object arrays whose values are not
+    numbers (a dict, a list), ValueError for everything else that is not
+    numeric (strings, complex numbers, ragged nesting)."""
+    if _is_sparse(value):
+        raise TypeError(
+            f"{name} is a sparse {type(value).__name__}: sparse input is not supported; "
+            f"pass a dense array ({name}.toarray())")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -44,8 +58,12 @@ def numeric_array(name, value):
     if arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
-        except (ValueError, TypeError) as exc:
+        except TypeError as exc:
+            raise TypeError(f"{name} must be numeric, got non-numeric values ({exc})") from exc
+        except ValueError as exc:
             raise ValueError(f"{name} must be numeric, got non-numeric values ({exc})") from exc
+    elif arr.dtype.kind == "c":
+        raise ValueError(f"{name} must be numeric and real: Complex data not supported")
     elif arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
     return arr
@@ -70,7 +88,10 @@ def check_X(X, dtype, n_features=None, owner=""):
         return np.ascontiguousarray(arr, dtype=np.intp)
     if arr.ndim != 3:
         hint = ""
-        if arr.ndim == 2:
+        if arr.ndim < 2:
+            hint = (". Reshape your data: one sequence of one feature per step is "
+                    "X[None, :, None], one step of several features X[None, None, :]")
+        elif arr.ndim == 2:
             hint = (" (for one feature per step, use X[:, :, None]; for one sequence, "
                     "X[None]; integer ids (n_sequences, n_steps) need an integer dtype)")
         raise ValueError(
@@ -85,7 +106,8 @@ def check_X(X, dtype, n_features=None, owner=""):
         )
     if n_features is not None and D != n_features:
         raise ValueError(
-            f"X has {D} features per step, but {owner} was fitted with {n_features}"
+            f"X has {D} features, but {owner} is expecting {n_features} features as "
+            "input (features per step, as in fit)"
         )
     return np.ascontiguousarray(arr, dtype=dtype)
 
@@ -132,6 +154,30 @@ def check_lengths(lengths, n, T):
         )
     arr = arr.astype(np.intp)
     return None if (arr == T).all() else arr
+
+
+def check_sample_weight(sample_weight, n):
+    """sample_weight as float64 (n,): one finite weight >= 0 per sequence, not
+    all zero; a scalar is the same weight for every sequence. None stays None."""
+    if sample_weight is None:
+        return None
+    arr = numeric_array("sample_weight", sample_weight)
+    if arr.ndim == 0:
+        arr = np.full(n, arr, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},) (one weight per sequence of X), "
+            f"got {_shape(arr.shape)}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError("sample_weight contains NaN or inf")
+    if (arr < 0).any():
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"sample_weight must be >= 0, got sample_weight[{i}] = {arr[i]}")
+    if not arr.any():
+        raise ValueError("sample_weight is zero for every sequence: it must contain at "
+                         "least one non-zero weight")
+    return arr
 
 
 def finite_X(X, lengths):
@@ -306,6 +352,7 @@ class Batch:
     n_in: int | None = None  # rows of W_xh: D, or the vocabulary size V of ids
     init_mask: np.ndarray | None = None  # (H,) units set from init; None: all
     vmask: np.ndarray | None = None  # (n, S, k) taught values; None: all of a taught slot
+    weight: np.ndarray | None = None  # (n,) float64 sample weights; None: all 1
 
     @property
     def n(self):
@@ -317,7 +364,8 @@ class Batch:
             return None if a is None else a[idx]
         return Batch(X=self.X[idx], lengths=sub(self.lengths), init=sub(self.init),
                      Y=sub(self.Y), steps=sub(self.steps), valid=sub(self.valid),
-                     n_in=self.n_in, init_mask=self.init_mask, vmask=sub(self.vmask))
+                     n_in=self.n_in, init_mask=self.init_mask, vmask=sub(self.vmask),
+                     weight=sub(self.weight))
 
 
 # ------------------------------------------------------------ a whole call
@@ -443,12 +491,22 @@ def label_targets(y, n, T, lengths, output_steps, valid, classes=None, raw=False
 
     raw: the labels as they are (n, S), not encoded (for score), and classes.
     """
-    labels, _ = target_layout(np.asarray(y), n, T, lengths, output_steps, multi_ok=False)
+    labels, _ = target_layout(_column_to_1d(y, n, output_steps), n, T, lengths, output_steps,
+                              multi_ok=False)
     if raw:
         return labels, classes
     taught = labels if valid is None else labels[valid]
-    if taught.dtype.kind == "f" and not np.isfinite(taught).all():
-        raise ValueError("y contains NaN or inf labels")
+    if taught.dtype.kind == "c":
+        raise ValueError("y must hold labels: Complex data not supported")
+    if taught.dtype.kind == "f":
+        if not np.isfinite(taught).all():
+            raise ValueError("y contains NaN or inf labels")
+        if classes is None and (taught != np.round(taught)).any():
+            raise ValueError(
+                "Unknown label type: continuous. A classifier takes discrete labels "
+                "(integers, strings, or floats with integral values), got float values "
+                "such as " + repr(float(taught[taught != np.round(taught)][0]))
+                + "; for continuous targets use RNNRegressor")
     if classes is None:
         classes, inv = unique_labels(taught, "y", return_inverse=True)
     else:
@@ -459,6 +517,20 @@ def label_targets(y, n, T, lengths, output_steps, valid, classes=None, raw=False
     else:
         codes[valid] = inv
     return codes, classes
+
+
+def _column_to_1d(y, n, output_steps):
+    """A classifier's y with a trailing axis of size 1 that its layout has no
+    room for ((n, 1) for output_steps="last"), raveled with a DataConversionWarning
+    as scikit-learn's classifiers do."""
+    y = np.asarray(y)
+    ndim = 1 if output_steps == "last" else 2
+    if y.ndim == ndim + 1 and y.shape[-1] == 1 and y.shape[0] == n:
+        warn("DataConversionWarning",
+             f"A column-vector y was passed when a {ndim}d array was expected. Please "
+             f"change the shape of y to {_shape(y.shape[:-1])}, for example using ravel().")
+        y = y[..., 0]
+    return y
 
 
 # ------------------------------------------------------------------ labels

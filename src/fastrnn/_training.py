@@ -27,6 +27,7 @@ from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
 from ._data import Batch, compose_h0, h0_gradient
+from ._sklearn import warn
 
 __all__ = ["NonFiniteLossError", "PARAM_NAMES", "H0_INIT_SCALE", "init_params", "Trainer",
            "Window", "windows", "split_validation", "optimizer_for", "run_epochs"]
@@ -140,7 +141,7 @@ def windows(batch, k):
                     return None if a is None else a[alive]
                 sub = Batch(X=X, lengths=L[alive], Y=batch.Y[alive],
                             steps=sub_rows(batch.steps), valid=sub_rows(batch.valid),
-                            vmask=sub_rows(batch.vmask))
+                            vmask=sub_rows(batch.vmask), weight=sub_rows(batch.weight))
             Lw = np.minimum(sub.lengths - s, w)
             if (Lw == w).all():
                 Lw = None
@@ -196,17 +197,20 @@ class Trainer:
         p = self.params
         return [p["W_xh"], p["W_hh"]] + ([p["W_hy"]] if "W_hy" in p else [])
 
-    def loss_grad(self, x, lengths, h0, h0_free, rows, targets, vmask=None, want_dh0=False):
+    def loss_grad(self, x, lengths, h0, h0_free, rows, targets, vmask=None, want_dh0=False,
+                  weight=None):
         """Forward, outputs, loss and BPTT of one window.
 
         h0, h0_free: as returned by :meth:`batch_h0` (h0_free None for a
         carried state). vmask: taught values of the taught outputs (N, k).
+        weight: the sample weight of each sequence of the window (B,), or None.
 
         Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
         to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
         when the window has no taught output. n_taught counts outputs (taught
         values / k with a value mask). With want_dh0, grads["initial_state"]
-        is backward's dh0.
+        is backward's dh0. With weights, each output's loss and count are
+        multiplied by its sequence's weight (see :func:`_row_weights`).
         """
         p, activation, alpha = self.params, self.cfg.activation, self.cfg.alpha
         W_xh, W_hh = p["W_xh"], p["W_hh"]
@@ -215,13 +219,19 @@ class Trainer:
             h0_rows = np.ascontiguousarray(np.broadcast_to(h0, (x.shape[0], h0.shape[0])))
         h = _F.trusted_forward(x, W_xh, W_hh, p["b"], h0_rows, activation, lengths)
         N = targets.shape[0]
-        if N and vmask is not None:
+        row_w = None
+        if N and weight is not None:
+            row_w, N = _row_weights(weight, rows, x.shape[1], vmask)
+        elif N and vmask is not None:
             N = int(np.count_nonzero(vmask)) / vmask.shape[1]
         if N == 0:
             return h, 0.0, 0, None
         W_hy = p.get("W_hy")
         loss_sum, dh, dW_hy, db_y = _losses.output_loss(
-            h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask)
+            h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask, row_w)
+        if row_w is not None and math.isfinite(loss_sum):
+            loss_sum = float(np.dot(row_w, _losses.output_losses(
+                h, rows, targets, W_hy, p.get("b_y"), self.loss, vmask)))
         if not math.isfinite(loss_sum):
             raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
         # NaN or inf in h or dh makes the gradient norm non-finite, which apply()
@@ -255,7 +265,8 @@ class Trainer:
         rows, targets, vmask = _select(data, 0, T)
         h0, free = self.batch_h0(data.init, data.init_mask)
         _, loss_sum, N, grads = self.loss_grad(data.X, data.lengths, h0, free, rows, targets,
-                                               vmask, want_dh0=data.init is not None)
+                                               vmask, want_dh0=data.init is not None,
+                                               weight=data.weight)
         if data.init is not None:
             d = grads["initial_state"]
             grads["initial_state"] = d if data.init_mask is None else np.where(
@@ -294,7 +305,7 @@ class Trainer:
                 h0, free = (carry if w.alive is None else carry[w.alive]), None
             rows, targets, vmask = _select(w.targets, w.start, w.end)
             h, loss_sum, N, grads = self.loss_grad(w.x, w.lengths, h0, free, rows, targets,
-                                                   vmask)
+                                                   vmask, weight=w.targets.weight)
             if grads is not None:
                 self.apply(grads)
             total += loss_sum
@@ -305,6 +316,24 @@ class Trainer:
             else:
                 carry[w.alive] = last
         return total, count, carry
+
+
+def _row_weights(weight, rows, n_steps, vmask):
+    """Sample weights of a window's taught outputs: (row_w, total).
+
+    weight (B,): each sequence's weight; rows: the taught rows of the
+    window's ``h.reshape(-1, H)`` (None: all B * n_steps rows, in order);
+    vmask: taught values (N, k) or None. row_w (N,) is each output's weight,
+    total the weighted count of taught outputs (sum of row_w, each output
+    counted as its taught values / k under a value mask): a weight of 2
+    counts an output as twice, exactly as if its sequence were given twice.
+    """
+    seq = np.repeat(np.arange(weight.shape[0]), n_steps) if rows is None else rows // n_steps
+    row_w = weight[seq]
+    if vmask is None:
+        return row_w, float(row_w.sum())
+    counts = np.count_nonzero(vmask, axis=1) / vmask.shape[1]
+    return row_w, float(np.dot(row_w, counts))
 
 
 # --------------------------------------------------------------------------
@@ -366,7 +395,8 @@ def run_epochs(est, trainer, train, val, rng, n_epochs, incremental, score):
     """The epoch loop of fit (and the single epoch of partial_fit).
 
     score(val): the validation score (early stopping). The best epoch's
-    weights are restored at the end with early stopping."""
+    weights are restored at the end with early stopping. A fit that runs all
+    n_epochs without the ``tol`` rule stopping it warns (ConvergenceWarning)."""
     cfg = trainer.cfg
     params = trainer.params
     early = cfg.early_stopping and not incremental and val is not None
@@ -403,9 +433,20 @@ def run_epochs(est, trainer, train, val, rng, n_epochs, incremental, score):
                          stop, no_improvement)
         if stop:
             break
+    else:
+        if not incremental:
+            _warn_unconverged(owner, cfg, early)
     if best_params is not None:
         for k, v in best_params.items():
             np.copyto(params[k], v)
+
+
+def _warn_unconverged(owner, cfg, early):
+    what = "validation score" if early else "training loss"
+    warn("ConvergenceWarning",
+         f"{owner}: max_epochs={cfg.max_epochs} reached and the optimization has not "
+         f"converged yet (the {what} did not go n_iter_no_change={cfg.n_iter_no_change} "
+         f"epochs without improving by tol={cfg.tol}); raise max_epochs or tol")
 
 
 def _print_epoch(epoch, loss, score, elapsed, n, stop, no_improvement):

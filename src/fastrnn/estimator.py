@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _data, _persist
+from . import _data, _persist, _sklearn
 from . import losses as _losses
-from ._base import BaseRNN, NotFittedError, with_threads
+from ._base import BaseRNN, with_threads
 from ._params import BOOLEAN, PARAMETERS, Rule
 from ._training import NonFiniteLossError
 
@@ -29,27 +29,45 @@ __all__ = [
     "RNNClassifier",
     "load",
     "NotFittedError",
+    "ConvergenceWarning",
+    "DataConversionWarning",
     "NonFiniteLossError",
 ]
+
+
+def __getattr__(name):
+    # built on first use: see fastrnn._sklearn.exception_class
+    if name in _sklearn.EXCEPTIONS:
+        return _sklearn.exception_class(name)
+    raise AttributeError(f"module 'fastrnn.estimator' has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------
 # Scores
 # --------------------------------------------------------------------------
 
-def _r2(y_true, y_pred, mask=None):
+def _r2(y_true, y_pred, mask=None, weight=None):
     """R² of each output column, averaged (sklearn's r2_score, uniform_average).
 
     mask (N, k) bool, optional: each column's R² over its True entries only
-    (columns without any are left out of the average)."""
+    (columns without any are left out of the average). weight (N,), optional:
+    each row's weight (sklearn's sample_weight)."""
     y_true = y_true.astype(np.float64)
     y_pred = y_pred.astype(np.float64)
     if mask is not None:
         cols = [j for j in range(y_true.shape[1]) if mask[:, j].any()]
         return float(np.mean([_r2(y_true[mask[:, j], j][:, None],
-                                  y_pred[mask[:, j], j][:, None]) for j in cols]))
-    ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
-    ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+                                  y_pred[mask[:, j], j][:, None],
+                                  weight=None if weight is None else weight[mask[:, j]])
+                              for j in cols]))
+    if weight is None:
+        ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
+        ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    else:
+        w = weight[:, None]
+        ss_res = (w * (y_true - y_pred) ** 2).sum(axis=0)
+        mean = (w * y_true).sum(axis=0) / w.sum()
+        ss_tot = (w * (y_true - mean) ** 2).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
                       np.where(ss_res > 0, 0.0, 1.0))
@@ -267,7 +285,7 @@ class RNNRegressor(BaseRNN):
 
     @with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-            target_mask=None):
+            target_mask=None, sample_weight=None):
         """Train from scratch (or from the current weights with ``warm_start``).
 
         Parameters
@@ -299,24 +317,28 @@ class RNNRegressor(BaseRNN):
             Teach only the True entries of y (any subset of steps and output
             values); the others take no loss (they may hold NaN). The loss is
             the mean squared error over the taught values.
+        sample_weight : array-like of float (n_sequences,), optional
+            One weight >= 0 per sequence (not all 0): the loss of each of its
+            taught outputs counts that many times, so 2 is the same as giving
+            the sequence twice and 0 as leaving it out. None: all 1.
 
         Returns
         -------
         self
         """
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
-                         incremental=False)
+                         incremental=False, sample_weight=sample_weight)
 
     @with_threads
     def partial_fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-                    target_mask=None):
+                    target_mask=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
 
         Parameters and return value as in :meth:`fit`. Early stopping, ``tol``
-        and ``max_epochs`` do not apply.
+        and ``max_epochs`` do not apply (nor the ConvergenceWarning).
         """
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
-                         incremental=True)
+                         incremental=True, sample_weight=sample_weight)
 
     @with_threads
     def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
@@ -334,10 +356,12 @@ class RNNRegressor(BaseRNN):
 
         Returns
         -------
-        y_pred : ndarray
+        y_pred : ndarray of float64
             Shaped like y in :meth:`fit` (without the output axis when y had
             none). Padded steps (``output_steps="all"``) hold 0. With
             ``readout=False``, the activities of units 0..n_outputs-1.
+            Computed in ``dtype``, returned as float64 (exactly: every
+            float32 is a float64), as scikit-learn's regressors return.
         final_state : ndarray (n_sequences, n_hidden)
             Only with ``return_state=True``.
         """
@@ -347,7 +371,7 @@ class RNNRegressor(BaseRNN):
             out[~valid] = 0
         if self._single_output_:
             out = out[..., 0]
-        y = self._shape_output(out, self._output_steps())
+        y = self._shape_output(out, self._output_steps()).astype(np.float64, copy=False)
         return (y, h_last) if return_state else y
 
     @with_threads
@@ -383,18 +407,21 @@ class RNNRegressor(BaseRNN):
 
     @with_threads
     def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-              target_mask=None):
+              target_mask=None, sample_weight=None):
         """Coefficient of determination R² over all taught outputs.
 
         Each output dimension's R² is computed over every taught step of every
         sequence (with ``target_mask``, over its taught values), and they are
-        averaged (scikit-learn's ``r2_score``). Arguments as in :meth:`fit`.
+        averaged (scikit-learn's ``r2_score``). Arguments as in :meth:`fit`;
+        with ``sample_weight``, each taught output weighs its sequence's
+        weight (``r2_score``'s ``sample_weight``).
 
         Returns
         -------
         float
         """
-        return self._score(X, y, lengths, initial_state, initial_state_mask, target_mask)
+        return self._score(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                           sample_weight)
 
     # -- regressor specifics
 
@@ -410,14 +437,17 @@ class RNNRegressor(BaseRNN):
             self._single_output_ = single
         return Y
 
-    def _score_outputs(self, out, valid, Y, encoded, vmask=None):
+    def _score_outputs(self, out, valid, Y, encoded, vmask=None, weight=None):
         k = out.shape[2]
+        w = None if weight is None else np.broadcast_to(weight[:, None], out.shape[:2])
         if valid is None:
-            return _r2(Y.reshape(-1, k), out.reshape(-1, k))
-        return _r2(Y[valid], out[valid], None if vmask is None else vmask[valid])
+            return _r2(Y.reshape(-1, k), out.reshape(-1, k), None,
+                       None if w is None else w.reshape(-1))
+        return _r2(Y[valid], out[valid], None if vmask is None else vmask[valid],
+                   None if w is None else w[valid])
 
 
-class RNNClassifier(BaseRNN):
+class RNNClassifier(_sklearn.ClassifierRoutingMixin, BaseRNN):
     """Vanilla (Elman) RNN classifier trained with BPTT on softmax cross-entropy.
 
     ``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``; the logits
@@ -452,7 +482,7 @@ class RNNClassifier(BaseRNN):
 
     @with_threads
     def fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-            target_mask=None):
+            target_mask=None, sample_weight=None):
         """Train from scratch (or from the current weights with ``warm_start``).
 
         Parameters
@@ -479,17 +509,21 @@ class RNNClassifier(BaseRNN):
         target_mask : array-like of bool, y's shape, optional
             Teach only the True entries of y (any subset of steps); the others
             take no loss and may hold any label.
+        sample_weight : array-like of float (n_sequences,), optional
+            One weight >= 0 per sequence (not all 0): the loss of each of its
+            taught outputs counts that many times, so 2 is the same as giving
+            the sequence twice and 0 as leaving it out. None: all 1.
 
         Returns
         -------
         self
         """
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
-                         incremental=False)
+                         incremental=False, sample_weight=sample_weight)
 
     @with_threads
     def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None,
-                    initial_state_mask=None, target_mask=None):
+                    initial_state_mask=None, target_mask=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
 
         Parameters
@@ -514,7 +548,7 @@ class RNNClassifier(BaseRNN):
                     f"({self.classes_!r})"
                 )
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
-                         incremental=True, classes=classes)
+                         incremental=True, classes=classes, sample_weight=sample_weight)
 
     @with_threads
     def predict_proba(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
@@ -525,10 +559,11 @@ class RNNClassifier(BaseRNN):
 
         Returns
         -------
-        proba : ndarray
+        proba : ndarray of float64
             (n, n_steps, n_classes), (n, n_classes) or (n, K, n_classes)
             following ``output_steps``, columns in the order of ``classes_``;
-            rows of padded steps are 0.
+            rows of padded steps are 0. Computed in ``dtype``, returned as
+            float64.
         final_state : ndarray (n_sequences, n_hidden)
             Only with ``return_state=True`` (see :meth:`predict`).
         """
@@ -537,8 +572,33 @@ class RNNClassifier(BaseRNN):
         proba = _losses.softmax(out)
         if valid is not None:
             proba[~valid] = 0
-        proba = self._shape_output(proba, self._output_steps())
+        proba = self._shape_output(proba, self._output_steps()).astype(np.float64, copy=False)
         return (proba, h_last) if return_state else proba
+
+    @with_threads
+    def predict_log_proba(self, X, *, lengths=None, initial_state=None,
+                          initial_state_mask=None, return_state=False):
+        """Logarithm of the class probabilities of the taught outputs.
+
+        Computed with a stable log-softmax of the logits (not as
+        ``log(predict_proba)``, which underflows to -inf for improbable
+        classes). Parameters as in :meth:`predict`.
+
+        Returns
+        -------
+        log_proba : ndarray of float64
+            Shaped as :meth:`predict_proba`'s result; rows of padded steps are
+            -inf (the log of its 0).
+        final_state : ndarray (n_sequences, n_hidden)
+            Only with ``return_state=True``.
+        """
+        out, valid, h_last = self._predict_raw(X, lengths, initial_state, initial_state_mask,
+                                               return_state)
+        log_proba = _losses.log_softmax(out.astype(np.float64))
+        if valid is not None:
+            log_proba[~valid] = -np.inf
+        log_proba = self._shape_output(log_proba, self._output_steps())
+        return (log_proba, h_last) if return_state else log_proba
 
     @with_threads
     def predict(self, X, *, lengths=None, initial_state=None, initial_state_mask=None,
@@ -605,16 +665,18 @@ class RNNClassifier(BaseRNN):
 
     @with_threads
     def score(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
-              target_mask=None):
+              target_mask=None, sample_weight=None):
         """Accuracy over all taught outputs (every taught step of every sequence).
 
         Arguments as in :meth:`fit`; labels not in ``classes_`` count as errors.
+        With ``sample_weight``, each taught output weighs its sequence's weight.
 
         Returns
         -------
         float
         """
-        return self._score(X, y, lengths, initial_state, initial_state_mask, target_mask)
+        return self._score(X, y, lengths, initial_state, initial_state_mask, target_mask,
+                           sample_weight)
 
     # -- classifier specifics
 
@@ -633,12 +695,17 @@ class RNNClassifier(BaseRNN):
             self.classes_ = classes
         return codes
 
-    def _score_outputs(self, out, valid, Y, encoded, vmask=None):
+    def _score_outputs(self, out, valid, Y, encoded, vmask=None, weight=None):
         idx = out.argmax(axis=2)
         if encoded:
             hit = idx == Y
         else:
             hit = _data.labels_equal(self.classes_[idx], Y)
+        if weight is not None:
+            w = np.broadcast_to(weight[:, None], hit.shape)
+            if valid is not None:
+                hit, w = hit[valid], w[valid]
+            return float(np.sum(w * hit) / np.sum(w))
         return float(hit.mean() if valid is None else hit[valid].mean())
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "SquaredError",
     "SoftmaxCrossEntropy",
     "output_loss",
+    "output_losses",
 ]
 
 
@@ -240,7 +241,7 @@ class SoftmaxCrossEntropy:
         return loss_sum, out
 
 
-def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
+def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=None):
     """Readout and loss of one window, with gradients.
 
     Parameters
@@ -256,6 +257,9 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
         Multiplies the gradients (1 / number of taught outputs for a mean).
     mask : None or bool array (N, k)
         Taught values of each taught output (:class:`SquaredError` only).
+    row_scale : None or float64 array (N,)
+        Sample weights: each taught output's gradient is also multiplied by
+        its own factor (``loss_sum`` stays unweighted; see :func:`output_losses`).
 
     Returns
     -------
@@ -273,6 +277,10 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
     out = readout(hs, W_hy, b_y, k)
     db_y = None if W_hy is None else np.empty(out.shape[1], dtype=out.dtype)
     loss_sum, dout = loss.loss_grad(out, targets, scale, mask, db_y)
+    if row_scale is not None:  # sample weights, outside the loss functions
+        dout *= row_scale[:, None]
+        if db_y is not None:
+            dout.sum(axis=0, out=db_y)
     if W_hy is None:  # the outputs are units 0..k-1
         dW_hy = None
         if k == H:
@@ -290,3 +298,30 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None):
         dh[rows] = dhs
         dh = dh.reshape(B, T, H)
     return loss_sum, dh, dW_hy, db_y
+
+
+# --------------------------------------------------------------------------
+# Per-output losses (sample weights)
+# --------------------------------------------------------------------------
+
+def output_losses(h, rows, targets, W_hy, b_y, loss, mask=None):
+    """The loss of each taught output of one window, (N,) float64.
+
+    Arguments as in :func:`output_loss`; their sum is its ``loss_sum`` (up
+    to rounding). The estimators weight these by the sequences' sample
+    weights; the gradients of the weighted loss come from :func:`output_loss`
+    with ``row_scale``.
+    """
+    B, T, H = h.shape
+    hflat = h.reshape(B * T, H)
+    hs = hflat if rows is None else hflat[rows]
+    k = targets.shape[1] if targets.ndim == 2 else None
+    out = readout(hs, W_hy, b_y, k).astype(np.float64)
+    if loss.name == SquaredError.name:
+        diff = out - targets
+        if mask is not None:
+            diff *= mask
+        return (diff * diff).sum(axis=1) / diff.shape[1]
+    if loss.name == SoftmaxCrossEntropy.name:
+        return -log_softmax(out)[np.arange(out.shape[0]), targets]
+    raise ValueError(f"unknown loss {loss!r}")
