@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import signal
 import subprocess
@@ -667,6 +668,31 @@ def test_cli_resume_after_a_limit_is_bit_identical(tmp_path):
     assert ma._optimizer.n_steps == mb._optimizer.n_steps
 
 
+def test_cli_learning_rate_decays_and_its_base_survives_resume(tmp_path):
+    """--learning-rate is the base of the decay by characters seen; the
+    progress file keeps it, so a resume without the option continues the
+    same schedule: the same bits as one run."""
+    text = tmp_path / "t.txt"
+    text.write_text(CLI_TEXT)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    r = _train(text, *COMMON, "--learning-rate", "0.01", "--epochs", "2", "--out", a)
+    assert r.returncode == 0, r.stderr
+    info = _progress(a)
+    assert info["learning_rate"] == 0.01
+    ma = fastrnn.load(a)
+    assert 0.01 / math.sqrt(1 + info["chars_seen"] / cli.LR_DECAY_CHARS) < ma.learning_rate
+    assert ma.learning_rate < 0.01
+    r = _train(text, *COMMON, "--learning-rate", "0.01", "--max-chars", "1500", "--out", b)
+    assert r.returncode == 0, r.stderr
+    r = _train(text, *COMMON, "--resume", "--max-chars",
+               info["chars_seen"] - _progress(b)["chars_seen"], "--out", b)
+    assert r.returncode == 0, r.stderr
+    _assert_same_weights(ma, fastrnn.load(b))
+    # the default base without the option
+    r = _train(text, *COMMON, "--max-chars", "100", "--out", b)
+    assert r.returncode == 0 and _progress(b)["learning_rate"] == cli.LEARNING_RATE
+
+
 def test_cli_ctrl_c_and_resume_is_bit_identical(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text(CLI_TEXT * 4)
@@ -706,3 +732,15 @@ def test_cli_resume_of_a_version_1_model_notes_the_fresh_optimizer(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "note: " in r.stderr and "Adam moments start afresh" in r.stderr
     assert "Warning" not in r.stderr
+
+
+@pytest.mark.parametrize("value, kept", [(0.01, 0.01), (1, 1.0), (0, None), (-0.1, None),
+                                         (True, None), ("0.01", None), (None, None)])
+def test_progress_file_keeps_only_a_positive_finite_learning_rate(tmp_path, value, kept):
+    from fastrnn._trainrun import PROGRESS_FORMAT, read_progress
+    path = tmp_path / "m.progress.json"
+    path.write_text(json.dumps({"format": PROGRESS_FORMAT, "learning_rate": value,
+                                "chars_seen": 5}))
+    state = read_progress(path)
+    assert state["chars_seen"] == 5
+    assert state.get("learning_rate") == kept

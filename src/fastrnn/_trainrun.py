@@ -160,6 +160,10 @@ def read_progress(path: Path) -> dict | None:
     bpc = state.get("val_bits_per_char")
     if isinstance(bpc, (int, float)) and not isinstance(bpc, bool) and math.isfinite(bpc):
         clean["val_bits_per_char"] = float(bpc)
+    lr = state.get("learning_rate")
+    if (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
+            and lr > 0):
+        clean["learning_rate"] = float(lr)
     if isinstance(state.get("carry"), dict):
         clean["carry"] = state["carry"]
     return clean

@@ -59,6 +59,10 @@ HELD_OUT_MAX = 50_000
 MIN_TEXT = 20  # characters
 # Hyperparameters of the character model that the command line does not expose.
 LEARNING_RATE = 3e-3
+# The learning rate decays with the characters seen (over all runs of a
+# model, so a resumed run follows the same schedule as one run):
+# learning_rate / sqrt(1 + chars_seen / LR_DECAY_CHARS).
+LR_DECAY_CHARS = 2_000_000
 CLIP_NORM = 5.0
 
 
@@ -134,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N characters of training in this run (at the end "
                         "of the step that reaches N)")
     t.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
-                   help=f"Adam's learning rate (default {LEARNING_RATE:g}; with --resume, "
+                   help=f"Adam's learning rate at the start (default {LEARNING_RATE:g}; "
+                        "it decays as the model sees more characters; with --resume, "
                         "the checkpoint's)")
     t.add_argument("--out", default="model.npz", metavar="FILE",
                    help="model file to write (default model.npz)")
@@ -342,18 +347,18 @@ class _TrainRun:
         """A new model at the start, or where the progress file says a resumed one stopped."""
         from .estimator import RNNClassifier
 
+        self.base_lr = self.args.learning_rate or LEARNING_RATE
         if self.model is None:
             self.model = RNNClassifier(
                 n_hidden=self.args.hidden or 256, output_steps="all", bptt_steps=self.seq_len,
-                batch_size=self.batch, learning_rate=self.args.learning_rate or LEARNING_RATE,
-                clip_norm=CLIP_NORM,
+                batch_size=self.batch, learning_rate=self.base_lr, clip_norm=CLIP_NORM,
                 alpha=0.0, n_symbols=len(self.vocab), random_state=self.args.seed)
             self.chars_seen, self.epoch, self.call, self.sample_no = 0, 0, 0, 0
             return
         model, out = self.model, self.out
         model.set_params(bptt_steps=self.seq_len, batch_size=self.batch)
-        if self.args.learning_rate is not None:
-            model.set_params(learning_rate=self.args.learning_rate)
+        if self.args.learning_rate is None and state and "learning_rate" in state:
+            self.base_lr = state["learning_rate"]  # (checked by read_progress)
         same = (state is not None and state.get("text_sha256") == text_digest(self.text)
                 and state.get("seq_len") == self.seq_len
                 and state.get("batch_size") == self.batch)
@@ -410,6 +415,7 @@ class _TrainRun:
                 "batch_size": self.batch, "epoch": self.epoch, "call": self.call,
                 "chars_seen": self.chars_seen, "samples": self.sample_no,
                 "val_bits_per_char": self.val_bpc, "unigram_entropy": self.val_entropy,
+                "learning_rate": self.base_lr,
                 "n_iter": self.model.n_iter_, "carry": encode_carry(self.carry)}
         data = json.dumps(info, indent=1).encode("utf-8")
         _io.atomic_write(progress_path(self.out), lambda f: f.write(data))
@@ -454,6 +460,7 @@ class _TrainRun:
         e = min(s + self.chunk, self.L)
         X, Y = self.X_all[:, s:e], self.Y_all[:, s:e]
         carry = self.carry
+        model.set_params(learning_rate=self.learning_rate())
         if not hasattr(model, "W_hh_"):
             model.partial_fit(X, Y, classes=self.vocab)
         else:
@@ -473,6 +480,11 @@ class _TrainRun:
         if self.call == len(self.starts):  # end of an epoch: the streams start again
             self.epoch, self.call, self.carry = self.epoch + 1, 0, None
         return done
+
+    def learning_rate(self):
+        """The learning rate of the next call: the base rate decayed by the
+        characters the model has seen (LR_DECAY_CHARS)."""
+        return self.base_lr / math.sqrt(1.0 + self.chars_seen / LR_DECAY_CHARS)
 
     def _done(self, elapsed, stop):
         """Whether the loop ends before the next call: interrupted or a limit reached."""
