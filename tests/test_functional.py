@@ -687,6 +687,25 @@ def test_matmul_matches_numpy(path, dtype, trans_a, trans_b, m, k, n):
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * max(k, 1))
 
 
+@pytest.mark.parametrize("m, k, n", [(300, 600, 150), (256, 2048, 103), (70, 300, 20)])
+def test_matmul_trans_a_same_bits_for_every_thread_count(dtype, m, k, n, monkeypatch):
+    """Each thread sums its own tiles of C over every block of K, in block
+    order: the bits do not depend on how many threads share the tiles."""
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    results = []
+    monkeypatch.setattr(functional, "PRODUCT_WORK_PER_THREAD", 0)  # the limit, always
+    for n_threads in (1, 2, 3, 7):
+        with fastrnn.threads(n_threads):
+            results.append(functional.matmul(a, b, trans_a=True))
+            assert functional.kernels._last_team_size() == n_threads
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(results[0], a.T @ b, rtol=tol, atol=tol * k)
+
+
 def test_matmul_takes_strided_views():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((8, 12))[:, ::2]

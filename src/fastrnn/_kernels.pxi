@@ -264,6 +264,15 @@ cdef extern from *:
     /* The size of the team of the last parallel region a kernel entered
      * (1 when it ran inline): what tests read to see the thread count the
      * kernels really used. Thread 0 of each region writes it. */
+    /* The number of threads of the current team (1 without OpenMP). */
+    static inline int fastrnn_team_threads(void) {
+    #ifdef _OPENMP
+        return omp_get_num_threads();
+    #else
+        return 1;
+    #endif
+    }
+
     static int fastrnn_team_size = 1;
     static inline void fastrnn_note_team(void) {
     #ifdef _OPENMP
@@ -276,6 +285,7 @@ cdef extern from *:
     int fastrnn_omp_max_threads() noexcept nogil
     int fastrnn_team_size
     void fastrnn_note_team() noexcept nogil
+    int fastrnn_team_threads() noexcept nogil
 
 
 # --- Matrix products on packed panels ---
@@ -638,8 +648,9 @@ cdef void _gemm_packed(const floating* A, Py_ssize_t lda, const floating* Bp,
 
 cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
                                      const floating* p) noexcept nogil:
-    """Elements of _gemm_tn's work buffer (p selects the type)."""
-    return _panels(N, p) * 2 * _lanes(p) * TN_DEPTH + n_threads * TN_ROWS * TN_DEPTH
+    """Elements of _gemm_tn's work buffer (p selects the type): per thread,
+    a block of B's panels and a block of A's tile."""
+    return n_threads * (_panels(N, p) * 2 * _lanes(p) * TN_DEPTH + TN_ROWS * TN_DEPTH)
 
 
 cdef inline Py_ssize_t _tn_group(Py_ssize_t M, Py_ssize_t N, int n_threads,
@@ -710,43 +721,61 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
                    min(4, rows - g))
 
 
+cdef void _gemm_tn_tiles(const floating* A, Py_ssize_t lda,
+                         const floating* Bm, Py_ssize_t ldb,
+                         floating* C, Py_ssize_t ldc,
+                         Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                         Py_ssize_t group, Py_ssize_t t0, Py_ssize_t t1,
+                         floating* work) noexcept nogil:
+    """Tiles t0 .. t1 - 1 of _gemm_tn over all of K, with work (one thread's
+    share of _tn_work_size) for the panels of B they use, block by block."""
+    cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
+    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
+    cdef Py_ssize_t n_kb = (K + TN_DEPTH - 1) // TN_DEPTH, kb, kk, p, tile
+    cdef Py_ssize_t p0 = (t0 // n_row_tiles) * group
+    cdef Py_ssize_t p1 = min(((t1 - 1) // n_row_tiles + 1) * group, n_panels)
+    cdef floating* Ap = work + n_panels * panel * TN_DEPTH
+    for kb in range(n_kb):
+        kk = min(TN_DEPTH, K - kb * TN_DEPTH)
+        for p in range(p0, p1):
+            _pack_panel(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, p * panel,
+                        min(panel, N - p * panel), work + p * panel * kk)
+        for tile in range(t0, t1):
+            _tn_tile(A, lda, 0, NULL, work, kb * TN_DEPTH, kk, C, ldc, M, N, group,
+                     tile, Ap)
+
+
 cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
                    const floating* Bm, Py_ssize_t ldb,
                    floating* C, Py_ssize_t ldc,
                    Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                    floating* work, int n_threads) noexcept nogil:
     """C (M x N) += A^T @ B for A (K x M, row stride lda) and B (K x N, row
-    stride ldb): the weight gradients, sums over all K = B * T rows. work
-    holds _tn_work_size(N, n_threads) elements. Per block of K: threads pack
-    B's panels, then take tiles of C."""
-    cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
+    stride ldb): the readout's weight gradient, a sum over all K = B * T
+    rows. work holds _tn_work_size(N, n_threads) elements. Each thread takes
+    a contiguous share of C's tiles and runs the whole of K for them,
+    packing the panels of B that they use into its own part of work: no
+    thread waits for another until the end (a barrier per block of K costs
+    a time slice whenever another process holds a core). Every tile is
+    summed over K in block order by one thread: the results do not depend
+    on the thread count."""
     cdef Py_ssize_t group = _tn_group(M, N, n_threads, A)
     cdef Py_ssize_t n_tiles = _tn_tiles(M, N, group, A)
-    cdef Py_ssize_t n_kb = (K + TN_DEPTH - 1) // TN_DEPTH, kb, kk, p, tile
-    cdef floating* A_bufs = work + n_panels * panel * TN_DEPTH
+    cdef Py_ssize_t share = _tn_work_size(N, 1, A), tid, team, t0, t1
     if M == 0:
         return
-    kb = kk = 0             # (set in the loops; initialized for the compiler)
     if n_threads == 1:
-        for kb in range(n_kb):
-            kk = min(TN_DEPTH, K - kb * TN_DEPTH)
-            _pack(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, N, work)
-            for tile in range(n_tiles):
-                _tn_tile(A, lda, 0, NULL, work, kb * TN_DEPTH, kk, C, ldc, M, N, group,
-                         tile, A_bufs)
+        _gemm_tn_tiles(A, lda, Bm, ldb, C, ldc, M, N, K, group, 0, n_tiles, work)
         return
     with parallel(num_threads=n_threads):
         fastrnn_note_team()
-        for kb in range(n_kb):
-            kk = min(TN_DEPTH, K - kb * TN_DEPTH)
-            for p in prange(n_panels, schedule="static"):
-                _pack_panel(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, p * panel,
-                            min(panel, N - p * panel), work + p * panel * kk)
-            fastrnn_barrier()       # every panel packed before any tile reads it
-            for tile in prange(n_tiles, schedule="static"):
-                _tn_tile(A, lda, 0, NULL, work, kb * TN_DEPTH, kk, C, ldc, M, N, group,
-                         tile, A_bufs + threadid() * TN_ROWS * TN_DEPTH)
-            fastrnn_barrier()       # every tile done before the next block's packing
+        tid = threadid()
+        team = fastrnn_team_threads()
+        t0 = tid * n_tiles // team
+        t1 = (tid + 1) * n_tiles // team
+        if t0 < t1:
+            _gemm_tn_tiles(A, lda, Bm, ldb, C, ldc, M, N, K, group, t0, t1,
+                           work + tid * share)
 
 
 # --- The gradients of the weights: one pass over dA ---
