@@ -17,6 +17,12 @@ cdef enum Activation:
     ACT_TANH = 0
     ACT_RELU = 1
 
+cdef enum:
+    # From SPLIT_BATCH sequences on, n_threads threads take groups of whole
+    # sequences; below it they split each step's product by columns and meet
+    # after every step (fastrnn.functional counts threads by the same rule).
+    SPLIT_BATCH = 8
+
 cdef int rnn_forward(
     const floating* x, const Py_ssize_t* ids, const floating* W_xh, const floating* W_hh,
     const floating* b, const floating* h0, const Py_ssize_t* lengths,

@@ -8,6 +8,9 @@ import numpy.typing as npt
 _Float = np.float32 | np.float64
 _Array = npt.NDArray[_Float]
 
+ACTIVATION_CODES: dict[str, int]
+SPLIT_BATCH_SEQUENCES: int
+
 def _forward(
     x: _Array | None,
     ids: npt.NDArray[np.intp] | None,
@@ -40,6 +43,20 @@ def _backward(
 ) -> None: ...
 def _matmul(
     a: _Array, b: _Array, out: _Array, trans_a: bool, trans_b: bool, n_threads: int
+) -> None: ...
+def _softmax_xent(
+    z: _Array, targets: npt.NDArray[np.intp], scale: float, col_sums: _Array, n_threads: int
+) -> float: ...
+def _adam(
+    p: _Array,
+    g: _Array,
+    m: _Array,
+    v: _Array,
+    beta1: float,
+    beta2: float,
+    inv_sqrt_bc2: float,
+    eps: float,
+    step_size: float,
 ) -> None: ...
 def _omp_max_threads() -> int: ...
 def _last_team_size() -> int: ...

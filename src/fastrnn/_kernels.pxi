@@ -902,11 +902,11 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
 
 cdef inline Py_ssize_t _group_rows(Py_ssize_t B, int n_threads) noexcept nogil:
     """Sequences per thread when the threads split the batch; B (no split)
-    on one thread, or below 8 sequences, where they split each step by
-    columns instead (fastrnn.functional.SPLIT_BATCH counts threads by the
-    same limit). A group is a multiple of 4 rows, whole register blocks."""
+    on one thread, or below SPLIT_BATCH sequences, where they split each
+    step by columns instead. A group is a multiple of 4 rows, whole register
+    blocks."""
     cdef Py_ssize_t rows
-    if n_threads < 2 or B < 8:
+    if n_threads < 2 or B < SPLIT_BATCH:
         return B
     rows = (B + n_threads - 1) // n_threads
     return (rows + 3) // 4 * 4
@@ -1333,6 +1333,12 @@ def _tanh_hook(floating[::1] values):
         return
     with nogil:
         _activate(&values[0], n, ACT_TANH)
+
+
+# The kernels' constants for the Python side (fastrnn._validation and
+# fastrnn.functional read them from here): defined once, in _core.pxd.
+ACTIVATION_CODES = {"tanh": ACT_TANH, "relu": ACT_RELU}
+SPLIT_BATCH_SEQUENCES = SPLIT_BATCH
 
 
 def _all_finite(const floating[::1] values):

@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._core import _all_finite
+from ._core import ACTIVATION_CODES, _all_finite
 
-# The activations and their codes in the kernels (the enum in _core.pxd).
-ACTIVATION_CODES = {"tanh": 0, "relu": 1}
+# The activations, and their codes in the kernels (ACTIVATION_CODES: the enum
+# of _core.pxd, exported by the extension).
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

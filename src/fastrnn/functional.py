@@ -67,7 +67,7 @@ _SPECIALIZATION = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"
 # STEP_WORK_PER_THREAD multiply-adds of the step product (B * H * H).
 # float64 counts twice; a work of 0 per thread means always as many threads
 # as the limit allows. Tests set them to 0 to cover several threads.
-SPLIT_BATCH = 8
+SPLIT_BATCH = _core.SPLIT_BATCH_SEQUENCES  # the kernels' own limit (_core.pxd)
 SEQUENCE_WORK_PER_THREAD = 1 << 19
 STEP_WORK_PER_THREAD = 1 << 16
 _WORK_WEIGHT = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
