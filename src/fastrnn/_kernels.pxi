@@ -887,10 +887,12 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
 #
 # Each step's product runs on W_hh (or W_hh^T) packed once per pass. Threads
 # share the work in one of two ways:
-# - From 8 sequences on, each thread takes a group of whole sequences and
-#   runs the whole time loop on it alone: sequences do not depend on each
-#   other, so there is no barrier at all, and each thread's rows of h (or
-#   da) stay in its own core's cache. (Against the split by columns below:
+# - From SPLIT_BATCH sequences on, each thread takes groups of whole
+#   sequences (about two per thread, the next one when it is free; with
+#   integer ids, a group also looks up its own input projection) and runs
+#   the whole time loop on each alone: sequences do not depend on each
+#   other, so there is no barrier at all, and a group's rows of h (or da)
+#   stay in its core's cache. (Against the split by columns below:
 #   1.4x faster time loops at B, H = 64, 256 on 2 threads.)
 # - With fewer, threads split every step by panels of columns and also apply
 #   the activation (or its derivative) to their own columns, so a step needs
@@ -901,15 +903,31 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
 # thread, so the results are the same bits.
 
 cdef inline Py_ssize_t _group_rows(Py_ssize_t B, int n_threads) noexcept nogil:
-    """Sequences per thread when the threads split the batch; B (no split)
+    """Sequences per group when the threads split the batch; B (no split)
     on one thread, or below SPLIT_BATCH sequences, where they split each
     step by columns instead. A group is a multiple of 4 rows, whole register
-    blocks."""
+    blocks, and there are about two groups per thread, which the threads
+    take as they become free: on a core shared with another process, the
+    thread that runs takes the groups of the one that waits for its time
+    slice, instead of waiting for it at the end. (Each 4-row block reads the
+    packed weights anew whatever the group's size, so smaller groups cost no
+    cache traffic.)"""
     cdef Py_ssize_t rows
     if n_threads < 2 or B < SPLIT_BATCH:
         return B
-    rows = (B + n_threads - 1) // n_threads
+    rows = (B + 2 * n_threads - 1) // (2 * n_threads)
     return (rows + 3) // 4 * 4
+
+
+cdef void _lookup_projection(const Py_ssize_t* ids, const floating* W_xh,
+                             const floating* b, floating* h, Py_ssize_t n_rows,
+                             Py_ssize_t H) noexcept nogil:
+    """h row i = b + W_xh row ids[i] for i < n_rows: the input projection of
+    integer ids (one-hot rows of x), a row lookup."""
+    cdef Py_ssize_t i
+    for i in range(n_rows):
+        _copy(h + i * H, b, H)
+        _add(h + i * H, W_xh + ids[i] * H, H)
 
 
 cdef void _forward_panels(const floating* W_hh_p, const floating* h0,
@@ -938,21 +956,25 @@ cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
                          const Py_ssize_t* lengths, floating* h,
                          Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                          Py_ssize_t row_stride, int activation,
-                         int n_threads) noexcept nogil:
+                         int n_threads, const Py_ssize_t* ids, const floating* W_xh,
+                         const floating* b) noexcept nogil:
     """The time loop of the forward pass, for B sequences whose rows hold
-    the input projections on entry."""
+    the input projections on entry; or, with ids not NULL, whose rows the
+    loop fills with the lookup projection first (each group its own rows)."""
     cdef Py_ssize_t n_panels = _panels(H, h), t, p, g, s0
     cdef Py_ssize_t rows = _group_rows(B, n_threads)
     if rows < B:            # threads take whole sequences: no barrier at all
         for g in prange((B + rows - 1) // rows, num_threads=n_threads,
-                        schedule="static"):
+                        schedule="dynamic"):
             fastrnn_note_team()
             s0 = g * rows
             _forward_steps(W_hh_p, NULL if h0 == NULL else h0 + s0 * H,
                            NULL if lengths == NULL else lengths + s0,
                            h + s0 * row_stride, min(rows, B - s0), T, H, row_stride,
-                           activation, 1)
+                           activation, 1, NULL if ids == NULL else ids + s0 * T, W_xh, b)
         return
+    if ids != NULL:         # (row stride T * H: the B sequences' rows are contiguous)
+        _lookup_projection(ids, W_xh, b, h, B * T, H)
     if n_threads == 1:      # no OpenMP region: its entry costs microseconds
         for t in range(T):
             _forward_panels(W_hh_p, h0, lengths, h, B, H, row_stride, activation,
@@ -1003,7 +1025,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
     cdef Py_ssize_t rows = _group_rows(B, n_threads)
     if rows < B:            # threads take whole sequences: no barrier at all
         for g in prange((B + rows - 1) // rows, num_threads=n_threads,
-                        schedule="static"):
+                        schedule="dynamic"):
             fastrnn_note_team()
             s0 = g * rows
             _backward_steps(W_hh_T_p, h + s0 * row_stride, dh + s0 * row_stride,
@@ -1049,17 +1071,15 @@ cdef int rnn_forward(
     W_xh_p = W_hh_p + H * packed_H
     _pack(W_hh, H, 1, H, H, W_hh_p)
 
-    # Input projection of every (b, t) row at once: h = x @ W_xh + b, where
-    # integer ids stand for one-hot rows of x, so x @ W_xh is a row lookup.
-    if ids != NULL:
-        for i in range(n_rows):
-            _copy(h + i * H, b, H)
-            _add(h + i * H, W_xh + ids[i] * H, H)
-    else:
+    # Input projection of every (b, t) row at once: h = x @ W_xh + b; integer
+    # ids stand for one-hot rows of x, so x @ W_xh is a row lookup, which the
+    # time loop does (each thread for its own sequences).
+    if ids == NULL:
         _pack(W_xh, H, 1, D, H, W_xh_p)
         _gemm_packed(x, D, W_xh_p, h, H, n_rows, H, D, b, n_threads)
 
-    _forward_steps(W_hh_p, h0, lengths, h, B, T, H, row_stride, activation, n_threads)
+    _forward_steps(W_hh_p, h0, lengths, h, B, T, H, row_stride, activation, n_threads,
+                   ids, W_xh, b)
     PyMem_RawFree(W_hh_p)
     return 0
 
