@@ -782,24 +782,22 @@ cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
 #
 # After the reverse time loop, every weight gradient is a product with dA
 # (B * T rows): dW_xh = X^T dA, dW_hh = H_prev^T dA, db = column sums of dA,
-# and dX = dA W_xh^T. One pass over dA serves them all: per block of
-# TN_DEPTH rows, threads pack the block's panels (adding the column sums
-# into db as they go), then take the block's tiles of dW_hh and dW_xh and
-# its row blocks of dX while the block is in cache. The block's packing
-# alternates between two buffers, so one barrier per block suffices: the
-# threads that pack block kb + 1 have all passed the barrier after block
-# kb's packing, which no thread reaches before finishing block kb - 1's
-# work (the last reader of the buffer). Whichever thread takes a tile, C +=
-# the same block product, in block order: the results do not depend on the
-# thread count (the work items vary in size, so threads take them
-# dynamically).
+# and dX = dA W_xh^T. One pass over dA serves them all, block by block of
+# TN_DEPTH rows. The threads split the columns of dA (its panels): each one
+# packs its panels of every block into its own buffer (adding their column
+# sums into db as it goes), then forms the tiles of dW_hh and dW_xh in those
+# columns while the block is in cache, and a share of the block's row
+# blocks of dX. No thread reads what another one writes, so no thread waits
+# for another until the end: a barrier per block, where the threads met
+# before, costs a time slice whenever another process holds a core. Each
+# element is summed over the blocks in block order, by one thread: the
+# results do not depend on the thread count.
 
 cdef inline Py_ssize_t _grads_work_size(Py_ssize_t H, int n_threads,
                                         const floating* p) noexcept nogil:
-    """Elements of _weight_grads' work buffer (p selects the type): two
-    packed blocks of dA and each thread's copy of A for _tn_tile; at least
-    _tn_work_size(H, n_threads)."""
-    return 2 * _panels(H, p) * 2 * _lanes(p) * TN_DEPTH + n_threads * TN_ROWS * TN_DEPTH
+    """Elements of _weight_grads' work buffer (p selects the type): per
+    thread, a packed block of dA and a copy of A for _tn_tile."""
+    return _tn_work_size(H, n_threads, p)
 
 
 cdef void _pack_block_sums(const floating* da, Py_ssize_t H, Py_ssize_t kk,
@@ -814,23 +812,39 @@ cdef void _pack_block_sums(const floating* da, Py_ssize_t H, Py_ssize_t kk,
             db[q + j] += wp[k * panel + j]
 
 
-cdef void _grads_item(const floating* x, const floating* h, const floating* h0,
-                      const floating* da, const floating* Bp,
-                      const floating* W_xh_T_p, floating* dx,
-                      floating* dW_xh, floating* dW_hh, Py_ssize_t k0, Py_ssize_t kk,
-                      Py_ssize_t T, Py_ssize_t D, Py_ssize_t H, Py_ssize_t gh,
-                      Py_ssize_t nh, Py_ssize_t gx, Py_ssize_t nx, Py_ssize_t item,
-                      floating* Ap) noexcept nogil:
-    """Work item `item` of the block of kk rows from row k0, dA's block
-    packed at Bp: the nh tiles of dW_hh, then the nx tiles of dW_xh, then the
-    row blocks of dX."""
-    if item < nh:           # dW_hh += H_prev^T dA, each row with its true h_{t-1}
-        _tn_tile(h, H, T, h0, Bp, k0, kk, dW_hh, H, H, H, gh, item, Ap)
-    elif item < nh + nx:    # dW_xh += X^T dA
-        _tn_tile(x, D, 0, NULL, Bp, k0, kk, dW_xh, H, D, H, gx, item - nh, Ap)
-    else:                   # dX = dA W_xh^T
-        _gemm_row_block(da + k0 * H, H, W_xh_T_p, dx + k0 * D, D, kk, D, H, NULL,
-                        item - nh - nx)
+cdef void _grads_share(const floating* x, const floating* h, const floating* h0,
+                       const floating* da, const floating* W_xh_T_p, floating* dx,
+                       floating* dW_xh, floating* dW_hh, floating* db,
+                       Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
+                       Py_ssize_t tid, Py_ssize_t team, floating* work) noexcept nogil:
+    """Thread tid's share of _weight_grads among team threads: its panels of
+    dA (and of db, dW_hh, dW_xh), and its part of each block's row blocks of
+    dX; work is its _tn_work_size(H, 1) elements."""
+    cdef Py_ssize_t panel = 2 * _lanes(h), n_panels = _panels(H, h)
+    cdef Py_ssize_t group = (n_panels + team - 1) // team
+    cdef Py_ssize_t p0 = min(tid * group, n_panels), p1 = min(p0 + group, n_panels)
+    cdef Py_ssize_t n_rows = B * T, n_kb = (B * T + TN_DEPTH - 1) // TN_DEPTH
+    cdef Py_ssize_t nrt_h = (H + TN_ROWS - 1) // TN_ROWS, nrt_x = (D + TN_ROWS - 1) // TN_ROWS
+    cdef Py_ssize_t kb, k0, kk, p, r, n_rb
+    cdef floating* Ap = work + n_panels * panel * TN_DEPTH
+    cdef bint dense = x != NULL and D > 0
+    for kb in range(n_kb):
+        k0 = kb * TN_DEPTH
+        kk = min(TN_DEPTH, n_rows - k0)
+        if p0 < p1:
+            for p in range(p0, p1):
+                _pack_block_sums(da + k0 * H, H, kk, p, work + p * panel * kk, db)
+            for r in range(nrt_h):  # dW_hh += H_prev^T dA, each row with its true h_{t-1}
+                _tn_tile(h, H, T, h0, work, k0, kk, dW_hh, H, H, H, group,
+                         r + tid * nrt_h, Ap)
+            if dense:           # dW_xh += X^T dA
+                for r in range(nrt_x):
+                    _tn_tile(x, D, 0, NULL, work, k0, kk, dW_xh, H, D, H, group,
+                             r + tid * nrt_x, Ap)
+        if dense:               # dX = dA W_xh^T, this thread's row blocks of the block
+            n_rb = (kk + ROW_BLOCK - 1) // ROW_BLOCK
+            for r in range(tid * n_rb // team, (tid + 1) * n_rb // team):
+                _gemm_row_block(da + k0 * H, H, W_xh_T_p, dx + k0 * D, D, kk, D, H, NULL, r)
 
 
 cdef void _weight_grads(const floating* x, const floating* h, const floating* h0,
@@ -843,44 +857,15 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
     row (b, t - 1) of h, or for t = 0 row b of h0 (zeros when h0 is NULL).
     With x (not NULL, D > 0) also dW_xh += X^T dA and dX = dA W_xh^T, W_xh^T
     packed at W_xh_T_p. work holds _grads_work_size(H, n_threads) elements."""
-    cdef Py_ssize_t panel = 2 * _lanes(h), n_panels = _panels(H, h)
-    cdef Py_ssize_t buf = n_panels * panel * TN_DEPTH
-    cdef Py_ssize_t gh = _tn_group(H, H, n_threads, h)
-    cdef Py_ssize_t nh = _tn_tiles(H, H, gh, h)
-    cdef Py_ssize_t gx = 1, nx = 0, nd = 0, n_rows = B * T
-    cdef Py_ssize_t n_kb = (n_rows + TN_DEPTH - 1) // TN_DEPTH, kb, k0, kk, p, item
-    cdef floating* A_bufs = work + 2 * buf
-    cdef floating* Bp
-    if x != NULL and D > 0:
-        gx = _tn_group(D, H, n_threads, h)
-        nx = _tn_tiles(D, H, gx, h)
-        nd = 1              # dX too: a block of kk rows has kk / ROW_BLOCK items
+    cdef Py_ssize_t share = _tn_work_size(H, 1, h), tid
     if n_threads == 1:      # no OpenMP region: its entry costs microseconds
-        for kb in range(n_kb):
-            k0 = kb * TN_DEPTH
-            kk = min(TN_DEPTH, n_rows - k0)
-            for p in range(n_panels):
-                _pack_block_sums(da + k0 * H, H, kk, p, work + p * panel * kk, db)
-            for item in range(nh + nx + nd * ((kk + ROW_BLOCK - 1) // ROW_BLOCK)):
-                _grads_item(x, h, h0, da, work, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, T,
-                            D, H, gh, nh, gx, nx, item, A_bufs)
+        _grads_share(x, h, h0, da, W_xh_T_p, dx, dW_xh, dW_hh, db, B, T, D, H, 0, 1, work)
         return
-    k0 = kk = 0             # (set in the loops; initialized for the compiler)
-    Bp = work
     with parallel(num_threads=n_threads):
         fastrnn_note_team()
-        for kb in range(n_kb):
-            k0 = kb * TN_DEPTH
-            kk = min(TN_DEPTH, n_rows - k0)
-            Bp = work + (kb % 2) * buf
-            for p in prange(n_panels, schedule="static"):
-                _pack_block_sums(da + k0 * H, H, kk, p, Bp + p * panel * kk, db)
-            fastrnn_barrier()       # the whole block packed before any item reads it
-            for item in prange(nh + nx + nd * ((kk + ROW_BLOCK - 1) // ROW_BLOCK),
-                               schedule="dynamic"):
-                _grads_item(x, h, h0, da, Bp, W_xh_T_p, dx, dW_xh, dW_hh, k0, kk, T,
-                            D, H, gh, nh, gx, nx, item,
-                            A_bufs + threadid() * TN_ROWS * TN_DEPTH)
+        tid = threadid()
+        _grads_share(x, h, h0, da, W_xh_T_p, dx, dW_xh, dW_hh, db, B, T, D, H, tid,
+                     fastrnn_team_threads(), work + tid * share)
 
 
 # --- The time loops ---
