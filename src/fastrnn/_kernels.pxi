@@ -872,12 +872,11 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
 #
 # Each step's product runs on W_hh (or W_hh^T) packed once per pass. Threads
 # share the work in one of two ways:
-# - From SPLIT_BATCH sequences on, each thread takes groups of whole
-#   sequences (about two per thread, the next one when it is free; with
-#   integer ids, a group also looks up its own input projection) and runs
-#   the whole time loop on each alone: sequences do not depend on each
-#   other, so there is no barrier at all, and a group's rows of h (or da)
-#   stay in its core's cache. (Against the split by columns below:
+# - From SPLIT_BATCH sequences on, each thread takes a group of whole
+#   sequences (with integer ids, it also looks up the group's input
+#   projection) and runs the whole time loop on it alone: sequences do not
+#   depend on each other, so there is no barrier at all, and a group's rows
+#   of h (or da) stay in its core's cache. (Against the split by columns below:
 #   1.4x faster time loops at B, H = 64, 256 on 2 threads.)
 # - With fewer, threads split every step by panels of columns and also apply
 #   the activation (or its derivative) to their own columns, so a step needs
@@ -891,16 +890,15 @@ cdef inline Py_ssize_t _group_rows(Py_ssize_t B, int n_threads) noexcept nogil:
     """Sequences per group when the threads split the batch; B (no split)
     on one thread, or below SPLIT_BATCH sequences, where they split each
     step by columns instead. A group is a multiple of 4 rows, whole register
-    blocks, and there are about two groups per thread, which the threads
-    take as they become free: on a core shared with another process, the
-    thread that runs takes the groups of the one that waits for its time
-    slice, instead of waiting for it at the end. (Each 4-row block reads the
-    packed weights anew whatever the group's size, so smaller groups cost no
-    cache traffic.)"""
+    blocks, and there is one group per thread: each panel of the packed
+    weights, once in cache, serves all of a group's rows at every step, so
+    smaller groups would read the weights more often (for H = 1024, whose
+    weights do not fit in a core's cache, two groups per thread made the
+    training step 18% slower)."""
     cdef Py_ssize_t rows
     if n_threads < 2 or B < SPLIT_BATCH:
         return B
-    rows = (B + 2 * n_threads - 1) // (2 * n_threads)
+    rows = (B + n_threads - 1) // n_threads
     return (rows + 3) // 4 * 4
 
 
