@@ -144,8 +144,14 @@ def test_softmax_xent_kernel_matches_float64(dtype, tol, spread):
     loss, g, cs = _xent_float64(z, t, 0.37)
     out = z.copy()
     sums = np.empty(C, dtype)
-    got = functional.softmax_xent(out, t.astype(np.intp), 0.37, sums)
+    rows = np.empty(N)
+    got = functional.softmax_xent(out, t.astype(np.int32), 0.37, sums, rows)
     assert got == pytest.approx(loss, rel=tol * 10, abs=tol * N)
+    assert got == pytest.approx(rows.sum(), rel=1e-15)
+    zd = z.astype(np.float64)
+    lp = zd - zd.max(axis=1, keepdims=True)
+    lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(rows, -lp[np.arange(N), t], rtol=tol * 10, atol=tol * 10)
     np.testing.assert_allclose(out, g, rtol=0, atol=tol * 0.37)
     np.testing.assert_allclose(sums, cs, rtol=0, atol=tol * N * 0.37)
 
@@ -179,3 +185,15 @@ def test_softmax_xent_kernel_refuses_bad_classes_and_spreads_nan():
     z = np.array([[np.inf, 0.0]], np.float32)
     assert not np.isfinite(functional.softmax_xent(z, np.array([1], np.intp), 1.0,
                                                    np.empty(2, np.float32)))
+
+
+def test_squared_error_row_losses_sum_to_the_loss():
+    rng = np.random.default_rng(2)
+    out = rng.standard_normal((9, 3)).astype(np.float32)
+    y = rng.standard_normal((9, 3)).astype(np.float32)
+    mask = rng.random((9, 3)) < 0.6
+    rows = np.empty(9)
+    loss_sum, _ = losses.SquaredError.loss_grad(out.copy(), y, 1.0, mask, None, rows)
+    d = (out.astype(np.float64) - y) * mask
+    np.testing.assert_allclose(rows, (d * d).sum(axis=1) / 3, rtol=1e-6)
+    assert loss_sum == pytest.approx(rows.sum(), rel=1e-6)

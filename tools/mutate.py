@@ -105,15 +105,30 @@ MUTATIONS = [
              "db leaves out the last row of each block of dA", KERNEL_TESTS),
     Mutation("thread-split-groups", K,
              'for g in prange((B + rows - 1) // rows, num_threads=n_threads,\n'
-             '                        schedule="static"):\n'
+             '                        schedule="dynamic"):\n'
              '            fastrnn_note_team()\n'
              '            s0 = g * rows\n            _backward_steps',
              'for g in prange(B // rows, num_threads=n_threads,\n'
-             '                        schedule="static"):\n'
+             '                        schedule="dynamic"):\n'
              '            fastrnn_note_team()\n'
              '            s0 = g * rows\n            _backward_steps',
              "threads taking whole sequences (B >= 8) skip the last, partial group in BPTT",
              ("tests/test_threads.py",) + KERNEL_TESTS),
+    Mutation("grads-panel-share", K,
+             "cdef Py_ssize_t p0 = min(tid * group, n_panels), p1 = min(p0 + group, n_panels)",
+             "cdef Py_ssize_t p0 = min(tid * group, n_panels), p1 = min(p0 + group - 1, n_panels)",
+             "threads sharing the weight gradients each skip the last panel of their share",
+             ("tests/test_threads.py",) + KERNEL_TESTS),
+    Mutation("tn-tile-share", K,
+             "        t1 = (tid + 1) * n_tiles // team\n",
+             "        t1 = (tid + 1) * n_tiles // team - (tid == 0)\n",
+             "matmul(trans_a) on threads: the first thread skips its last tile",
+             ("tests/test_functional.py",)),
+    Mutation("adam-moment-constant", PKG + "_kernels_train.pxi",
+             "            t = gi * c1;",
+             "            t = gi * c2;",
+             "the one-pass Adam update weighs the first moment's gradient by 1 - beta2",
+             ("tests/test_optim.py",)),
     # --- functional layer --------------------------------------------------
     Mutation("shared-h0-gradient-mean", PKG + "functional.py",
              "dh0 = dh0.sum(axis=0)",

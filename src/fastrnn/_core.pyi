@@ -45,7 +45,12 @@ def _matmul(
     a: _Array, b: _Array, out: _Array, trans_a: bool, trans_b: bool, n_threads: int
 ) -> None: ...
 def _softmax_xent(
-    z: _Array, targets: npt.NDArray[np.intp], scale: float, col_sums: _Array, n_threads: int
+    z: _Array,
+    targets: npt.NDArray[np.intp],
+    scale: float,
+    col_sums: _Array,
+    row_losses: npt.NDArray[np.float64],
+    n_threads: int,
 ) -> float: ...
 def _adam(
     p: _Array,

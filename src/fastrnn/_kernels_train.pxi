@@ -171,43 +171,41 @@ cdef double _xent_row(floating* z, Py_ssize_t C, Py_ssize_t y, floating scale) n
 
 
 def _softmax_xent(floating[:, ::1] z, const Py_ssize_t[::1] targets, floating scale,
-                  floating[::1] col_sums, int n_threads):
+                  floating[::1] col_sums, double[::1] row_losses, int n_threads):
     """Softmax cross-entropy of N rows of logits z (N, C) with class indices
-    targets (N,) in 0..C-1 (checked by the caller): z <- scale * (softmax(z)
-    - onehot(targets)) in place, col_sums (C,) <- the column sums of that
-    gradient (summed in double, in row order), and returns the sum over rows
-    of -log softmax(z)[target] (in double, in row order). Rows are
-    independent: threads take blocks of them; the sums do not depend on the
-    thread count."""
+    targets (N,) in 0..C-1 (checked by the caller, on its own copy): z <-
+    scale * (softmax(z) - onehot(targets)) in place, col_sums (C,) <- the
+    column sums of that gradient (summed in double, in row order),
+    row_losses (N,) <- each row's -log softmax(z)[target]; returns their sum
+    (in double, in row order). Rows are independent: threads take blocks of
+    them; the sums do not depend on the thread count."""
     cdef Py_ssize_t N = z.shape[0], C = z.shape[1], i, j
     cdef double total = 0
-    cdef double* losses
     cdef double* acc
     if C == 0:
         raise ValueError("no classes")
-    losses = <double*>PyMem_RawMalloc((N + C) * sizeof(double))
-    if losses == NULL:
-        raise MemoryError("no memory for the loss rows")
-    acc = losses + N
+    acc = <double*>PyMem_RawMalloc(C * sizeof(double))
+    if acc == NULL:
+        raise MemoryError("no memory for the column sums")
     global fastrnn_team_size
     fastrnn_team_size = 1
     with nogil:
         if n_threads == 1 or N < 2:
             for i in range(N):
-                losses[i] = _xent_row(&z[i, 0], C, targets[i], scale)
+                row_losses[i] = _xent_row(&z[i, 0], C, targets[i], scale)
         else:
             for i in prange(N, num_threads=n_threads, schedule="static"):
                 fastrnn_note_team()
-                losses[i] = _xent_row(&z[i, 0], C, targets[i], scale)
+                row_losses[i] = _xent_row(&z[i, 0], C, targets[i], scale)
         for j in range(C):
             acc[j] = 0
         for i in range(N):
-            total += losses[i]
+            total += row_losses[i]
             for j in range(C):  # vectorized across the columns
                 acc[j] += z[i, j]
         for j in range(C):
             col_sums[j] = <floating>acc[j]
-    PyMem_RawFree(losses)
+    PyMem_RawFree(acc)
     return total
 
 

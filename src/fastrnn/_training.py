@@ -229,9 +229,6 @@ class Trainer:
         W_hy = p.get("W_hy")
         loss_sum, dh, dW_hy, db_y = _losses.output_loss(
             h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask, row_w)
-        if row_w is not None and math.isfinite(loss_sum):
-            loss_sum = float(np.dot(row_w, _losses.output_losses(
-                h, rows, targets, W_hy, p.get("b_y"), self.loss, vmask)))
         if not math.isfinite(loss_sum):
             raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
         # NaN or inf in h or dh makes the gradient norm non-finite, which apply()

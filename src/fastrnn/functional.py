@@ -202,15 +202,21 @@ def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths):
 # NumPy needs several (see _kernels_train.pxi). Both check what decides
 # memory (dtypes, layouts, lengths, the class indices' range).
 
-def softmax_xent(z, targets, scale, col_sums):
+def softmax_xent(z, targets, scale, col_sums, row_losses=None):
     """Softmax cross-entropy of logits z (N, C), C-contiguous float32/float64,
     with class indices targets (N,) in 0..C-1: z <- scale * (softmax(z) -
-    onehot(targets)) in place, col_sums (C,) <- its column sums; returns the
-    sum of -log softmax(z)[target] over the rows (a Python float)."""
+    onehot(targets)) in place, col_sums (C,) <- its column sums, row_losses
+    (N,) float64 (optional) <- each row's loss; returns the sum of -log
+    softmax(z)[target] over the rows (a Python float). The indices are
+    checked on a private copy, which the kernel then reads: another thread
+    that writes the caller's array meanwhile cannot move its writes."""
     N, C = z.shape
-    targets = np.ascontiguousarray(targets)
-    if (targets.dtype != np.intp or targets.shape != (N,) or col_sums.shape != (C,)
-            or z.dtype not in _SPECIALIZATION or col_sums.dtype != z.dtype):
+    targets = np.array(targets, dtype=np.intp, order="C", copy=True)
+    if row_losses is None:
+        row_losses = np.empty(N)
+    if (targets.shape != (N,) or col_sums.shape != (C,) or row_losses.shape != (N,)
+            or row_losses.dtype != np.float64 or z.dtype not in _SPECIALIZATION
+            or col_sums.dtype != z.dtype):
         raise ValueError("softmax_xent: inconsistent arguments")
     if N == 0:
         col_sums[...] = 0
@@ -219,7 +225,7 @@ def softmax_xent(z, targets, scale, col_sums):
         raise ValueError(f"softmax_xent: class indices must lie in 0..{C - 1}")
     n_threads = threads_for(N * C * 8 * _WORK_WEIGHT[z.dtype], PRODUCT_WORK_PER_THREAD)
     return kernels._softmax_xent[_SPECIALIZATION[z.dtype]](
-        z, targets, z.dtype.type(scale), col_sums, n_threads)
+        z, targets, z.dtype.type(scale), col_sums, row_losses, n_threads)
 
 
 def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size):

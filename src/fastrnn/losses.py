@@ -23,6 +23,8 @@ the mean without another pass over the data.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import functional
@@ -36,7 +38,6 @@ __all__ = [
     "SquaredError",
     "SoftmaxCrossEntropy",
     "output_loss",
-    "output_losses",
 ]
 
 
@@ -189,7 +190,7 @@ class SquaredError:
     name = "squared_error"
 
     @staticmethod
-    def loss_grad(out, targets, scale, mask=None, col_sums=None):
+    def loss_grad(out, targets, scale, mask=None, col_sums=None, row_losses=None):
         """Return ``(sum of losses, scale * d(sum)/d(out))``.
 
         ``out`` (N, k) is overwritten by the gradient. ``mask`` (N, k) bool,
@@ -197,7 +198,8 @@ class SquaredError:
         gradient); each output's loss is then the sum of its taught squared
         errors divided by k, so that dividing the sum by (taught values / k)
         gives the mean over taught values. ``col_sums`` (k,), optional,
-        receives the column sums of the gradient.
+        receives the column sums of the gradient; ``row_losses`` (N,) float64,
+        optional, each output's loss.
         """
         k = out.shape[1]
         diff = np.subtract(out, targets, out=out)
@@ -205,6 +207,9 @@ class SquaredError:
             diff *= mask
         flat = diff.ravel()
         loss_sum = float(np.dot(flat, flat)) / k
+        if row_losses is not None:
+            np.einsum("ij,ij->i", diff, diff, out=row_losses, dtype=np.float64)
+            row_losses /= k
         diff *= 2.0 * scale / k
         if col_sums is not None:
             diff.sum(axis=0, out=col_sums)
@@ -222,22 +227,22 @@ class SoftmaxCrossEntropy:
     name = "log_loss"
 
     @staticmethod
-    def loss_grad(out, targets, scale, mask=None, col_sums=None):
+    def loss_grad(out, targets, scale, mask=None, col_sums=None, row_losses=None):
         """Return ``(sum of losses, scale * d(sum)/d(out))``.
 
         ``out`` (N, C) holds logits and is overwritten by the gradient;
         ``targets`` (N,) holds class indices. ``mask`` must be None (a target
         mask selects whole outputs, through ``rows``). ``col_sums`` (C,),
-        optional, receives the column sums of the gradient. One pass of the
-        kernels over each row (the row maximum, the exponentials, their sum,
-        the loss and the gradient), the sums in double.
+        optional, receives the column sums of the gradient; ``row_losses``
+        (N,) float64, optional, each output's loss. One pass of the kernels
+        over each row (the row maximum, the exponentials, their sum, the loss
+        and the gradient), the sums in double.
         """
         if mask is not None:
             raise ValueError("SoftmaxCrossEntropy takes no value mask")
         out = np.ascontiguousarray(out)
         sums = col_sums if col_sums is not None else np.empty(out.shape[1], out.dtype)
-        loss_sum = functional.softmax_xent(out, np.asarray(targets, dtype=np.intp), scale,
-                                           sums)
+        loss_sum = functional.softmax_xent(out, targets, scale, sums, row_losses)
         return loss_sum, out
 
 
@@ -258,13 +263,13 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
     mask : None or bool array (N, k)
         Taught values of each taught output (:class:`SquaredError` only).
     row_scale : None or float64 array (N,)
-        Sample weights: each taught output's gradient is also multiplied by
-        its own factor (``loss_sum`` stays unweighted; see :func:`output_losses`).
+        Sample weights: each taught output's loss and gradient are multiplied
+        by its own factor.
 
     Returns
     -------
     loss_sum : float
-        Sum of the losses of the taught outputs.
+        Sum of the losses of the taught outputs (weighted by row_scale).
     dh : array (B, T, H), C-contiguous
         ``scale * d(loss_sum)/dh``; zero at steps without a target.
     dW_hy, db_y : arrays (H, k), (k,)
@@ -276,8 +281,11 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
     k = targets.shape[1] if targets.ndim == 2 else None
     out = readout(hs, W_hy, b_y, k)
     db_y = None if W_hy is None else np.empty(out.shape[1], dtype=out.dtype)
-    loss_sum, dout = loss.loss_grad(out, targets, scale, mask, db_y)
+    row_losses = None if row_scale is None else np.empty(out.shape[0])
+    loss_sum, dout = loss.loss_grad(out, targets, scale, mask, db_y, row_losses)
     if row_scale is not None:  # sample weights, outside the loss functions
+        if math.isfinite(loss_sum):
+            loss_sum = float(np.dot(row_scale, row_losses))
         dout *= row_scale[:, None]
         if db_y is not None:
             dout.sum(axis=0, out=db_y)
@@ -303,25 +311,3 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
 # --------------------------------------------------------------------------
 # Per-output losses (sample weights)
 # --------------------------------------------------------------------------
-
-def output_losses(h, rows, targets, W_hy, b_y, loss, mask=None):
-    """The loss of each taught output of one window, (N,) float64.
-
-    Arguments as in :func:`output_loss`; their sum is its ``loss_sum`` (up
-    to rounding). The estimators weight these by the sequences' sample
-    weights; the gradients of the weighted loss come from :func:`output_loss`
-    with ``row_scale``.
-    """
-    B, T, H = h.shape
-    hflat = h.reshape(B * T, H)
-    hs = hflat if rows is None else hflat[rows]
-    k = targets.shape[1] if targets.ndim == 2 else None
-    out = readout(hs, W_hy, b_y, k).astype(np.float64)
-    if loss.name == SquaredError.name:
-        diff = out - targets
-        if mask is not None:
-            diff *= mask
-        return (diff * diff).sum(axis=1) / diff.shape[1]
-    if loss.name == SoftmaxCrossEntropy.name:
-        return -log_softmax(out)[np.arange(out.shape[0]), targets]
-    raise ValueError(f"unknown loss {loss!r}")
