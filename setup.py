@@ -5,6 +5,7 @@ import sys
 import tempfile
 import warnings
 
+from Cython import Tempita
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext as _build_ext
@@ -185,6 +186,29 @@ class build_ext(_build_ext):
         with open(stamp, "w") as f:
             f.write(build_kind)
 
+
+def render_templates(directory="src/fastrnn"):
+    """Renders each NAME.pxi.tp of the kernels into NAME.pxi (Tempita, as
+    Cython ships it), writing only when the text changes so that cythonize,
+    which compares file times, recompiles only after a template edit."""
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".pxi.tp"):
+            continue
+        source = os.path.join(directory, name)
+        with open(source, encoding="utf-8") as f:
+            text = Tempita.sub(f.read())
+        target = source[: -len(".tp")]
+        try:
+            with open(target, encoding="utf-8") as f:
+                if f.read() == text:
+                    continue
+        except OSError:
+            pass
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+render_templates()
 
 # The same kernels are built a second time for AVX2 + FMA where the target
 # is x86-64 (build_ext drops that module elsewhere); the functional layer

@@ -53,57 +53,62 @@ class Mutation:
     first: tuple = ()   # test files to run first
 
 
-K = PKG + "_kernels.pxi"
+# The kernel source by concern (see _kernels.pxi).
+P = PKG + "_primitives.pxi"
+PR = PKG + "_products.pxi"
+PA = PKG + "_passes.pxi"
+E = PKG + "_entry_points.pxi"
+RB = PKG + "_register_blocks.pxi.tp"
 KERNEL_TESTS = ("tests/test_functional.py", "tests/test_kernel_edges.py",
                 "tests/test_accuracy.py")
 
 MUTATIONS = [
     # --- kernels -----------------------------------------------------------
-    Mutation("relu-derivative", K,
+    Mutation("relu-derivative", P,
              "g[j] = g[j] if hrow[j] > 0 else 0",
              "g[j] = g[j]",
              "BPTT drops the ReLU derivative", KERNEL_TESTS),
-    Mutation("tanh-derivative", K,
+    Mutation("tanh-derivative", P,
              "g[j] = g[j] * (1 - hrow[j] * hrow[j])",
              "g[j] = g[j] * (1 - 0.5 * hrow[j] * hrow[j])",
              "BPTT uses 1 - h^2 / 2 as tanh's derivative", KERNEL_TESTS),
-    Mutation("tanh-coefficient", K,
+    Mutation("tanh-coefficient", P,
              "p = p * r + 1.0f / 120.0f;",
              "p = p * r + 1.0f / 100.0f;",
              "float32 tanh polynomial: 1/100 instead of 1/5!",
              ("tests/test_tanh.py",) + KERNEL_TESTS),
-    Mutation("dW_hh-predecessor", K,
+    Mutation("dW_hh-predecessor", PR,
              "            elif t > 0:\n                src = A + (i - 1) * lda + i0 + g",
              "            elif t > 0 or i > 0:\n                src = A + (i - 1) * lda + i0 + g",
              "dW_hh pairs step 0 with the previous sequence's last state, not h0",
              KERNEL_TESTS),
-    Mutation("last-row-block", K,
+    Mutation("last-row-block", PR,
              "cdef Py_ssize_t n_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK",
              "cdef Py_ssize_t n_blocks = M // ROW_BLOCK",
              "products skip the last, partial block of rows", KERNEL_TESTS),
-    Mutation("lengths-mask-forward", K,
+    Mutation("lengths-mask-forward", PA,
              "if lengths != NULL and t >= lengths[s]:\n            _fill(h_t",
              "if lengths != NULL and t > lengths[s]:\n            _fill(h_t",
              "forward runs one step past each sequence's length", KERNEL_TESTS),
-    Mutation("lengths-mask-backward", K,
+    Mutation("lengths-mask-backward", PA,
              "if lengths != NULL and t >= lengths[s]:\n            _fill(da_t",
              "if lengths != NULL and t > lengths[s]:\n            _fill(da_t",
              "BPTT takes the gradient of the first padded step", KERNEL_TESTS),
-    Mutation("ids-row-lookup", K,
+    Mutation("ids-row-lookup", PA,
              "_add(h + i * H, W_xh + ids[i] * H, H)",
              "_add(h + i * H, W_xh + ids[i - (i > 0)] * H, H)",
              "integer ids: each row looks up the previous row's id",
              ("tests/test_ids.py",) + KERNEL_TESTS),
-    Mutation("ids-gradient", K,
+    Mutation("ids-gradient", PA,
              "_add(dW_xh + ids[i] * H, da + i * H, H)",
              "_add(dW_xh + ids[i // T * T] * H, da + i * H, H)",
              "integer ids: dW_xh adds every step into the sequence's first id",
              ("tests/test_ids.py",) + KERNEL_TESTS),
-    Mutation("db-last-row", K,
+    Mutation("db-last-row", PR,
              "    for k in range(kk):\n        for j in range(width):\n            db[q + j]",
              "    for k in range(kk - 1):\n        for j in range(width):\n            db[q + j]",
              "db leaves out the last row of each block of dA", KERNEL_TESTS),
-    Mutation("thread-split-groups", K,
+    Mutation("thread-split-groups", PA,
              'for g in prange((B + rows - 1) // rows, num_threads=n_threads,\n'
              '                        schedule="dynamic"):\n'
              '            fastrnn_note_team()\n'
@@ -114,12 +119,12 @@ MUTATIONS = [
              '            s0 = g * rows\n            _backward_steps',
              "threads taking whole sequences (B >= 8) skip the last, partial group in BPTT",
              ("tests/test_threads.py",) + KERNEL_TESTS),
-    Mutation("grads-panel-share", K,
+    Mutation("grads-panel-share", PR,
              "cdef Py_ssize_t p0 = min(tid * group, n_panels), p1 = min(p0 + group, n_panels)",
              "cdef Py_ssize_t p0 = min(tid * group, n_panels), p1 = min(p0 + group - 1, n_panels)",
              "threads sharing the weight gradients each skip the last panel of their share",
              ("tests/test_threads.py",) + KERNEL_TESTS),
-    Mutation("tn-tile-share", K,
+    Mutation("tn-tile-share", PR,
              "        t1 = (tid + 1) * n_tiles // team\n",
              "        t1 = (tid + 1) * n_tiles // team - (tid == 0)\n",
              "matmul(trans_a) on threads: the first thread skips its last tile",
@@ -145,21 +150,26 @@ MUTATIONS = [
              'return np.asarray(arr, dtype=np.intp, order="C")',
              "ids/lengths: the caller's intp array itself reaches the kernels, not a copy",
              ("tests/test_validation.py", "tests/test_gil.py", "tests/test_ids.py")),
-    Mutation("tanh-coefficient-24", K,
+    Mutation("tanh-coefficient-24", P,
              "        p = p * r + 1.0f / 24.0f;",
              "        p = p * r + 1.0f / 25.0f;",
              "float32 tanh polynomial: 1/25 instead of 1/24 (an error of about 4e-6)",
              KERNEL_TESTS),
-    Mutation("small-step-last-state", K,
+    Mutation("small-step-last-state", E,
              "cur = bufs[1 - (k - 1 - t) % 2]",
              "cur = bufs[(k - 1 - t) % 2]",
              "small calls: the state after the last step lands in the work buffer",
              ("tests/test_small_calls.py",)),
-    Mutation("small-step-readout-bias", K,
+    Mutation("small-step-readout-bias", E,
              "_copy(&y[s, t, 0], &b_y[0], N)",
              "_fill(&y[s, t, 0], N, <floating>0)",
              "small calls: the readout leaves out b_y",
              ("tests/test_small_calls.py",)),
+    Mutation("register-block-fourth-row", RB,
+             "r3 = min(3, rows - 1) * ra",
+             "r3 = min(2, rows - 1) * ra",
+             "the products' register block (both precisions) computes its "
+             "fourth row from the third row of A", KERNEL_TESTS),
     Mutation("threads-context-ignored", PKG + "_threads.py",
              "    n = _LIMIT.get()\n    if n is not None:\n        return n\n",
              "    n = None\n",
@@ -370,7 +380,7 @@ def run(mutations: list[Mutation], timeout: float) -> list[tuple[Mutation, str, 
             t0 = time.perf_counter()
             target = root / m.file
             original = _check_unique(root, m)
-            kernel = m.file.endswith((".pyx", ".pxi", ".pxd"))
+            kernel = m.file.endswith((".pyx", ".pxi", ".pxd", ".pxi.tp"))
             print(f"[{i}/{len(mutations)}] {m.name}: {m.description}", flush=True)
             try:
                 target.write_text(original.replace(m.old, m.new))
