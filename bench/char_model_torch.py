@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from fastrnn._chartext import encode, load_text
-from fastrnn.cli import HELD_OUT_FRACTION, HELD_OUT_MAX
+from fastrnn._trainrun import HELD_OUT_FRACTION, HELD_OUT_MAX
 
 
 def _split(text, batch, seq_len):

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import _trainrun, bench, cli
+from fastrnn import _charmodel, _trainrun, bench, cli
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A stitch in time saves nine.\n"
@@ -107,7 +107,7 @@ def test_train_default_text_end_to_end(tmp_path):
     bpc, entropy = float(m.group(1)), float(m.group(2))
 
     text = cli.default_text()
-    n_val = min(max(2, int(len(text) * cli.HELD_OUT_FRACTION)), cli.HELD_OUT_MAX)
+    n_val = min(max(2, int(len(text) * _trainrun.HELD_OUT_FRACTION)), _trainrun.HELD_OUT_MAX)
     held_out = text[-n_val:]
     assert entropy == pytest.approx(_unigram_bits(held_out[1:]), abs=1e-3)
     assert entropy > 4.0
@@ -119,8 +119,8 @@ def test_train_default_text_end_to_end(tmp_path):
     assert model.n_features_in_ == len(model.classes_)
     # the reported number is the model's: recompute it from the saved weights
     ids = cli.encode(held_out, model.classes_)
-    assert cli.bits_per_char(model, ids) == pytest.approx(bpc, abs=2e-3)
-    progress_info = json.loads(cli.progress_path(out).read_text())
+    assert _charmodel.bits_per_char(model, ids) == pytest.approx(bpc, abs=2e-3)
+    progress_info = json.loads(_trainrun.progress_path(out).read_text())
     assert progress_info["epoch"] == 1 and progress_info["chars_seen"] > 400_000
 
 
@@ -140,7 +140,7 @@ def test_bits_per_char_of_a_uniform_model_is_log2_vocabulary():
     model.fit(ids[None, :-1], ids[None, 1:])
     model.W_hy_[...] = 0
     model.b_y_[...] = 0
-    assert cli.bits_per_char(model, ids) == pytest.approx(math.log2(V), rel=1e-6)
+    assert _charmodel.bits_per_char(model, ids) == pytest.approx(math.log2(V), rel=1e-6)
     assert cli.unigram_entropy(ids[1:]) <= math.log2(V) + 1e-12
 
 
@@ -160,7 +160,7 @@ def test_bits_per_char_is_the_cross_entropy_of_one_stream(chunk):
     logp = z - z.max(1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(1, keepdims=True))
     expected = -logp[np.arange(59), ids[1:]].mean() / math.log(2)
-    assert cli.bits_per_char(model, ids, chunk=chunk) == pytest.approx(expected, rel=1e-12)
+    assert _charmodel.bits_per_char(model, ids, chunk=chunk) == pytest.approx(expected, rel=1e-12)
 
 
 def test_train_profile_prints_the_kernels_rate_beside_the_main_job(capsys, tmp_path,
@@ -188,7 +188,7 @@ def test_train_on_a_file_writes_a_character_model(capsys, tmp_path, text_file):
                                    "--seq-len", "8", "--batch-size", "4", "--epochs", "1",
                                    "--seed", "1", "--out", out)
     assert status == 0, err
-    model = cli.load_model(out)
+    model = _charmodel.load_model(out)
     assert "".join(model.classes_) == "".join(sorted(set(TEXT)))
     assert model.n_hidden == 16 and model.bptt_steps == 8
     assert f"saved the model to {out}" in stdout
@@ -202,7 +202,7 @@ def test_short_text_shrinks_batch_and_window(capsys, tmp_path):
     status, _, err = main_out(capsys, "train", path, "--epochs", "2", "--hidden", "8",
                               "--out", out)
     assert status == 0, err
-    assert cli.load_model(out).n_iter_ >= 2
+    assert _charmodel.load_model(out).n_iter_ >= 2
 
 
 # ----------------------------------------------------------------------------
@@ -231,14 +231,14 @@ def test_ctrl_c_saves_checkpoint_and_resume_continues(tmp_path, text_file):
     assert not list(tmp_path.glob(".*tmp"))  # the atomic write left no temporary file
 
     first = fastrnn.load(out)
-    info = json.loads(cli.progress_path(out).read_text())
+    info = json.loads(_trainrun.progress_path(out).read_text())
     assert first.n_iter_ >= 1 and info["chars_seen"] > 0
 
     r = run_cli("train", text_file, "--resume", "--epochs", "1", "--out", out)
     assert r.returncode == 0, r.stderr
     assert f"resuming {out}: {info['chars_seen']:,} characters seen" in r.stderr
     second = fastrnn.load(out)
-    info2 = json.loads(cli.progress_path(out).read_text())
+    info2 = json.loads(_trainrun.progress_path(out).read_text())
     assert second.n_iter_ > first.n_iter_
     assert info2["chars_seen"] > info["chars_seen"]
     assert info2["epoch"] == info["epoch"] + 1
@@ -338,14 +338,14 @@ def test_generate_follows_the_model_distribution():
     model.b_y_ = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
     model.n_features_in_ = model.n_outputs_ = V   # what fit and load set
     model.classes_ = np.arange(V)
-    ids = cli.generate(model, [0], 10000, 1.0, np.random.default_rng(0))
+    ids = _charmodel.generate(model, [0], 10000, 1.0, np.random.default_rng(0))
     freq = np.bincount(ids, minlength=V) / ids.size
     np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4], atol=0.02)
-    cold = cli.generate(model, [0], 5000, 0.5, np.random.default_rng(1))
+    cold = _charmodel.generate(model, [0], 5000, 0.5, np.random.default_rng(1))
     p = np.array([0.1, 0.2, 0.3, 0.4]) ** 2
     np.testing.assert_allclose(np.bincount(cold, minlength=V) / cold.size, p / p.sum(),
                                atol=0.02)
-    assert (cli.generate(model, [0], 10, 0.0, np.random.default_rng(0)) == 3).all()
+    assert (_charmodel.generate(model, [0], 10, 0.0, np.random.default_rng(0)) == 3).all()
 
 
 # ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import ModelFileError, ModelFileWarning, RNNClassifier, RNNRegressor, cli
+from fastrnn import ModelFileError, ModelFileWarning, RNNClassifier, RNNRegressor, _trainrun, cli
 from fastrnn import io as fio
 from fastrnn.optim import SGD, Adagrad, Adam, make_optimizer
 
@@ -642,7 +642,7 @@ COMMON = ["--hidden", "16", "--seq-len", "8", "--batch-size", "4", "--seed", "0"
 
 
 def _progress(out):
-    return json.loads(cli.progress_path(out).read_text())
+    return json.loads(_trainrun.progress_path(out).read_text())
 
 
 def test_cli_resume_after_a_limit_is_bit_identical(tmp_path):
@@ -680,7 +680,7 @@ def test_cli_learning_rate_decays_and_its_base_survives_resume(tmp_path):
     info = _progress(a)
     assert info["learning_rate"] == 0.01
     ma = fastrnn.load(a)
-    assert 0.01 / math.sqrt(1 + info["chars_seen"] / cli.LR_DECAY_CHARS) < ma.learning_rate
+    assert 0.01 / math.sqrt(1 + info["chars_seen"] / _trainrun.LR_DECAY_CHARS) < ma.learning_rate
     assert ma.learning_rate < 0.01
     r = _train(text, *COMMON, "--learning-rate", "0.01", "--max-chars", "1500", "--out", b)
     assert r.returncode == 0, r.stderr

@@ -1,7 +1,8 @@
 """Size metrics of the package's Python modules, read with ``ast``.
 
-Prints each module's line count, the longest functions (methods included)
-and the largest classes (lines and methods).
+Prints each module's line count, the kernel sources' line counts, the
+longest Python functions (methods included) and the largest classes (lines
+and methods).
 
     python tools/code_metrics.py [src/fastrnn] [--top 10]
 """
@@ -41,6 +42,11 @@ def classes(tree, module):
     return out
 
 
+def _generated(path):
+    """True for a .pxi rendered from a .pxi.tp template beside it."""
+    return path.suffix == ".pxi" and path.with_name(path.name + ".tp").exists()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", nargs="?", default="src/fastrnn")
@@ -54,6 +60,11 @@ def main(argv=None):
         print(f"  {path.name:<20} {len(text.splitlines()):>5}")
         funcs += functions(tree, path.stem)
         classes_ += classes(tree, path.stem)
+    print("\nkernel sources (lines; generated files left out)")
+    for path in sorted(Path(args.root).iterdir()):
+        if path.name.endswith((".pyx", ".pxd", ".pxi", ".pxi.tp")) and not _generated(path):
+            n = len(path.read_text(encoding="utf-8").splitlines())
+            print(f"  {path.name:<24} {n:>5}")
     print(f"\n{args.top} longest functions (lines)")
     for n, name in sorted(funcs, reverse=True)[: args.top]:
         print(f"  {n:>5}  {name}")

@@ -1,6 +1,8 @@
-"""The bookkeeping of a ``fastrnn train`` run: the progress display, the
-progress file next to the model (position and carried hidden states, for
-``--resume``), the output check and Ctrl-C handling."""
+"""One run of ``fastrnn train`` (:class:`TrainRun`: the model, the text as
+parallel streams, the position in them and the limits) and its bookkeeping:
+the progress display, the progress file next to the model (position and
+carried hidden states, for ``--resume``), the output check and Ctrl-C
+handling."""
 
 from __future__ import annotations
 
@@ -17,14 +19,30 @@ from pathlib import Path
 
 import numpy as np
 
-from ._chartext import CLIError
+from . import io as _io
+from ._charmodel import bits_per_char, generate, load_model
+from ._chartext import (CLIError, decode, default_prime, encode, load_text,
+                        unigram_entropy)
 
 __all__ = ["PROGRESS_FORMAT", "Progress", "fmt_rate", "fmt_secs", "progress_path",
            "check_writable", "Interrupt", "text_digest", "read_progress", "encode_carry",
-           "decode_carry", "KernelRate"]
+           "decode_carry", "KernelRate", "TrainRun"]
 
 PROGRESS_FORMAT = "fastrnn train progress"
 MAX_PROGRESS_BYTES = 1 << 24
+
+# Held-out text: the last 5% of the text, at most this many characters (the
+# evaluation runs the recurrence one step after another on a single stream).
+HELD_OUT_FRACTION = 0.05
+HELD_OUT_MAX = 50_000
+MIN_TEXT = 20  # characters
+# Hyperparameters of the character model that the command line does not expose.
+LEARNING_RATE = 3e-3
+# The learning rate decays with the characters seen (over all runs of a
+# model, so a resumed run follows the same schedule as one run):
+# learning_rate / sqrt(1 + chars_seen / LR_DECAY_CHARS).
+LR_DECAY_CHARS = 2_000_000
+CLIP_NORM = 5.0
 
 
 class Progress:
@@ -231,3 +249,287 @@ class KernelRate:
                 f"(forward + backward, same sizes) {fmt_rate(bare)} chars/s, measured "
                 f"between its calls: the main job runs at {main / bare:.0%} of the "
                 f"kernels' rate")
+
+
+class TrainRun:
+    """One run of 'fastrnn train': the model, the text as parallel streams, the
+    position in them (kept in the progress file for --resume) and the limits."""
+
+    def __init__(self, args):
+        self.args = args
+        self.err = sys.stderr
+        self.out = Path(args.out)
+        check_writable(self.out)
+        self.text, self.source = load_text(args.text_file)
+        if len(self.text) < MIN_TEXT:
+            raise CLIError(f"{self.source}: too short to learn from ({len(self.text)} "
+                           f"characters; need at least {MIN_TEXT})")
+        self.carry = None  # the hidden state carried into the next call
+        self.model, self.vocab, state = self._open_model()
+        self._make_streams()
+        self._position(state)
+        self._limits()
+        self.prog = Progress(self.err)
+        self.run_chars = 0
+        self.smooth = None  # running mean of the training loss (nats)
+        self.val_bpc = state.get("val_bits_per_char") if state else None
+        self.kernel_rate = KernelRate() if args.profile else None
+
+    def _open_model(self):
+        """(model or None, vocabulary, progress state or None)."""
+        args, out = self.args, self.out
+        if not args.resume:
+            if out.exists():
+                print(f"note: {out} exists and will be replaced (--resume continues it "
+                      "instead)", file=self.err)
+            vocab = np.array(sorted(set(self.text)))
+            if len(vocab) < 2:
+                raise CLIError(f"{self.source}: the text needs at least two different "
+                               "characters")
+            return None, vocab, None
+        if not out.exists():
+            raise CLIError(f"--resume: {out} does not exist (train without --resume first, "
+                           "or give the model file with --out)")
+        model = load_model(out, resume=True)
+        H = model.W_hh_.shape[0]
+        if args.hidden is not None and args.hidden != H:
+            raise CLIError(f"--hidden {args.hidden} differs from the {H} "
+                           f"hidden units of the model in {out}; leave --hidden out to resume")
+        return model, model.classes_, read_progress(progress_path(out))
+
+    def _make_streams(self):
+        """Held-out text at the end; the rest as `batch` parallel streams."""
+        ids = encode(self.text, self.vocab)
+        self.n = n = ids.size
+        self.n_val = n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
+        train_ids, self.val_ids = ids[:n - n_val], ids[n - n_val:]
+        self.seq_len = seq_len = min(self.args.seq_len, train_ids.size - 1)
+        self.batch = batch = max(1, min(self.args.batch_size, (train_ids.size - 1) // seq_len))
+        self.L = L = (train_ids.size - 1) // batch  # steps per stream and epoch
+        self.X_all = train_ids[:batch * L].reshape(batch, L)
+        # labels: the characters
+        self.Y_all = self.vocab[train_ids[1:batch * L + 1]].reshape(batch, L)
+        # One partial_fit call trains `per_call` windows of seq_len steps (truncated
+        # BPTT inside the estimator, which carries the state from window to window);
+        # the limits, Ctrl-C and the progress display are checked between calls.
+        per_call = max(1, 256 // seq_len)
+        self.chunk = per_call * seq_len
+        self.starts = list(range(0, L, self.chunk))
+        self.chars_per_epoch = batch * L
+
+    def _position(self, state):
+        """A new model at the start, or where the progress file says a resumed one stopped."""
+        from .estimator import RNNClassifier
+
+        self.base_lr = self.args.learning_rate or LEARNING_RATE
+        if self.model is None:
+            self.model = RNNClassifier(
+                n_hidden=self.args.hidden or 256, output_steps="all", bptt_steps=self.seq_len,
+                batch_size=self.batch, learning_rate=self.base_lr, clip_norm=CLIP_NORM,
+                alpha=0.0, n_symbols=len(self.vocab), random_state=self.args.seed)
+            self.chars_seen, self.epoch, self.call, self.sample_no = 0, 0, 0, 0
+            return
+        model, out = self.model, self.out
+        model.set_params(bptt_steps=self.seq_len, batch_size=self.batch)
+        if self.args.learning_rate is None and state and "learning_rate" in state:
+            self.base_lr = state["learning_rate"]  # (checked by read_progress)
+        same = (state is not None and state.get("text_sha256") == text_digest(self.text)
+                and state.get("seq_len") == self.seq_len
+                and state.get("batch_size") == self.batch)
+        self.chars_seen = int(state.get("chars_seen", 0)) if state else 0
+        self.epoch = int(state.get("epoch", 0)) if state else 0
+        self.call = int(state.get("call", 0)) if same else 0
+        self.sample_no = int(state.get("samples", 0)) if state else 0
+        if self.call >= len(self.starts):
+            self.epoch, self.call = self.epoch + 1, 0
+        elif same and state.get("carry") is not None:
+            if state.get("n_iter") == model.n_iter_:
+                self.carry = decode_carry(state["carry"], model.W_hh_.dtype,
+                                          (self.batch, model.n_hidden))
+            if self.carry is None:
+                print(f"note: {progress_path(out)} does not match the model in {out}; the "
+                      "streams' hidden states start from zeros", file=self.err)
+        where = (f"epoch {self.epoch + self.call / len(self.starts):.2f}" if same else
+                 "the start of the text (other text or sizes than the checkpoint's)")
+        print(f"resuming {out}: {self.chars_seen:,} characters seen so far; continuing at "
+              f"{where}", file=self.err)
+
+    def _limits(self):
+        """The run's time and character limits, and the header line."""
+        args = self.args
+        time_limit = args.time_limit
+        if time_limit is None:
+            time_limit = 0.0 if args.epochs is not None or args.max_chars is not None else 60.0
+        max_chars = args.epochs * self.chars_per_epoch if args.epochs is not None else None
+        if args.max_chars is not None:
+            max_chars = args.max_chars if max_chars is None else min(max_chars, args.max_chars)
+        self.time_limit, self.max_chars = time_limit, max_chars
+        self.val_entropy = unigram_entropy(self.val_ids[1:])
+        limits = []
+        if time_limit:
+            limits.append(f"{time_limit:g} s")
+        if args.epochs is not None:
+            limits.append(f"{args.epochs} epoch{'s' * (args.epochs != 1)}")
+        if args.max_chars is not None:
+            limits.append(f"{args.max_chars:,} characters")
+        batch, L = self.batch, self.L
+        print(f"training a character model on {self.source}:\n"
+              f"  {self.n:,} characters, {len(self.vocab)} distinct; {batch * L:,} for "
+              f"training in {batch} streams, the last {self.n_val:,} held out\n"
+              f"  hidden {self.model.n_hidden}, seq-len {self.seq_len}, batch {batch}; "
+              + (f"stops after {' or '.join(limits)}; " if limits else "no limit; ")
+              + "Ctrl-C saves and stops", file=self.err)
+
+    def save(self):
+        # Both files are written atomically (fsync'd temporary file, rename);
+        # the model first: a progress file is never newer than its model.
+        self.model.save(self.out)
+        info = {"format": PROGRESS_FORMAT, "version": 1, "text": self.source,
+                "text_sha256": text_digest(self.text), "seq_len": self.seq_len,
+                "batch_size": self.batch, "epoch": self.epoch, "call": self.call,
+                "chars_seen": self.chars_seen, "samples": self.sample_no,
+                "val_bits_per_char": self.val_bpc, "unigram_entropy": self.val_entropy,
+                "learning_rate": self.base_lr,
+                "n_iter": self.model.n_iter_, "carry": encode_carry(self.carry)}
+        data = json.dumps(info, indent=1).encode("utf-8")
+        _io.atomic_write(progress_path(self.out), lambda f: f.write(data))
+
+    def show_sample(self, title):
+        self.sample_no += 1
+        seed = self.args.seed
+        srng = np.random.default_rng(None if seed is None else [seed, self.sample_no])
+        vocab = self.vocab
+        prime = default_prime(vocab)
+        s = decode(vocab, generate(self.model, encode(prime, vocab), 200, 0.8, srng))
+        self.prog.clear()
+        print(f"--- {title} ---\n{prime.lstrip()}{s}\n", flush=True)
+
+    def status(self, elapsed):
+        run_chars, time_limit, max_chars = self.run_chars, self.time_limit, self.max_chars
+        rate = run_chars / elapsed if elapsed > 0 else 0.0
+        fracs, left = [], []
+        if time_limit:
+            fracs.append(elapsed / time_limit)
+            left.append(time_limit - elapsed)
+        if max_chars:
+            fracs.append(run_chars / max_chars)
+            left.append((max_chars - run_chars) / rate if rate > 0 else math.inf)
+        parts = [self.prog.bar(max(fracs)) if fracs else f"{elapsed:.0f} s",
+                 f"epoch {self.epoch + self.call / len(self.starts):.2f}"]
+        if self.smooth is not None:
+            parts.append(f"loss {self.smooth:.3f}")
+            parts.append(f"{self.smooth / math.log(2):.2f} bits/char")
+        if self.val_bpc is not None:
+            parts.append(f"held-out {self.val_bpc:.2f}")
+        parts.append(f"{fmt_rate(rate)} chars/s")
+        if left:
+            parts.append(f"{fmt_secs(min(left))} left")
+        return " | ".join(parts)
+
+    def step(self):
+        """One partial_fit call on the next chunk of the streams; returns the
+        characters it trained on."""
+        model = self.model
+        s = self.starts[self.call]
+        e = min(s + self.chunk, self.L)
+        X, Y = self.X_all[:, s:e], self.Y_all[:, s:e]
+        carry = self.carry
+        model.set_params(learning_rate=self.learning_rate())
+        if not hasattr(model, "W_hh_"):
+            model.partial_fit(X, Y, classes=self.vocab)
+        else:
+            model.partial_fit(X, Y, initial_state=carry)
+        if self.kernel_rate is not None:
+            self.kernel_rate.measure(model, X[:, :self.seq_len], carry)
+        # The state carried into the next call: the streams' states at the
+        # call's last step, as training computed them (exactly what one long
+        # call would have carried into its next window).
+        self.carry = model.last_state_
+        loss = model.loss_curve_[-1]
+        self.smooth = loss if self.smooth is None else 0.9 * self.smooth + 0.1 * loss
+        done = self.batch * (e - s)
+        self.chars_seen += done
+        self.run_chars += done
+        self.call += 1
+        if self.call == len(self.starts):  # end of an epoch: the streams start again
+            self.epoch, self.call, self.carry = self.epoch + 1, 0, None
+        return done
+
+    def learning_rate(self):
+        """The learning rate of the next call: the base rate decayed by the
+        characters the model has seen (LR_DECAY_CHARS)."""
+        return self.base_lr / math.sqrt(1.0 + self.chars_seen / LR_DECAY_CHARS)
+
+    def _done(self, elapsed, stop):
+        """Whether the loop ends before the next call: interrupted or a limit reached."""
+        if stop.requested:
+            self.interrupted = True
+            return True
+        return bool(self.run_chars and (
+            (self.time_limit and elapsed >= self.time_limit)
+            or (self.max_chars is not None and self.run_chars >= self.max_chars)))
+
+    def _loop(self, stop):
+        """Train until a limit, Ctrl-C or the end; samples and checkpoints on the way."""
+        args, started = self.args, self.started
+        last_sample = last_ckpt = started
+        while not self._done(self.elapsed(), stop):
+            # (at least one call runs, whatever the limits)
+            done = self.step()
+            now = time.monotonic()
+            if now - last_sample >= args.sample_every:
+                self.val_bpc = bits_per_char(self.model, self.val_ids)
+                self.show_sample(f"sample after {self.chars_seen:,} characters (held-out "
+                                 f"{self.val_bpc:.2f} bits/char, unigram entropy "
+                                 f"{self.val_entropy:.2f})")
+                last_sample = time.monotonic()
+            if now - last_ckpt >= args.checkpoint_every or self.run_chars == done:
+                self.save()
+                last_ckpt = time.monotonic()
+            self.prog.update(self.status(self.elapsed()),
+                             force=self.run_chars == done)
+
+    def elapsed(self):
+        """Seconds of this run, less the time --profile spends on the bare kernels."""
+        spent = self.kernel_rate.seconds if self.kernel_rate is not None else 0.0
+        return time.monotonic() - self.started - spent
+
+    def run(self) -> int:
+        self.started = time.monotonic()
+        self.interrupted = False
+        with Interrupt() as stop:
+            try:
+                self._loop(stop)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now
+                self.interrupted = True
+            elapsed = self.elapsed()
+            if not hasattr(self.model, "W_hh_"):  # stopped before the first step
+                self.prog.clear()
+                print("fastrnn: interrupted before training started; nothing saved",
+                      file=self.err)
+                return 130
+            if not self.interrupted:
+                self.val_bpc = bits_per_char(self.model, self.val_ids)
+            self.save()
+        self.prog.update(self.status(elapsed), force=True)
+        self.prog.finish()
+        return self._report(elapsed)
+
+    def _report(self, elapsed) -> int:
+        out, args, run_chars = self.out, self.args, self.run_chars
+        rate = run_chars / elapsed if elapsed > 0 else 0.0
+        if self.interrupted:
+            print(f"interrupted: saved the model to {out} after {self.chars_seen:,} "
+                  f"characters; continue with: fastrnn train --resume --out {out}"
+                  + (f" {args.text_file}" if args.text_file else ""), file=self.err)
+            return 130
+        print(f"trained on {run_chars:,} characters in {elapsed:.1f} s ({fmt_rate(rate)} "
+              f"chars/s; {self.chars_seen:,} in total, "
+              f"{self.chars_seen / self.chars_per_epoch:.2f} epochs)")
+        print(f"held-out bits/char: {self.val_bpc:.3f} (unigram entropy of the held-out "
+              f"text: {self.val_entropy:.3f} bits/char)")
+        print(f"saved the model to {out}; sample from it with: fastrnn sample {out}")
+        if self.kernel_rate is not None:
+            print(self.kernel_rate.report(run_chars, elapsed))
+        self.show_sample("sample")
+        return 0
