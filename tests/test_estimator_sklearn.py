@@ -242,3 +242,19 @@ def test_requests_survive_clone_and_need_routing():
         assert est.get_metadata_routing().partial_fit.requests["sample_weight"] is True
         assert est.get_metadata_routing().fit.requests["lengths"] is True  # kept
         assert not hasattr(RNNRegressor(), "set_predict_proba_request")
+
+
+@pytest.mark.parametrize("cls", [RNNRegressor, RNNClassifier])
+def test_request_setters_have_the_routed_metadata_as_their_signature(cls):
+    # scikit-learn reads each setter's signature to know what it may route
+    import inspect
+
+    from fastrnn._sklearn import ROUTED, UNCHANGED
+
+    for method in cls._routed_methods:
+        setter = getattr(cls, f"set_{method}_request")
+        params = list(inspect.signature(setter).parameters.values())[1:]
+        assert [p.name for p in params] == list(ROUTED[method])
+        assert all(p.kind is p.KEYWORD_ONLY and p.default == UNCHANGED for p in params)
+        assert setter.__name__ == f"set_{method}_request"
+        assert f"``{method}``" in setter.__doc__

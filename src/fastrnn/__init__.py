@@ -33,10 +33,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    # NotFittedError, ConvergenceWarning, DataConversionWarning: subclasses of
-    # scikit-learn's classes when it is installed, built on first use so that
-    # importing fastrnn does not import scikit-learn (see fastrnn._sklearn).
-    if name in _sklearn.EXCEPTIONS:
-        return _sklearn.exception_class(name)
-    raise AttributeError(f"module 'fastrnn' has no attribute {name!r}")
+# NotFittedError, ConvergenceWarning, DataConversionWarning: subclasses of
+# scikit-learn's classes when it is installed, built on first use (see
+# fastrnn._sklearn).
+__getattr__ = _sklearn.module_getattr(__name__)

@@ -25,6 +25,7 @@ leading underscore.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import warnings
@@ -70,6 +71,16 @@ def _classes():
 def exception_class(name):
     """fastrnn's exception or warning class ``name`` (a key of EXCEPTIONS)."""
     return _classes()[name]
+
+
+def module_getattr(module):
+    """A module's ``__getattr__`` that gives the classes of EXCEPTIONS on first
+    use, so that importing the module does not import scikit-learn."""
+    def __getattr__(name):
+        if name in EXCEPTIONS:
+            return exception_class(name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return __getattr__
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -145,36 +156,6 @@ class RoutingMixin:
         self._metadata_request = req
         return self
 
-    def set_fit_request(self, *, lengths=UNCHANGED, initial_state=UNCHANGED,
-                        initial_state_mask=UNCHANGED, target_mask=UNCHANGED,
-                        sample_weight=UNCHANGED):
-        return self._set_request("fit", dict(
-            lengths=lengths, initial_state=initial_state,
-            initial_state_mask=initial_state_mask, target_mask=target_mask,
-            sample_weight=sample_weight))
-
-    def set_partial_fit_request(self, *, lengths=UNCHANGED, initial_state=UNCHANGED,
-                                initial_state_mask=UNCHANGED, target_mask=UNCHANGED,
-                                sample_weight=UNCHANGED):
-        return self._set_request("partial_fit", dict(
-            lengths=lengths, initial_state=initial_state,
-            initial_state_mask=initial_state_mask, target_mask=target_mask,
-            sample_weight=sample_weight))
-
-    def set_score_request(self, *, lengths=UNCHANGED, initial_state=UNCHANGED,
-                          initial_state_mask=UNCHANGED, target_mask=UNCHANGED,
-                          sample_weight=UNCHANGED):
-        return self._set_request("score", dict(
-            lengths=lengths, initial_state=initial_state,
-            initial_state_mask=initial_state_mask, target_mask=target_mask,
-            sample_weight=sample_weight))
-
-    def set_predict_request(self, *, lengths=UNCHANGED, initial_state=UNCHANGED,
-                            initial_state_mask=UNCHANGED):
-        return self._set_request("predict", dict(
-            lengths=lengths, initial_state=initial_state,
-            initial_state_mask=initial_state_mask))
-
     def _get_metadata_request(self):
         """A copy of this estimator's requests: scikit-learn's MetadataRequest."""
         from sklearn.utils.metadata_routing import MetadataRequest, get_routing_for_object
@@ -197,31 +178,35 @@ class RoutingMixin:
         return self._get_metadata_request()
 
 
-for _method in ("fit", "partial_fit", "score", "predict"):
-    getattr(RoutingMixin, f"set_{_method}_request").__doc__ = _REQUEST_DOC.format(
-        method=_method, params=", ".join(ROUTED[_method]))
+def _request_setter(method):
+    """``set_{method}_request``: keyword-only arguments, one per metadata of
+    ROUTED[method], each UNCHANGED by default (scikit-learn reads the
+    signature)."""
+    names = ROUTED[method]
+
+    def setter(self, **requests):
+        unknown = sorted(set(requests) - set(names))
+        if unknown:
+            raise TypeError(f"set_{method}_request() got unexpected keyword arguments "
+                            f"{unknown}; it takes {list(names)}")
+        return self._set_request(method, {n: requests.get(n, UNCHANGED) for n in names})
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=UNCHANGED)
+               for n in names]
+    setter.__signature__ = inspect.Signature(params)
+    setter.__name__ = setter.__qualname__ = f"set_{method}_request"
+    setter.__doc__ = _REQUEST_DOC.format(method=method, params=", ".join(names))
+    return setter
 
 
-def set_predict_proba_request(self, *, lengths=UNCHANGED, initial_state=UNCHANGED,
-                              initial_state_mask=UNCHANGED):
-    return self._set_request("predict_proba", dict(
-        lengths=lengths, initial_state=initial_state, initial_state_mask=initial_state_mask))
-
-
-def set_predict_log_proba_request(self, *, lengths=UNCHANGED, initial_state=UNCHANGED,
-                                  initial_state_mask=UNCHANGED):
-    return self._set_request("predict_log_proba", dict(
-        lengths=lengths, initial_state=initial_state, initial_state_mask=initial_state_mask))
-
-
-for _f, _method in ((set_predict_proba_request, "predict_proba"),
-                    (set_predict_log_proba_request, "predict_log_proba")):
-    _f.__doc__ = _REQUEST_DOC.format(method=_method, params=", ".join(ROUTED[_method]))
+for _method in RoutingMixin._routed_methods:
+    setattr(RoutingMixin, f"set_{_method}_request", _request_setter(_method))
 
 
 class ClassifierRoutingMixin(RoutingMixin):
     """RoutingMixin with the classifier's predict_proba and predict_log_proba."""
 
     _routed_methods = RoutingMixin._routed_methods + ("predict_proba", "predict_log_proba")
-    set_predict_proba_request = set_predict_proba_request
-    set_predict_log_proba_request = set_predict_log_proba_request
+    set_predict_proba_request = _request_setter("predict_proba")
+    set_predict_log_proba_request = _request_setter("predict_log_proba")

@@ -35,11 +35,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    # built on first use: see fastrnn._sklearn.exception_class
-    if name in _sklearn.EXCEPTIONS:
-        return _sklearn.exception_class(name)
-    raise AttributeError(f"module 'fastrnn.estimator' has no attribute {name!r}")
+# built on first use: see fastrnn._sklearn.module_getattr
+__getattr__ = _sklearn.module_getattr(__name__)
 
 
 # --------------------------------------------------------------------------
