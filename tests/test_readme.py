@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 
@@ -78,6 +79,19 @@ def _check_sampling(ns, lines):
     assert "hello" in sample                                 # the text's words come back
 
 
+def _check_from_weights(ns, lines):
+    assert lines[0] == "(8, 20, 1) float64"
+    assert lines[1].startswith("['a' 'b' 'c'] [")                 # classes_ sorted
+    assert ns["clf"].W_hy_.shape == (16, 3)
+    assert lines[2] == "True"                                    # get_weights round trip
+
+
+def _check_torch_keras(ns, lines):
+    assert float(lines[0]) < 1e-12                               # PyTorch, float64
+    assert float(lines[1]) < 1e-5                                # Keras: float32 products
+    assert lines[2] == "True"                                    # the weights come back
+
+
 def _check_routing(ns, lines):
     assert lines[-1].startswith("{'n_hidden': 12}")              # the larger net wins
     assert float(lines[-1].split()[-1]) > 0.5                    # mean R^2 of the folds
@@ -95,6 +109,8 @@ CHECKS = {
     "target_mask=taught": _check_target_mask,
     "clf.step(sym, state, return_proba=True)": _check_sampling,
     "GridSearchCV(est, {\"n_hidden\": [2, 12]}, cv=3).fit(X, y, lengths=L)": _check_routing,
+    "RNNRegressor.from_weights(**reg.get_weights(), **reg.get_params())": _check_from_weights,
+    "rnn, linear = reg.to_torch()": _check_torch_keras,
 }
 
 
@@ -114,6 +130,14 @@ def test_example_runs_and_shows_what_the_text_says(index, capsys, tmp_path, monk
     monkeypatch.chdir(tmp_path)  # examples that save files write them here
     code = BLOCKS[index]
     check = _check_of(code)
+    for module in ("torch", "keras"):  # optional: examples that use them need them
+        if f"import {module}\n" in code:
+            if module == "keras":  # as the example does, before Keras' first import
+                monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "torch"))
+            try:
+                __import__(module)
+            except ImportError as exc:  # missing, or Keras without its backend
+                pytest.skip(f"{module} cannot be imported: {exc}")
     ns = {}
     exec(compile(code, f"README.md example {index + 1}", "exec"), ns)
     lines = capsys.readouterr().out.splitlines()

@@ -6,8 +6,13 @@ JSON, and the arrays); this module decides what goes in it and checks
 everything that comes out. What differs between the estimator classes is a
 :class:`Hooks` object each class names in ``_persist_hooks``: no class tests.
 
+A fitted estimator is also set up from weight arrays given in memory
+(:func:`from_weights`, behind the estimators' ``from_weights``): the arrays
+are checked as a file's are (shapes implied by the hyperparameters, dtype,
+finiteness) and installed the same way (:func:`install`).
+
 Internal interface of :mod:`fastrnn.estimator`: :func:`save`, :func:`load`,
-:data:`REGRESSOR` and :data:`CLASSIFIER`. They use the estimators'
+:func:`from_weights`, :data:`REGRESSOR` and :data:`CLASSIFIER`. They use the estimators'
 ``get_params``, ``_get_param_names``, ``_param_defaults``,
 ``_check_hyperparameters``, ``_check_fitted``, ``_params``, and the fitted
 attributes (``_optimizer``, ``_rng`` and ``_single_output_`` included).
@@ -20,11 +25,13 @@ import warnings
 
 import numpy as np
 
+from . import _data
 from . import io as _io
 from . import optim as _optim
-from ._params import is_int, is_real
+from ._params import check_int, check_param, is_int, is_real
 
-__all__ = ["save", "load", "Hooks", "REGRESSOR", "CLASSIFIER"]
+__all__ = ["save", "load", "from_weights", "weight_shapes", "install", "Hooks", "REGRESSOR",
+           "CLASSIFIER"]
 
 # Hyperparameters added after the first files of format version 1 were written.
 ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
@@ -114,7 +121,10 @@ def _jsonable(name, v):
 class Hooks:
     """What an estimator class adds to the common contents of a model file.
 
-    ``restore`` raises ValueError with the problem; :func:`load` adds the file."""
+    ``restore`` raises ValueError with the problem; :func:`load` adds the file.
+    ``options`` are the class's own arguments of ``from_weights``."""
+
+    options = ()
 
     def save_attrs(self, est):
         return {}
@@ -129,8 +139,17 @@ class Hooks:
     def restore(self, est, arrays, attrs, k):
         """Set the class's fitted attributes from the checked arrays and attributes."""
 
+    def readout_from(self, owner, W_hy, b_y, H, options):
+        """from_weights: the readout (float arrays, or None) in the fitted
+        attributes' layout, W_hy (H, k) and b_y (k,), the number of outputs k
+        and the class's own fitted attributes, from the class's own
+        arguments ``options``. Shapes beyond what this needs are checked later."""
+        raise NotImplementedError
+
 
 class _RegressorHooks(Hooks):
+    options = ("n_outputs",)
+
     def save_attrs(self, est):
         return {"single_output": bool(est._single_output_)}
 
@@ -141,8 +160,31 @@ class _RegressorHooks(Hooks):
                              f"n_outputs_ is 1), got {single!r}")
         est._single_output_ = single
 
+    def readout_from(self, owner, W_hy, b_y, H, options):
+        n_outputs = options.get("n_outputs")
+        if W_hy is None:  # the activities of units 0..k-1 are the outputs
+            k = H if n_outputs is None else check_int(owner, "n_outputs", n_outputs, 1)
+            if k > H:
+                raise ValueError(f"{owner}: n_outputs={k} teaches more units than "
+                                 f"n_hidden = {H} (readout=False)")
+            return None, None, k, {"_single_output_": False}
+        if n_outputs is not None:
+            raise ValueError(f"{owner}: n_outputs is only for a model without a readout "
+                             f"(W_hy=None); with one it is W_hy's number of columns")
+        single = W_hy.ndim == 1  # (H,): one output, predict without the output axis
+        if single:
+            W_hy = W_hy.reshape(-1, 1)
+            if b_y.shape == ():
+                b_y = b_y.reshape(1)
+        if W_hy.ndim != 2:
+            raise ValueError(f"{owner}: W_hy must be 2-D (n_hidden, n_outputs) or 1-D "
+                             f"(n_hidden,) for one output, got shape {W_hy.shape}")
+        return W_hy, b_y, W_hy.shape[1], {"_single_output_": single}
+
 
 class _ClassifierHooks(Hooks):
+    options = ("classes",)
+
     def save_attrs(self, est):
         return {"classes_dtype": "object" if est.classes_.dtype.kind == "O" else "native"}
 
@@ -180,6 +222,26 @@ class _ClassifierHooks(Hooks):
         if kind == "object":
             classes = classes.astype(object)
         est.classes_ = classes
+
+    def readout_from(self, owner, W_hy, b_y, H, options):
+        if W_hy is None:
+            raise ValueError(f"{owner}: W_hy and b_y are required (the class probabilities "
+                             "are the softmax of the readout's logits)")
+        if options.get("classes") is None:
+            raise TypeError(f"{owner}: classes is required (the label of each column of W_hy)")
+        given = np.asarray(options["classes"]).ravel()
+        classes, where = _data.unique_labels(given, "classes", return_inverse=True)
+        if len(classes) != len(given):
+            raise ValueError(f"{owner}: classes must be distinct, got {_short(given.tolist())}")
+        k = len(given)
+        if W_hy.ndim != 2 or W_hy.shape[1] != k or b_y.shape != (k,):
+            raise ValueError(
+                f"{owner}: the readout must have one column per class: W_hy (n_hidden, {k}) "
+                f"and b_y ({k},) for {k} classes, got {W_hy.shape} and {b_y.shape}")
+        # column j holds the logits of given[j]: reorder them to sorted classes_
+        W, b = np.empty_like(W_hy), np.empty_like(b_y)
+        W[:, where], b[where] = W_hy, b_y
+        return W, b, k, {"classes_": classes}
 
 
 REGRESSOR = _RegressorHooks()
@@ -278,10 +340,7 @@ def _load_from(reader, estimators):
     if optimizer is not None:
         _restore_optimizer(optimizer, opt_info, slot_members, arrays, weights, bad)
 
-    for key, arr in weights.items():
-        setattr(est, key, arr)
-    est.n_features_in_ = D
-    est.n_outputs_ = k
+    install(est, weights, D, k)
     if optimizer is not None:
         est._optimizer = optimizer
     if rng is not None:
@@ -315,15 +374,10 @@ def _new_estimator(reader, estimators, bad):
 
 def _array_specs(cfg, D, k, version, attrs, hooks):
     """The weights' shapes and the ArraySpec of every array the file must hold."""
-    H = cfg.n_hidden
-    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
-    if cfg.readout:
-        shapes.update(W_hy_=(H, k), b_y_=(k,))
-    elif k > H:
-        raise attrs.bad(
-            f"n_outputs_ = {k} teaches more units than n_hidden = {H} (readout=False)")
-    if cfg.learn_initial_state:
-        shapes["h0_"] = (H,)
+    if not cfg.readout and k > cfg.n_hidden:
+        raise attrs.bad(f"n_outputs_ = {k} teaches more units than n_hidden = "
+                        f"{cfg.n_hidden} (readout=False)")
+    shapes = weight_shapes(cfg, D, k)
     specs = {key: _io.ArraySpec(shape, cfg.dtype) for key, shape in shapes.items()}
     f64 = np.dtype(np.float64)
     if version >= 2:
@@ -334,6 +388,26 @@ def _array_specs(cfg, D, k, version, attrs, hooks):
             specs["validation_scores_"] = _io.ArraySpec((n_val,), f64)
     specs.update(hooks.load_specs(k))
     return shapes, specs
+
+
+def weight_shapes(cfg, D, k):
+    """The shape of each weight (fitted attribute) of a model with these
+    hyperparameters, D features and k outputs."""
+    H = cfg.n_hidden
+    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
+    if cfg.readout:
+        shapes.update(W_hy_=(H, k), b_y_=(k,))
+    if cfg.learn_initial_state:
+        shapes["h0_"] = (H,)
+    return shapes
+
+
+def install(est, weights, D, k):
+    """Make est a fitted model: its checked weights (by attribute name), D and k."""
+    for key, arr in weights.items():
+        setattr(est, key, arr)
+    est.n_features_in_ = D
+    est.n_outputs_ = k
 
 
 def _optimizer_specs(opt_info, cfg, shapes, specs, bad):
@@ -410,6 +484,89 @@ def _restore_rng(state):
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise ValueError(f"is not a valid generator state ({exc})") from None
     return np.random.Generator(bg)
+
+
+# --------------------------------------------------------------------------
+# from weight arrays
+# --------------------------------------------------------------------------
+
+# what each shape in weight_shapes stands for (the errors of from_weights)
+_AXES = {"W_xh_": "(n_features, n_hidden)", "W_hh_": "(n_hidden, n_hidden)",
+         "b_": "(n_hidden,)", "h0_": "(n_hidden,)", "W_hy_": "(n_hidden, n_outputs)",
+         "b_y_": "(n_outputs,)"}
+
+
+def from_weights(cls, arrays, params, options, owner=None):
+    """A fitted cls from weight arrays (see the estimators' ``from_weights``).
+
+    arrays: {name: array-like or None} for W_xh, W_hh, b, h0, W_hy, b_y;
+    params: hyperparameters (n_hidden, readout, learn_initial_state and
+    dtype follow from the arrays unless given, and must agree with them);
+    options: the class's own arguments (its hooks' ``options``, see
+    :meth:`Hooks.readout_from`); owner: the method the errors name."""
+    owner = owner or f"{cls.__name__}.from_weights"
+    names = cls._get_param_names()
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise TypeError(f"{owner}() got unexpected keyword arguments {unknown}; the "
+                        f"hyperparameters are {names}")
+    given = {key: v for key, v in arrays.items() if v is not None}
+    if (arrays["W_hy"] is None) != (arrays["b_y"] is None):
+        raise ValueError(f"{owner}: W_hy and b_y go together (both None: no readout)")
+    dtype = _weights_dtype(owner, given, params.get("dtype"))
+    # private C-contiguous copies in the computation dtype
+    w = {key: np.array(v, dtype=dtype, order="C", copy=True) for key, v in given.items()}
+    if w["W_hh"].ndim != 2 or w["W_hh"].shape[0] != w["W_hh"].shape[1]:
+        raise ValueError(f"{owner}: W_hh must be a square matrix (n_hidden, n_hidden), got "
+                         f"shape {w['W_hh'].shape}")
+    H = w["W_hh"].shape[0]
+    if w["W_xh"].ndim != 2:
+        raise ValueError(f"{owner}: W_xh must be 2-D {_AXES['W_xh_']}, got shape "
+                         f"{w['W_xh'].shape}")
+    D = w["W_xh"].shape[0]
+    w["W_hy"], w["b_y"], k, fitted = cls._persist_hooks.readout_from(
+        owner, w.get("W_hy"), w.get("b_y"), H, options)
+    inferred = {"n_hidden": H, "readout": w["W_hy"] is not None,
+                "learn_initial_state": "h0" in w}
+    for key, value in inferred.items():
+        if key in params and params[key] != value:
+            raise ValueError(f"{owner}: {key}={params[key]!r} disagrees with the weights, "
+                             f"which give {key}={value!r}")
+    est = cls(**{**params, **inferred, "dtype": dtype.name})
+    cfg = est._check_hyperparameters()
+    if cfg.n_symbols is not None and cfg.n_symbols != D:
+        raise ValueError(f"{owner}: n_symbols={cfg.n_symbols} disagrees with W_xh, whose "
+                         f"{D} rows are the vocabulary")
+    weights = {}
+    for key, shape in weight_shapes(cfg, D, k).items():
+        arr = w[key[:-1]]
+        if arr.shape != shape:
+            raise ValueError(f"{owner}: {key[:-1]} must have shape {shape} = {_AXES[key]} "
+                             f"(n_hidden = {H} from W_hh, n_features = {D} from W_xh, "
+                             f"n_outputs = {k}), got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{owner}: {key[:-1]} contains NaN or inf")
+        weights[key] = arr
+    for key, value in fitted.items():
+        setattr(est, key, value)
+    est._reset_history(cfg)
+    install(est, weights, D, k)
+    return est
+
+
+def _weights_dtype(owner, arrays, dtype):
+    """The computation dtype: the dtype hyperparameter when given, else float32
+    when no array is wider, else float64. TypeError for an array that is not float."""
+    widest = 0
+    for key, v in arrays.items():
+        dt = np.asarray(v).dtype
+        if dt.kind != "f":
+            raise TypeError(f"{owner}: {key} must hold floats (float32 or float64), got "
+                            f"dtype {dt}")
+        widest = max(widest, dt.itemsize)
+    if dtype is not None:
+        return check_param(owner, "dtype", dtype)
+    return np.dtype(np.float32 if widest <= 4 else np.float64)
 
 
 def _short(v):

@@ -24,51 +24,12 @@ from ._base import BaseRNN, with_threads
 from ._params import BOOLEAN, PARAMETERS, Rule
 from ._training import NonFiniteLossError
 
-__all__ = [
-    "RNNRegressor",
-    "RNNClassifier",
-    "load",
-    "NotFittedError",
-    "ConvergenceWarning",
-    "DataConversionWarning",
-    "NonFiniteLossError",
-]
+__all__ = ["RNNRegressor", "RNNClassifier", "load", "NotFittedError", "ConvergenceWarning",
+           "DataConversionWarning", "NonFiniteLossError"]
 
 
 # built on first use: see fastrnn._sklearn.module_getattr
 __getattr__ = _sklearn.module_getattr(__name__)
-
-
-# --------------------------------------------------------------------------
-# Scores
-# --------------------------------------------------------------------------
-
-def _r2(y_true, y_pred, mask=None, weight=None):
-    """R² of each output column, averaged (sklearn's r2_score, uniform_average).
-
-    mask (N, k) bool, optional: each column's R² over its True entries only
-    (columns without any are left out of the average). weight (N,), optional:
-    each row's weight (sklearn's sample_weight)."""
-    y_true = y_true.astype(np.float64)
-    y_pred = y_pred.astype(np.float64)
-    if mask is not None:
-        cols = [j for j in range(y_true.shape[1]) if mask[:, j].any()]
-        return float(np.mean([_r2(y_true[mask[:, j], j][:, None],
-                                  y_pred[mask[:, j], j][:, None],
-                                  weight=None if weight is None else weight[mask[:, j]])
-                              for j in cols]))
-    if weight is None:
-        ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
-        ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
-    else:
-        w = weight[:, None]
-        ss_res = (w * (y_true - y_pred) ** 2).sum(axis=0)
-        mean = (w * y_true).sum(axis=0) / w.sum()
-        ss_tot = (w * (y_true - mean) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
-                      np.where(ss_res > 0, 0.0, 1.0))
-    return float(r2.mean())
 
 
 # --------------------------------------------------------------------------
@@ -326,6 +287,47 @@ class RNNRegressor(BaseRNN):
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=False, sample_weight=sample_weight)
 
+    @classmethod
+    def from_weights(cls, W_xh, W_hh, b, W_hy=None, b_y=None, *, h0=None, n_outputs=None,
+                     **params):
+        """A fitted regressor from its weights, without training.
+
+        ``h_t = act(x_t @ W_xh + h_{t-1} @ W_hh + b)`` from ``h_{-1} = h0``
+        (zeros when None), ``y_t = h_t @ W_hy + b_y``. The model (with an
+        empty fit history: ``n_iter_ = 0``) predicts, scores, steps and saves
+        as a fitted one, and ``partial_fit`` trains it on with a fresh
+        optimizer. :meth:`get_weights` gives the arrays back in this form.
+        Errors name the array: a ValueError for a shape that does not fit
+        (expected and actual), NaN or inf, or a hyperparameter that is invalid
+        or disagrees with the arrays; a TypeError for an array that does not
+        hold floats, or an unknown keyword.
+
+        Parameters
+        ----------
+        W_xh, W_hh, b : array-like (n_features, n_hidden), (n_hidden, n_hidden), (n_hidden,)
+        W_hy, b_y : array-like (n_hidden, n_outputs), (n_outputs,), or None
+            The readout. A 1-D W_hy (n_hidden,) with a b_y of shape () or (1,)
+            is one output, which predict returns without an output axis (as
+            after ``fit`` with such a y). Both None: no readout
+            (``readout=False``): the outputs are units 0..n_outputs-1 (with an axis).
+        h0 : array-like (n_hidden,), optional
+            A learned initial state ``h0_`` (``learn_initial_state=True``).
+        n_outputs : int, optional
+            Without a readout, how many units are outputs (default: all).
+        **params
+            Hyperparameters. ``n_hidden``, ``readout`` and
+            ``learn_initial_state`` follow from the arrays (when given, they
+            must agree with them). ``dtype`` defaults to float32 when no array
+            is wider, else float64; the arrays are copied in that dtype.
+
+        Returns
+        -------
+        RNNRegressor
+        """
+        return _persist.from_weights(
+            cls, dict(W_xh=W_xh, W_hh=W_hh, b=b, h0=h0, W_hy=W_hy, b_y=b_y), params,
+            {"n_outputs": n_outputs})
+
     @with_threads
     def partial_fit(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
                     target_mask=None, sample_weight=None):
@@ -438,9 +440,9 @@ class RNNRegressor(BaseRNN):
         k = out.shape[2]
         w = None if weight is None else np.broadcast_to(weight[:, None], out.shape[:2])
         if valid is None:
-            return _r2(Y.reshape(-1, k), out.reshape(-1, k), None,
+            return _losses.r2_score(Y.reshape(-1, k), out.reshape(-1, k), None,
                        None if w is None else w.reshape(-1))
-        return _r2(Y[valid], out[valid], None if vmask is None else vmask[valid],
+        return _losses.r2_score(Y[valid], out[valid], None if vmask is None else vmask[valid],
                    None if w is None else w[valid])
 
 
@@ -517,6 +519,31 @@ class RNNClassifier(_sklearn.ClassifierRoutingMixin, BaseRNN):
         """
         return self._fit(X, y, lengths, initial_state, initial_state_mask, target_mask,
                          incremental=False, sample_weight=sample_weight)
+
+    @classmethod
+    def from_weights(cls, W_xh, W_hh, b, W_hy, b_y, *, classes, h0=None, **params):
+        """A fitted classifier from its weights, without training.
+
+        As :meth:`RNNRegressor.from_weights`, with a readout whose outputs are
+        the logits of the classes. :meth:`get_weights` gives the arrays back.
+
+        Parameters
+        ----------
+        W_xh, W_hh, b, h0, **params
+            As in :meth:`RNNRegressor.from_weights`.
+        W_hy, b_y : array-like (n_hidden, n_classes), (n_classes,)
+            The readout: column j holds the logits of ``classes[j]``.
+        classes : array-like (n_classes,)
+            The label of each column, distinct, in any order: ``classes_``
+            is them sorted, and the columns are reordered with them.
+
+        Returns
+        -------
+        RNNClassifier
+        """
+        return _persist.from_weights(
+            cls, dict(W_xh=W_xh, W_hh=W_hh, b=b, h0=h0, W_hy=W_hy, b_y=b_y), params,
+            {"classes": classes})
 
     @with_threads
     def partial_fit(self, X, y, classes=None, *, lengths=None, initial_state=None,

@@ -18,7 +18,8 @@ Everything that sits between the hidden states ``h`` (B, T, H) returned by
 (B, T, H) layout that :func:`fastrnn.functional.backward` takes, plus the
 readout's gradients. Losses are *sums* over taught outputs; the caller passes
 ``scale`` (1 / number of taught outputs) so that the gradients are those of
-the mean without another pass over the data.
+the mean without another pass over the data. :func:`r2_score` is the
+regressor's score of its outputs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "SquaredError",
     "SoftmaxCrossEntropy",
     "output_loss",
+    "r2_score",
 ]
 
 
@@ -309,5 +311,32 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
 
 
 # --------------------------------------------------------------------------
-# Per-output losses (sample weights)
+# Score
 # --------------------------------------------------------------------------
+
+def r2_score(y_true, y_pred, mask=None, weight=None):
+    """R² of each output column, averaged (sklearn's r2_score, uniform_average).
+
+    mask (N, k) bool, optional: each column's R² over its True entries only
+    (columns without any are left out of the average). weight (N,), optional:
+    each row's weight (sklearn's sample_weight)."""
+    y_true = y_true.astype(np.float64)
+    y_pred = y_pred.astype(np.float64)
+    if mask is not None:
+        cols = [j for j in range(y_true.shape[1]) if mask[:, j].any()]
+        return float(np.mean([r2_score(y_true[mask[:, j], j][:, None],
+                                  y_pred[mask[:, j], j][:, None],
+                                  weight=None if weight is None else weight[mask[:, j]])
+                              for j in cols]))
+    if weight is None:
+        ss_res = ((y_true - y_pred) ** 2).sum(axis=0)
+        ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    else:
+        w = weight[:, None]
+        ss_res = (w * (y_true - y_pred) ** 2).sum(axis=0)
+        mean = (w * y_true).sum(axis=0) / w.sum()
+        ss_tot = (w * (y_true - mean) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
+                      np.where(ss_res > 0, 0.0, 1.0))
+    return float(r2.mean())

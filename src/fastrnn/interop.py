@@ -1,0 +1,212 @@
+"""Weights in and out: PyTorch's ``nn.RNN`` + ``nn.Linear``, Keras' ``SimpleRNN`` + ``Dense``.
+
+The estimators' ``to_torch``, ``to_keras``, ``from_torch`` and
+``from_keras`` call these functions. The layers compute the same model:
+
+=====================  ===========================  ==========================
+fastrnn                PyTorch                      Keras 3
+=====================  ===========================  ==========================
+``W_xh_`` (D, H)       ``rnn.weight_ih_l0.T``       ``simple_rnn.cell.kernel``
+``W_hh_`` (H, H)       ``rnn.weight_hh_l0.T``       ``cell.recurrent_kernel``
+``b_`` (H,)            ``bias_ih_l0 + bias_hh_l0``  ``cell.bias``
+``activation``         ``nonlinearity``             ``activation``
+``W_hy_`` (H, k)       ``linear.weight.T``          ``dense.kernel``
+``b_y_`` (k,)          ``linear.bias``              ``dense.bias``
+=====================  ===========================  ==========================
+
+What does not map: neither layer holds an initial state, so a learned
+``h0_`` is refused on the way out unless ``allow_h0=True`` (the layers then
+start from zeros unless given ``model.start_state(n)``); on the way in,
+``h0`` is an argument of ``from_torch``/``from_keras``. Stacked,
+bidirectional and reversed layers, other nonlinearities and a readout with
+an activation (but a classifier's softmax) are refused. A layer without
+biases maps onto zero biases (which training then learns). Integer-id
+inputs (``n_symbols``) are one-hot rows for the layers.
+
+torch and keras are imported here only, when a function needs them: neither
+is a dependency of fastrnn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["to_torch", "torch_weights", "to_keras", "keras_weights"]
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(
+            "this needs PyTorch, which fastrnn does not depend on: pip install torch"
+        ) from exc
+    return torch
+
+
+def _import_keras():
+    try:
+        import keras
+    except ImportError as exc:
+        raise ImportError(
+            "this needs Keras 3, which fastrnn does not depend on: pip install keras "
+            "(with KERAS_BACKEND=torch it runs on PyTorch, without TensorFlow)"
+        ) from exc
+    if int(keras.__version__.split(".")[0]) < 3:
+        raise ImportError(f"this needs Keras 3, found keras {keras.__version__}")
+    return keras
+
+
+def _check_h0(model, allow_h0, where):
+    model._check_fitted()
+    if "h0_" in model.__dict__ and not allow_h0:
+        raise ValueError(
+            f"{type(model).__name__} has a learned initial state h0_, which {where} has no "
+            "slot for: pass allow_h0=True, and give the layer model.start_state(n) as its "
+            "initial state (it starts from zeros otherwise)")
+
+
+# --------------------------------------------------------------------------
+# PyTorch
+# --------------------------------------------------------------------------
+
+def to_torch(model, allow_h0=False):
+    """(nn.RNN, nn.Linear or None) computing model (see BaseRNN.to_torch)."""
+    torch = _import_torch()
+    _check_h0(model, allow_h0, "nn.RNN")
+    W_xh, W_hh = model.W_xh_, model.W_hh_
+    dtype = torch.float64 if W_hh.dtype == np.float64 else torch.float32
+    D, H = W_xh.shape
+    rnn = torch.nn.RNN(D, H, num_layers=1, nonlinearity=model._check_param("activation"), bias=True,
+                       batch_first=True, dtype=dtype)
+    linear = None
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T.copy()))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T.copy()))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(model.b_))
+        rnn.bias_hh_l0.zero_()
+        if "W_hy_" in model.__dict__:
+            H, k = model.W_hy_.shape
+            linear = torch.nn.Linear(H, k, bias=True, dtype=dtype)
+            linear.weight.copy_(torch.from_numpy(model.W_hy_.T.copy()))
+            linear.bias.copy_(torch.from_numpy(model.b_y_))
+    return rnn, linear
+
+
+def _numpy(tensor):
+    """A parameter as a NumPy array (float16 and bfloat16 widened to float32)."""
+    torch = _import_torch()
+    t = tensor.detach().cpu()
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.float()
+    return t.numpy().copy()
+
+
+def torch_weights(rnn, linear, owner):
+    """from_weights' arrays (W_xh, W_hh, b, W_hy, b_y) and activation of nn.RNN
+    and nn.Linear (or None); ValueError for what fastrnn's model cannot hold."""
+    torch = _import_torch()
+    if not isinstance(rnn, torch.nn.RNN):
+        raise ValueError(f"{owner}: rnn must be a torch.nn.RNN (an Elman RNN), got "
+                         f"{type(rnn).__name__}")
+    refused = {"num_layers": (rnn.num_layers, 1), "bidirectional": (rnn.bidirectional, False),
+               "proj_size": (getattr(rnn, "proj_size", 0), 0)}
+    for name, (value, supported) in refused.items():
+        if value != supported:
+            raise ValueError(f"{owner}: nn.RNN with {name}={value!r} does not map onto "
+                             f"fastrnn's single-layer, one-way model ({name}={supported!r})")
+    if rnn.nonlinearity not in ACTIVATIONS:
+        raise ValueError(f"{owner}: nonlinearity={rnn.nonlinearity!r} is not one of "
+                         f"{ACTIVATIONS}")
+    W_xh = _numpy(rnn.weight_ih_l0).T
+    W_hh = _numpy(rnn.weight_hh_l0).T
+    if rnn.bias:
+        b = _numpy(rnn.bias_ih_l0) + _numpy(rnn.bias_hh_l0)
+    else:
+        b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)
+    arrays = dict(W_xh=W_xh, W_hh=W_hh, b=b, W_hy=None, b_y=None)
+    if linear is not None:
+        if not isinstance(linear, torch.nn.Linear):
+            raise ValueError(f"{owner}: linear must be a torch.nn.Linear or None, got "
+                             f"{type(linear).__name__}")
+        arrays["W_hy"] = _numpy(linear.weight).T
+        arrays["b_y"] = (_numpy(linear.bias) if linear.bias is not None
+                         else np.zeros(linear.out_features, dtype=arrays["W_hy"].dtype))
+    return arrays, rnn.nonlinearity
+
+
+# --------------------------------------------------------------------------
+# Keras
+# --------------------------------------------------------------------------
+
+def to_keras(model, allow_h0=False):
+    """(SimpleRNN, Dense or None), built, computing model (see BaseRNN.to_keras)."""
+    keras = _import_keras()
+    _check_h0(model, allow_h0, "SimpleRNN")
+    W_xh = model.W_xh_
+    dtype = W_xh.dtype.name
+    D, H = W_xh.shape
+    rnn = keras.layers.SimpleRNN(H, activation=model._check_param("activation"),
+                                 use_bias=True, dtype=dtype,
+                                 return_sequences=model._output_steps() != "last")
+    rnn.build((None, None, D))
+    rnn.set_weights([W_xh, model.W_hh_, model.b_])
+    dense = None
+    if "W_hy_" in model.__dict__:
+        H, k = model.W_hy_.shape
+        dense = keras.layers.Dense(k, use_bias=True, dtype=dtype)
+        dense.build((None, H))
+        dense.set_weights([model.W_hy_, model.b_y_])
+    return rnn, dense
+
+
+def _keras_numpy(variable):
+    """A Keras variable (or tensor) as a NumPy array, on any backend (without
+    Layer.get_weights, which warns under NumPy 2 on the PyTorch backend)."""
+    value = getattr(variable, "value", variable)
+    if hasattr(value, "detach"):  # a torch tensor
+        return _numpy(value)
+    return np.array(value)
+
+
+def _keras_config(layer, owner, what, cls_name):
+    keras = _import_keras()
+    cls = getattr(keras.layers, cls_name)
+    if not isinstance(layer, cls):
+        raise ValueError(f"{owner}: {what} must be a keras.layers.{cls_name}, got "
+                         f"{type(layer).__name__}")
+    if not layer.built:
+        raise ValueError(f"{owner}: the {cls_name} layer is not built (it has no weights "
+                         "yet): call it on an input, or build it, first")
+    return layer.get_config()
+
+
+def keras_weights(simple_rnn, dense, owner, softmax_ok):
+    """from_weights' arrays and activation of a built SimpleRNN and Dense (or
+    None); ValueError for what fastrnn's model cannot hold. softmax_ok: a
+    Dense with a softmax activation gives logits (a classifier's)."""
+    cfg = _keras_config(simple_rnn, owner, "simple_rnn", "SimpleRNN")
+    if cfg.get("go_backwards"):
+        raise ValueError(f"{owner}: SimpleRNN with go_backwards=True reads the sequences "
+                         "backwards, which fastrnn's model does not")
+    activation = cfg.get("activation")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{owner}: SimpleRNN activation {activation!r} is not one of "
+                         f"{ACTIVATIONS}")
+    cell = simple_rnn.cell
+    W_xh, W_hh = _keras_numpy(cell.kernel), _keras_numpy(cell.recurrent_kernel)
+    b = _keras_numpy(cell.bias) if cell.bias is not None else np.zeros(W_hh.shape[0],
+                                                                       W_hh.dtype)
+    arrays = dict(W_xh=W_xh, W_hh=W_hh, b=b, W_hy=None, b_y=None)
+    if dense is not None:
+        dcfg = _keras_config(dense, owner, "dense", "Dense")
+        allowed = ("linear", "softmax") if softmax_ok else ("linear",)
+        if dcfg.get("activation") not in allowed:
+            raise ValueError(f"{owner}: a Dense readout with activation "
+                             f"{dcfg.get('activation')!r} does not map (allowed: {allowed})")
+        W_hy = arrays["W_hy"] = _keras_numpy(dense.kernel)
+        arrays["b_y"] = (_keras_numpy(dense.bias) if dense.bias is not None
+                         else np.zeros(W_hy.shape[1], W_hy.dtype))
+    return arrays, activation
