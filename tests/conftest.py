@@ -17,8 +17,8 @@ import pytest
 import fastrnn
 from fastrnn import functional
 
-# The compiled kernel modules this CPU runs, by name ("baseline", and "avx2"
-# where built and supported); fastrnn.functional calls `functional.kernels`.
+# The compiled kernel modules this CPU runs, by name ("baseline", and "avx2" and
+# "avx512" where built and supported); fastrnn.functional calls `functional.kernels`.
 KERNEL_MODULES = dict(getattr(functional, "KERNEL_MODULES", None) or {"baseline": functional._core})
 
 # How the kernels run: the thread limit (fastrnn.threads) and settings of

@@ -139,16 +139,26 @@ cdef inline void _add(floating* dst, const floating* src, Py_ssize_t n) noexcept
 
 cdef extern from *:
     """
-    /* 32-byte vectors, 8 floats or 4 doubles, for the register blocks of the
-     * products. With GCC and Clang they are vector-extension types, which
-     * stay in registers (ymm with AVX2, xmm pairs on the baseline build;
-     * acc + a * w becomes an FMA where the target has one); elsewhere plain
-     * arrays. One type per precision: a single 32-byte type reinterpreted
-     * by each operation costs GCC extra register copies in the hot loop. */
+    /* Vectors of FASTRNN_VECTOR_BYTES bytes (32: 8 floats or 4 doubles; 64
+     * in the AVX-512 build, which defines it) for the register blocks of
+     * the products. With GCC and Clang they are vector-extension types,
+     * which stay in registers (zmm with AVX-512, ymm with AVX2, xmm pairs on
+     * the baseline build; acc + a * w becomes an FMA where the target has
+     * one); elsewhere plain arrays. One type per precision: a single type
+     * reinterpreted by each operation costs GCC extra register copies in
+     * the hot loop. Each element of a product is the same chain of
+     * multiply-adds whatever the width, so every width gives the same bits. */
     #include <string.h>
+    #ifndef FASTRNN_VECTOR_BYTES
+    #define FASTRNN_VECTOR_BYTES 32
+    #endif
+    enum {
+        FASTRNN_LANES_F = FASTRNN_VECTOR_BYTES / 4,    /* floats per vector */
+        FASTRNN_LANES_D = FASTRNN_VECTOR_BYTES / 8     /* doubles per vector */
+    };
     #if (defined(__GNUC__) || defined(__clang__)) && !defined(FASTRNN_PORTABLE_VECTORS)
-    typedef float fastrnn_vf __attribute__((vector_size(32)));
-    typedef double fastrnn_vd __attribute__((vector_size(32)));
+    typedef float fastrnn_vf __attribute__((vector_size(FASTRNN_VECTOR_BYTES)));
+    typedef double fastrnn_vd __attribute__((vector_size(FASTRNN_VECTOR_BYTES)));
     static inline fastrnn_vf fastrnn_vzero_f(void) { fastrnn_vf v = {0}; return v; }
     static inline fastrnn_vd fastrnn_vzero_d(void) { fastrnn_vd v = {0}; return v; }
     static inline fastrnn_vf fastrnn_vfma_f(fastrnn_vf acc, float a, fastrnn_vf w) {
@@ -160,8 +170,8 @@ cdef extern from *:
     static inline fastrnn_vf fastrnn_vadd_f(fastrnn_vf x, fastrnn_vf y) { return x + y; }
     static inline fastrnn_vd fastrnn_vadd_d(fastrnn_vd x, fastrnn_vd y) { return x + y; }
     #else
-    typedef struct { float v[8]; } fastrnn_vf;
-    typedef struct { double v[4]; } fastrnn_vd;
+    typedef struct { float v[FASTRNN_LANES_F]; } fastrnn_vf;
+    typedef struct { double v[FASTRNN_LANES_D]; } fastrnn_vd;
     static inline fastrnn_vf fastrnn_vzero_f(void) {
         fastrnn_vf z; memset(&z, 0, sizeof z); return z;
     }
@@ -169,19 +179,19 @@ cdef extern from *:
         fastrnn_vd z; memset(&z, 0, sizeof z); return z;
     }
     static inline fastrnn_vf fastrnn_vfma_f(fastrnn_vf acc, float a, fastrnn_vf w) {
-        int i; for (i = 0; i < 8; i++) acc.v[i] += a * w.v[i]; return acc;
+        int i; for (i = 0; i < FASTRNN_LANES_F; i++) acc.v[i] += a * w.v[i]; return acc;
     }
     static inline fastrnn_vd fastrnn_vfma_d(fastrnn_vd acc, double a, fastrnn_vd w) {
-        int i; for (i = 0; i < 4; i++) acc.v[i] += a * w.v[i]; return acc;
+        int i; for (i = 0; i < FASTRNN_LANES_D; i++) acc.v[i] += a * w.v[i]; return acc;
     }
     static inline fastrnn_vf fastrnn_vadd_f(fastrnn_vf x, fastrnn_vf y) {
-        int i; for (i = 0; i < 8; i++) x.v[i] += y.v[i]; return x;
+        int i; for (i = 0; i < FASTRNN_LANES_F; i++) x.v[i] += y.v[i]; return x;
     }
     static inline fastrnn_vd fastrnn_vadd_d(fastrnn_vd x, fastrnn_vd y) {
-        int i; for (i = 0; i < 4; i++) x.v[i] += y.v[i]; return x;
+        int i; for (i = 0; i < FASTRNN_LANES_D; i++) x.v[i] += y.v[i]; return x;
     }
     #endif
-    /* Unaligned 32-byte loads and stores. */
+    /* Unaligned vector loads and stores. */
     static inline fastrnn_vf fastrnn_vload_f(const float* p) {
         fastrnn_vf v; memcpy(&v, p, sizeof v); return v;
     }
@@ -191,6 +201,10 @@ cdef extern from *:
     static inline void fastrnn_vstore_f(float* p, fastrnn_vf v) { memcpy(p, &v, sizeof v); }
     static inline void fastrnn_vstore_d(double* p, fastrnn_vd v) { memcpy(p, &v, sizeof v); }
     """
+    enum:
+        FASTRNN_VECTOR_BYTES
+        FASTRNN_LANES_F
+        FASTRNN_LANES_D
     ctypedef struct fastrnn_vf:
         pass
     ctypedef struct fastrnn_vd:

@@ -9,16 +9,17 @@
 # each other at every step.
 #
 # B operands are packed into column panels of PANEL = 2 vectors (16 floats or
-# 8 doubles): the panel of columns [q, q + PANEL) of a K x N matrix holds its
-# K rows of PANEL values in turn, contiguous and zero past column N. For a
+# 8 doubles; twice that in the AVX-512 build): the panel of columns
+# [q, q + PANEL) of a K x N matrix holds its K rows of PANEL values in turn,
+# contiguous and zero past column N. For a
 # panel, blocks of 4 rows of A keep 8 vector accumulators in registers over
 # the whole k loop: 2 vector loads of the panel and 4 scalar broadcasts of A
 # feed 8 multiply-adds. A is read in place through a row stride and a k
 # stride (the weight gradients' A^T is copied block by block: see _tn_tile).
 
 cdef inline Py_ssize_t _lanes(const floating* p) noexcept nogil:
-    """Elements per 32-byte vector (p only selects the type)."""
-    return 32 // sizeof(floating)
+    """Elements per vector (p only selects the type)."""
+    return FASTRNN_VECTOR_BYTES // sizeof(floating)
 
 
 cdef inline Py_ssize_t _panels(Py_ssize_t N, const floating* p) noexcept nogil:

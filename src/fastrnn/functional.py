@@ -36,16 +36,35 @@ def _kernel_modules() -> dict:
             pass
         else:
             modules["avx2"] = _core_avx2
+    if _core._cpu_has_avx512():
+        try:
+            from . import _core_avx512
+        except ImportError:  # not built on this platform
+            pass
+        else:
+            modules["avx512"] = _core_avx512
     return modules
 
 
+def _chosen_kernels(modules: dict):
+    """The kernels forward/backward call: the widest build this CPU runs
+    (avx512, avx2, baseline), unless FASTRNN_KERNELS names one of the
+    builds it runs (FASTRNN_BASELINE_KERNELS=1 is FASTRNN_KERNELS=baseline)."""
+    name = os.environ.get("FASTRNN_KERNELS", "").strip().lower()
+    if not name and os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
+        name = "baseline"
+    if name:
+        if name not in modules:
+            raise ImportError(f"FASTRNN_KERNELS={name!r}: this machine runs the kernel "
+                              f"builds {sorted(modules)}")
+        return modules[name]
+    for name in ("avx512", "avx2", "baseline"):
+        if name in modules:
+            return modules[name]
+
+
 KERNEL_MODULES = _kernel_modules()
-# The kernels forward/backward call: the fastest this CPU runs, unless
-# FASTRNN_BASELINE_KERNELS=1 asks for the baseline build.
-if os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
-    kernels = _core
-else:
-    kernels = KERNEL_MODULES.get("avx2", _core)
+kernels = _chosen_kernels(KERNEL_MODULES)
 
 __all__ = ["forward", "backward", "matmul", "Gradients", "threads", "get_num_threads"]
 
