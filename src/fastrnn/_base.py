@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from . import _data, _persist, _threads, _training
+from . import _data, _persist, _scaling, _threads, _training
 from ._sklearn import RoutingMixin, exception_class
 from . import functional as _F
 from . import losses as _losses
@@ -101,6 +101,7 @@ class BaseRNN(ParamsMixin, RoutingMixin):
         verbose=0,
         warm_start=False,
         n_threads=None,
+        autoscale=True,
     ):
         self.n_hidden = n_hidden
         self.activation = activation
@@ -126,6 +127,7 @@ class BaseRNN(ParamsMixin, RoutingMixin):
         self.verbose = verbose
         self.warm_start = warm_start
         self.n_threads = n_threads
+        self.autoscale = autoscale
 
     # ---------------------------------------------------------------- checks
 
@@ -291,6 +293,13 @@ class BaseRNN(ParamsMixin, RoutingMixin):
                                  sample_weight=sample_weight)
             rng = make_rng(self.random_state)
             self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
+            self._set_scales(cfg, data)
+        scaled = _scaling.Scaled(self._scale_exponents("input_scale_"),
+                                 self._scale_exponents("target_scale_"))
+        if scaled:
+            data = scaled.data(data)
+            if cont:  # (fresh weights are drawn for the scaled data)
+                scaled.to_training(self._params())
         self._rng = rng
         self._optimizer = _training.optimizer_for(cfg, self.__dict__.get("_optimizer"),
                                                   incremental)
@@ -304,11 +313,34 @@ class BaseRNN(ParamsMixin, RoutingMixin):
         if not incremental:
             self.__dict__.pop("last_state_", None)  # partial_fit's alone
         trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            _training.run_epochs(self, trainer, train, val, rng,
-                                 1 if incremental else cfg.max_epochs, incremental,
-                                 self._score_data)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore",
+                             under="ignore"):
+                _training.run_epochs(self, trainer, train, val, rng,
+                                     1 if incremental else cfg.max_epochs, incremental,
+                                     self._score_data)
+        finally:
+            if scaled:
+                scaled.to_model(self._params())
         return self
+
+    def _set_scales(self, cfg, data):
+        """input_scale_ (and a regressor's target_scale_) of a fit from scratch
+        (see autoscale; fastrnn._scaling)."""
+        x_exp = _scaling.input_exponents(data) if cfg.autoscale else [0] * data.n_in
+        self.input_scale_ = np.ldexp(1.0, np.asarray(x_exp, dtype=np.int32))
+        if self._estimator_type == "regressor":
+            k = self.n_outputs_
+            y_exp = (_scaling.target_exponents(data) if cfg.autoscale and cfg.readout
+                     else [0] * k)
+            self.target_scale_ = np.ldexp(1.0, np.asarray(y_exp, dtype=np.int32))
+
+    def _scale_exponents(self, name):
+        """The base-2 exponents of a fitted scale attribute (None without one)."""
+        scale = self.__dict__.get(name)
+        if scale is None:
+            return None
+        return (np.frexp(scale)[1] - 1).tolist()
 
     # ---------------------------------------------------------------- predict
 

@@ -171,6 +171,22 @@ _PARAMS_DOC = """
         which follows ``FASTRNN_NUM_THREADS``, ``OMP_NUM_THREADS``,
         ``threadpoolctl`` and the inner limits of joblib and dask workers.
         Results do not depend on it.
+    autoscale : bool, default=True
+        Train on data of about unit size. A fit from scratch measures the
+        root mean square r of each input feature (over the true steps) and,
+        for a regressor with a readout, of each target column (over the
+        taught values); where r is far from 1 (``log2 r`` rounds to an
+        integer e outside -2..2: r < 0.18 or r > 5.7), training sees that
+        column divided by ``2**e`` (``input_scale_``, ``target_scale_``).
+        The initial weights and the optimizer's steps are made for unit-sized
+        data: inputs in the thousands saturate tanh from the first step, and
+        targets of a few hundredths stop the ``tol`` rule (and meet an L2
+        penalty larger than their loss) before anything is learned. The
+        fitted weights are those of the unscaled data (the scaled ones
+        converted back, exactly: the scales are powers of two), so predict
+        and the model's equations do not involve the scales; warm starts and
+        ``partial_fit`` keep the scales of the first fit. False: train on the
+        data as they are (as scikit-learn's MLP estimators do).
 """
 
 _ATTRS_DOC = """
@@ -198,6 +214,9 @@ _ATTRS_DOC = """
     n_iter_ : int
         Number of epochs run (``fit`` and ``partial_fit`` calls add up with
         ``warm_start`` / ``partial_fit``).
+    input_scale_ : ndarray of float64 (n_features,)
+        The power of two each input feature was divided by in training
+        (see ``autoscale``; 1: not scaled). Not used by predict.%(target_scale)s
     last_state_ : ndarray (n_sequences, n_hidden)
         Set by ``partial_fit`` (``fit`` removes it; not saved by ``save``):
         each sequence's hidden state at its last true step, as training
@@ -715,10 +734,15 @@ for _cls, _shapes in (
     (RNNClassifier, {"all": "(n, T) of labels", "last": "(n,)", "K": "(n, K)"}),
 ):
     _k = "n_outputs" if _cls is RNNRegressor else "n_classes"
+    _reg = _cls is RNNRegressor
     _cls.__doc__ = _cls.__doc__ % {
         "params": _PARAMS_DOC % _shapes,
         "attrs": _ATTRS_DOC % {
             "k": _k,
+            "target_scale": ("\n    target_scale_ : ndarray of float64 (n_outputs,)\n"
+                             "        The power of two each target column was divided by "
+                             "in training\n        (see ``autoscale``; 1: not scaled)."
+                             if _reg else ""),
             "n_outputs": ("Output values per target." if _cls is RNNRegressor
                           else "Number of classes (logits per target)."),
             "extra": ("" if _cls is RNNRegressor else
