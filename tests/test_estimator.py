@@ -669,7 +669,7 @@ def test_clip_norm_bounds_the_update():
     y = 100 * y  # large errors, large gradients
     reg = RNNRegressor(n_hidden=5, optimizer="sgd", momentum=0.0, learning_rate=0.1,
                        clip_norm=0.5, alpha=0.0, batch_size=len(X), max_epochs=1,
-                       dtype="float64", random_state=0).fit(X, y)
+                       dtype="float64", random_state=0, autoscale=False).fit(X, y)
     before = {n: getattr(reg, n).copy() for n in WEIGHTS}
     _, grads = reg._objective(X, y)
     norm = np.sqrt(sum((g**2).sum() for g in grads.values()))

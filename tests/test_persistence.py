@@ -157,7 +157,7 @@ _NOT_DEFAULT = dict(
     learning_rate=0.004, momentum=0.5, nesterov=True, alpha=0.002, clip_norm=0.3,
     batch_size=5, max_epochs=4, bptt_steps=3, early_stopping=True,
     validation_fraction=0.25, tol=0.003, n_iter_no_change=2, dtype="float64",
-    n_symbols=7, random_state=11, verbose=1, warm_start=True, n_threads=1,
+    n_symbols=7, random_state=11, verbose=1, warm_start=True, n_threads=1, autoscale=False,
 )
 
 
@@ -249,7 +249,7 @@ def test_saved_file_holds_the_optimizer_state(tmp_path):
         names = set(zf.namelist())
     assert {"optimizer.m.W_hh_.npy", "optimizer.v.W_hh_.npy", "loss_curve_.npy"} <= names
     with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
-        assert int(npz["format_version"]) == 2
+        assert int(npz["format_version"]) == fio.FORMAT_VERSION
         attrs = json.loads(str(npz["attributes"]))
         np.testing.assert_array_equal(npz["optimizer.m.W_hh_"],
                                       model._optimizer.state["W_hh"]["m"])

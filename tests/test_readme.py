@@ -98,6 +98,16 @@ def _check_routing(ns, lines):
     assert ns["grid"].best_estimator_.get_metadata_routing().fit.requests["lengths"]
 
 
+def _check_aeon(ns, lines):
+    assert float(lines[0]) >= 0.9                            # "about 0.97"
+    rmse, mean = map(float, lines[1].split())
+    assert rmse < mean                                       # beats the training mean
+
+
+def _check_sktime(ns, lines):
+    assert float(lines[-1]) >= 0.9                           # held-out accuracy
+
+
 # Each README example states a result (printed, or in a comment): a marker of
 # its code, and the check of what the text says.
 CHECKS = {
@@ -111,7 +121,13 @@ CHECKS = {
     "GridSearchCV(est, {\"n_hidden\": [2, 12]}, cv=3).fit(X, y, lengths=L)": _check_routing,
     "RNNRegressor.from_weights(**reg.get_weights(), **reg.get_params())": _check_from_weights,
     "rnn, linear = reg.to_torch()": _check_torch_keras,
+    "from fastrnn.aeon import": _check_aeon,
+    "from fastrnn.sktime import": _check_sktime,
 }
+
+# Examples of an optional toolkit run where it is installed (.ci/run has an
+# environment with them).
+TOOLKITS = {"from fastrnn.aeon import": "aeon", "from fastrnn.sktime import": "sktime"}
 
 
 def _check_of(code):
@@ -138,6 +154,9 @@ def test_example_runs_and_shows_what_the_text_says(index, capsys, tmp_path, monk
                 __import__(module)
             except ImportError as exc:  # missing, or Keras without its backend
                 pytest.skip(f"{module} cannot be imported: {exc}")
+    for marker, toolkit in TOOLKITS.items():
+        if marker in code:
+            pytest.importorskip(toolkit)
     ns = {}
     exec(compile(code, f"README.md example {index + 1}", "exec"), ns)
     lines = capsys.readouterr().out.splitlines()

@@ -40,8 +40,8 @@ import math
 
 import numpy as np
 
-from . import _data, _persist, _threads, _training
-from . import interop as _interop
+from . import _data, _persist, _scaling, _threads, _training
+from .interop import WeightsMixin
 from ._sklearn import RoutingMixin, exception_class
 from . import functional as _F
 from . import losses as _losses
@@ -70,7 +70,7 @@ def with_threads(method):
     return wrapper
 
 
-class BaseRNN(ParamsMixin, RoutingMixin):
+class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
     """Shared machinery of RNNRegressor and RNNClassifier."""
 
     _loss = None  # losses.SquaredError or losses.SoftmaxCrossEntropy
@@ -102,6 +102,7 @@ class BaseRNN(ParamsMixin, RoutingMixin):
         verbose=0,
         warm_start=False,
         n_threads=None,
+        autoscale=True,
     ):
         self.n_hidden = n_hidden
         self.activation = activation
@@ -127,6 +128,7 @@ class BaseRNN(ParamsMixin, RoutingMixin):
         self.verbose = verbose
         self.warm_start = warm_start
         self.n_threads = n_threads
+        self.autoscale = autoscale
 
     # ---------------------------------------------------------------- checks
 
@@ -296,6 +298,13 @@ class BaseRNN(ParamsMixin, RoutingMixin):
                                  sample_weight=sample_weight)
             rng = make_rng(self.random_state)
             self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
+            self._set_scales(cfg, data)
+        scaled = _scaling.Scaled(self._scale_exponents("input_scale_"),
+                                 self._scale_exponents("target_scale_"))
+        if scaled:
+            data = scaled.data(data)
+            if cont:  # (fresh weights are drawn for the scaled data)
+                scaled.to_training(self._params())
         self._rng = rng
         self._optimizer = _training.optimizer_for(cfg, self.__dict__.get("_optimizer"),
                                                   incremental)
@@ -309,11 +318,34 @@ class BaseRNN(ParamsMixin, RoutingMixin):
         if not incremental:
             self.__dict__.pop("last_state_", None)  # partial_fit's alone
         trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            _training.run_epochs(self, trainer, train, val, rng,
-                                 1 if incremental else cfg.max_epochs, incremental,
-                                 self._score_data)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore",
+                             under="ignore"):
+                _training.run_epochs(self, trainer, train, val, rng,
+                                     1 if incremental else cfg.max_epochs, incremental,
+                                     self._score_data)
+        finally:
+            if scaled:
+                scaled.to_model(self._params())
         return self
+
+    def _set_scales(self, cfg, data):
+        """input_scale_ (and a regressor's target_scale_) of a fit from scratch
+        (see autoscale; fastrnn._scaling)."""
+        x_exp = _scaling.input_exponents(data) if cfg.autoscale else [0] * data.n_in
+        self.input_scale_ = np.ldexp(1.0, np.asarray(x_exp, dtype=np.int32))
+        if self._estimator_type == "regressor":
+            k = self.n_outputs_
+            y_exp = (_scaling.target_exponents(data) if cfg.autoscale and cfg.readout
+                     else [0] * k)
+            self.target_scale_ = np.ldexp(1.0, np.asarray(y_exp, dtype=np.int32))
+
+    def _scale_exponents(self, name):
+        """The base-2 exponents of a fitted scale attribute (None without one)."""
+        scale = self.__dict__.get(name)
+        if scale is None:
+            return None
+        return (np.frexp(scale)[1] - 1).tolist()
 
     # ---------------------------------------------------------------- predict
 
@@ -492,122 +524,6 @@ class BaseRNN(ParamsMixin, RoutingMixin):
             x, ids, self.W_xh_, W_hh, self.b_, h0, W_hy, self.b_y_, h_work, h_last, out,
             t_work, ACTIVATION_CODES[self.activation])
         return out, h_last
-
-    # ------------------------------------------------------- weights in and out
-
-    def get_weights(self):
-        """The weights, as copies, in the form ``from_weights`` takes them.
-
-        Returns
-        -------
-        dict
-            ``W_xh``, ``W_hh``, ``b`` and, when the model has them, ``h0`` and
-            ``W_hy``, ``b_y`` (the fitted attributes ``W_xh_``, ...). A
-            regressor fitted with a y without an output axis gives W_hy as
-            (n_hidden,) and b_y as a 0-d array, so that
-            ``type(model).from_weights(**model.get_weights(),
-            **model.get_params())`` predicts the same values in the same shape
-            (add ``classes=model.classes_`` for a classifier; without a
-            readout, add ``n_outputs=model.n_outputs_``, and predict keeps
-            its output axis).
-        """
-        self._check_fitted()
-        weights = {k: v.copy() for k, v in self._params().items()}
-        if self.__dict__.get("_single_output_") and "W_hy" in weights:
-            weights["W_hy"], weights["b_y"] = weights["W_hy"][:, 0], weights["b_y"].reshape(())
-        return weights
-
-    def to_torch(self, *, allow_h0=False):
-        """The model as PyTorch modules: ``(nn.RNN, nn.Linear)``.
-
-        ``linear(rnn(x)[0])`` on a float tensor ``x`` (n, T, n_features)
-        (batch first; one-hot rows for integer ids) gives the outputs at
-        every step, as :meth:`predict` does with ``output_steps="all"``
-        (a classifier's logits, in the order of ``classes_``). The modules
-        have the model's dtype, ``nonlinearity`` its activation, and
-        ``bias_hh_l0 = 0`` (``bias_ih_l0`` holds ``b_``). Without a readout,
-        ``linear`` is None and the outputs are ``rnn(x)[0][..., :n_outputs_]``.
-
-        Parameters
-        ----------
-        allow_h0 : bool, default=False
-            nn.RNN holds no initial state: a model with a learned ``h0_``
-            raises a ValueError unless this is True. The modules then start
-            from zeros unless given ``torch.as_tensor(model.start_state(n))[None]``
-            as ``rnn``'s second argument.
-
-        Raises
-        ------
-        ImportError
-            When PyTorch is not installed (fastrnn does not depend on it).
-        """
-        return _interop.to_torch(self, allow_h0)
-
-    @classmethod
-    def from_torch(cls, rnn, linear=None, **kwargs):
-        """A fitted estimator from PyTorch's ``nn.RNN`` and ``nn.Linear``.
-
-        ``W_xh = rnn.weight_ih_l0.T``, ``W_hh = rnn.weight_hh_l0.T``,
-        ``b = bias_ih_l0 + bias_hh_l0``, ``activation = rnn.nonlinearity``,
-        ``W_hy = linear.weight.T``, ``b_y = linear.bias`` (zeros for modules
-        without biases); ``linear`` None: no readout (regressor only).
-        Stacked (num_layers > 1) or bidirectional RNNs raise a ValueError.
-        ``kwargs`` go to :meth:`from_weights` (``classes`` for a classifier,
-        ``h0``, hyperparameters; the dtype is the modules').
-        """
-        owner = f"{cls.__name__}.from_torch"
-        arrays, activation = _interop.torch_weights(rnn, linear, owner)
-        return cls._from_layers(arrays, activation, kwargs, owner)
-
-    def to_keras(self, *, allow_h0=False):
-        """The model as built Keras 3 layers: ``(SimpleRNN, Dense)``.
-
-        ``dense(simple_rnn(x))`` on x (n, T, n_features) gives what
-        :meth:`predict` does (SimpleRNN has ``return_sequences=True``, but
-        False for ``output_steps="last"``; for an int K, keep the last K
-        steps); a classifier's Dense gives logits (no activation), in the
-        order of ``classes_``. Put them in a model with
-        ``keras.Sequential([keras.Input((None, n_features)), simple_rnn, dense])``.
-        The layers have the model's dtype. Without a readout, ``dense`` is
-        None. ``allow_h0`` as in :meth:`to_torch`: with a learned ``h0_``,
-        call ``simple_rnn(x, initial_state=model.start_state(n))``.
-
-        Raises
-        ------
-        ImportError
-            When Keras 3 is not installed (fastrnn does not depend on it).
-        """
-        return _interop.to_keras(self, allow_h0)
-
-    @classmethod
-    def from_keras(cls, simple_rnn, dense=None, **kwargs):
-        """A fitted estimator from built Keras ``SimpleRNN`` and ``Dense`` layers.
-
-        ``W_xh``, ``W_hh``, ``b`` are the SimpleRNN's ``kernel``,
-        ``recurrent_kernel`` and ``bias``, ``W_hy``, ``b_y`` the Dense's
-        ``kernel`` and ``bias`` (zeros for layers without biases); ``dense``
-        None: no readout (regressor only). The Dense must have no activation,
-        or (classifier) softmax: its inputs are the logits. ``kwargs`` as in
-        :meth:`from_torch`.
-        """
-        owner = f"{cls.__name__}.from_keras"
-        arrays, activation = _interop.keras_weights(
-            simple_rnn, dense, owner, cls._estimator_type == "classifier")
-        return cls._from_layers(arrays, activation, kwargs, owner)
-
-    @classmethod
-    def _from_layers(cls, arrays, activation, kwargs, owner):
-        """from_weights of the layers' arrays, with kwargs as from_weights takes them."""
-        if kwargs.get("activation", activation) != activation:
-            raise ValueError(f"{owner}: activation={kwargs['activation']!r} disagrees with "
-                             f"the layer's {activation!r}")
-        overlap = sorted(set(arrays) & set(kwargs))
-        if overlap:
-            raise TypeError(f"{owner}() got weights {overlap} that come from the layers")
-        params = dict(kwargs, activation=activation)
-        options = {key: params.pop(key, None) for key in cls._persist_hooks.options}
-        arrays["h0"] = params.pop("h0", None)
-        return _persist.from_weights(cls, arrays, params, options, owner)
 
     # ------------------------------------------------------------------- save
 

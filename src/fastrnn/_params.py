@@ -132,6 +132,7 @@ PARAMETERS = {
     "n_symbols": integer(1, none=True),
     "warm_start": BOOLEAN,
     "n_threads": integer(1, none=True),
+    "autoscale": BOOLEAN,
 }
 
 
@@ -162,6 +163,7 @@ class Config:
     verbose: int
     warm_start: bool
     n_threads: int | None
+    autoscale: bool
 
 
 def check_param(owner, name, value, constraints=PARAMETERS):

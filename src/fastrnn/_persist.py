@@ -33,8 +33,11 @@ from ._params import check_int, check_param, is_int, is_real
 __all__ = ["save", "load", "from_weights", "weight_shapes", "install", "Hooks", "REGRESSOR",
            "CLASSIFIER"]
 
-# Hyperparameters added after the first files of format version 1 were written.
-ADDED_PARAMS = ("n_symbols", "readout", "n_threads")
+# Hyperparameters added after the first files of format version 1 were written,
+# and the value that gives the behaviour of a file written before each existed.
+ADDED_PARAMS = {"n_symbols": None, "readout": True, "n_threads": None, "autoscale": False}
+# the exponents of input_scale_ and target_scale_ (powers of two) in a model file
+MAX_SCALE_LOG2 = 256
 # a classifier's string labels: at most 1024 characters each in a model file
 MAX_LABEL_BYTES = 4 * 1024
 # bit generators whose state is plain integers (JSON): default_rng's PCG64 and kin
@@ -59,6 +62,7 @@ def save(est, path):
         "best_validation_score_": _float_or_none(est.best_validation_score_),
         "best_loss_": _float_or_none(est.best_loss_),
     }
+    attrs["input_scale_log2"] = _scale_log2(est, "input_scale_")
     hooks = est._persist_hooks
     attrs.update(hooks.save_attrs(est))
     arrays = {k + "_": v for k, v in est._params().items()}
@@ -80,6 +84,13 @@ def save(est, path):
                 arrays[f"optimizer.{slot}.{key}_"] = arr
     attrs["random_generator"] = _rng_state(est.__dict__.get("_rng"))
     _io.write_model(path, type(est).__name__, hyper, attrs, arrays)
+
+
+def _scale_log2(est, name):
+    """A fitted scale (powers of two) as its exponents, a JSON list of int
+    (null: no such attribute)."""
+    exps = est._scale_exponents(name)
+    return None if exps is None else [int(e) for e in exps]
 
 
 def _rng_state(rng):
@@ -151,7 +162,8 @@ class _RegressorHooks(Hooks):
     options = ("n_outputs",)
 
     def save_attrs(self, est):
-        return {"single_output": bool(est._single_output_)}
+        return {"single_output": bool(est._single_output_),
+                "target_scale_log2": _scale_log2(est, "target_scale_")}
 
     def restore(self, est, arrays, attrs, k):
         single = attrs.get("single_output")
@@ -159,6 +171,7 @@ class _RegressorHooks(Hooks):
             raise ValueError(f"attribute single_output must be a boolean (true only when "
                              f"n_outputs_ is 1), got {single!r}")
         est._single_output_ = single
+        restore_scale(est, "target_scale_", attrs, k)
 
     def readout_from(self, owner, W_hy, b_y, H, options):
         n_outputs = options.get("n_outputs")
@@ -180,6 +193,22 @@ class _RegressorHooks(Hooks):
             raise ValueError(f"{owner}: W_hy must be 2-D (n_hidden, n_outputs) or 1-D "
                              f"(n_hidden,) for one output, got shape {W_hy.shape}")
         return W_hy, b_y, W_hy.shape[1], {"_single_output_": single}
+
+
+def restore_scale(est, name, attrs, n):
+    """Set a fitted scale from its exponents (attribute <name>log2: n ints);
+    files without it (format version < 3: a model fitted before autoscale
+    existed) or with null (a model made by from_weights has none) leave the
+    attribute unset: no scaling."""
+    key = name + "log2"
+    if attrs.get(key) is None:
+        return
+    exps = attrs[key]
+    if (not isinstance(exps, list) or len(exps) != n
+            or not all(is_int(e) and abs(e) <= MAX_SCALE_LOG2 for e in exps)):
+        raise ValueError(f"attribute {key} must be a list of {n} integers in "
+                         f"-{MAX_SCALE_LOG2}..{MAX_SCALE_LOG2}, got {_short(exps)}")
+    est.__dict__[name] = np.ldexp(1.0, np.asarray(exps, dtype=np.int32))
 
 
 class _ClassifierHooks(Hooks):
@@ -333,6 +362,7 @@ def _load_from(reader, estimators):
             raise bad(f"{key} contains NaN or inf")
         weights[key] = arr
     try:
+        restore_scale(est, "input_scale_", reader.attributes, D)
         hooks.restore(est, arrays, reader.attributes, k)
     except ValueError as exc:
         raise bad(str(exc)) from None
@@ -355,11 +385,11 @@ def _new_estimator(reader, estimators, bad):
     if cls is None:
         raise bad(f"unknown estimator {name!r} (expected one of {sorted(estimators)})")
     expected = set(cls._get_param_names())
-    # files written before a hyperparameter existed load with its default
-    defaults = cls._param_defaults()
-    for key in ADDED_PARAMS:
+    # files written before a hyperparameter existed load with the value that
+    # behaves as they did
+    for key, value in ADDED_PARAMS.items():
         if key in expected and key not in hyper:
-            hyper[key] = defaults[key]
+            hyper[key] = value
     if set(hyper) != expected:
         missing = sorted(expected - set(hyper))
         extra = sorted(set(hyper) - expected)

@@ -1,7 +1,7 @@
 """Weights in and out: PyTorch's ``nn.RNN`` + ``nn.Linear``, Keras' ``SimpleRNN`` + ``Dense``.
 
-The estimators' ``to_torch``, ``to_keras``, ``from_torch`` and
-``from_keras`` call these functions. The layers compute the same model:
+The estimators' ``get_weights``, ``to_torch``, ``to_keras``, ``from_torch``
+and ``from_keras`` (:class:`WeightsMixin`) call these functions. The layers compute the same model:
 
 =====================  ===========================  ==========================
 fastrnn                PyTorch                      Keras 3
@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["to_torch", "torch_weights", "to_keras", "keras_weights"]
+from . import _persist
+
+__all__ = ["WeightsMixin", "to_torch", "torch_weights", "to_keras", "keras_weights"]
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -210,3 +212,123 @@ def keras_weights(simple_rnn, dense, owner, softmax_ok):
         arrays["b_y"] = (_keras_numpy(dense.bias) if dense.bias is not None
                          else np.zeros(W_hy.shape[1], W_hy.dtype))
     return arrays, activation
+
+
+class WeightsMixin:
+    """The estimators' weights in and out (a base of fastrnn's estimators,
+    which give ``_check_fitted``, ``_params``, ``_persist_hooks``,
+    ``_estimator_type`` and ``from_weights``)."""
+
+    def get_weights(self):
+        """The weights, as copies, in the form ``from_weights`` takes them.
+
+        Returns
+        -------
+        dict
+            ``W_xh``, ``W_hh``, ``b`` and, when the model has them, ``h0`` and
+            ``W_hy``, ``b_y`` (the fitted attributes ``W_xh_``, ...). A
+            regressor fitted with a y without an output axis gives W_hy as
+            (n_hidden,) and b_y as a 0-d array, so that
+            ``type(model).from_weights(**model.get_weights(),
+            **model.get_params())`` predicts the same values in the same shape
+            (add ``classes=model.classes_`` for a classifier; without a
+            readout, add ``n_outputs=model.n_outputs_``, and predict keeps
+            its output axis).
+        """
+        self._check_fitted()
+        weights = {k: v.copy() for k, v in self._params().items()}
+        if self.__dict__.get("_single_output_") and "W_hy" in weights:
+            weights["W_hy"], weights["b_y"] = weights["W_hy"][:, 0], weights["b_y"].reshape(())
+        return weights
+
+    def to_torch(self, *, allow_h0=False):
+        """The model as PyTorch modules: ``(nn.RNN, nn.Linear)``.
+
+        ``linear(rnn(x)[0])`` on a float tensor ``x`` (n, T, n_features)
+        (batch first; one-hot rows for integer ids) gives the outputs at
+        every step, as :meth:`predict` does with ``output_steps="all"``
+        (a classifier's logits, in the order of ``classes_``). The modules
+        have the model's dtype, ``nonlinearity`` its activation, and
+        ``bias_hh_l0 = 0`` (``bias_ih_l0`` holds ``b_``). Without a readout,
+        ``linear`` is None and the outputs are ``rnn(x)[0][..., :n_outputs_]``.
+
+        Parameters
+        ----------
+        allow_h0 : bool, default=False
+            nn.RNN holds no initial state: a model with a learned ``h0_``
+            raises a ValueError unless this is True. The modules then start
+            from zeros unless given ``torch.as_tensor(model.start_state(n))[None]``
+            as ``rnn``'s second argument.
+
+        Raises
+        ------
+        ImportError
+            When PyTorch is not installed (fastrnn does not depend on it).
+        """
+        return to_torch(self, allow_h0)
+
+    @classmethod
+    def from_torch(cls, rnn, linear=None, **kwargs):
+        """A fitted estimator from PyTorch's ``nn.RNN`` and ``nn.Linear``.
+
+        ``W_xh = rnn.weight_ih_l0.T``, ``W_hh = rnn.weight_hh_l0.T``,
+        ``b = bias_ih_l0 + bias_hh_l0``, ``activation = rnn.nonlinearity``,
+        ``W_hy = linear.weight.T``, ``b_y = linear.bias`` (zeros for modules
+        without biases); ``linear`` None: no readout (regressor only).
+        Stacked (num_layers > 1) or bidirectional RNNs raise a ValueError.
+        ``kwargs`` go to :meth:`from_weights` (``classes`` for a classifier,
+        ``h0``, hyperparameters; the dtype is the modules').
+        """
+        owner = f"{cls.__name__}.from_torch"
+        arrays, activation = torch_weights(rnn, linear, owner)
+        return cls._from_layers(arrays, activation, kwargs, owner)
+
+    def to_keras(self, *, allow_h0=False):
+        """The model as built Keras 3 layers: ``(SimpleRNN, Dense)``.
+
+        ``dense(simple_rnn(x))`` on x (n, T, n_features) gives what
+        :meth:`predict` does (SimpleRNN has ``return_sequences=True``, but
+        False for ``output_steps="last"``; for an int K, keep the last K
+        steps); a classifier's Dense gives logits (no activation), in the
+        order of ``classes_``. Put them in a model with
+        ``keras.Sequential([keras.Input((None, n_features)), simple_rnn, dense])``.
+        The layers have the model's dtype. Without a readout, ``dense`` is
+        None. ``allow_h0`` as in :meth:`to_torch`: with a learned ``h0_``,
+        call ``simple_rnn(x, initial_state=model.start_state(n))``.
+
+        Raises
+        ------
+        ImportError
+            When Keras 3 is not installed (fastrnn does not depend on it).
+        """
+        return to_keras(self, allow_h0)
+
+    @classmethod
+    def from_keras(cls, simple_rnn, dense=None, **kwargs):
+        """A fitted estimator from built Keras ``SimpleRNN`` and ``Dense`` layers.
+
+        ``W_xh``, ``W_hh``, ``b`` are the SimpleRNN's ``kernel``,
+        ``recurrent_kernel`` and ``bias``, ``W_hy``, ``b_y`` the Dense's
+        ``kernel`` and ``bias`` (zeros for layers without biases); ``dense``
+        None: no readout (regressor only). The Dense must have no activation,
+        or (classifier) softmax: its inputs are the logits. ``kwargs`` as in
+        :meth:`from_torch`.
+        """
+        owner = f"{cls.__name__}.from_keras"
+        arrays, activation = keras_weights(
+            simple_rnn, dense, owner, cls._estimator_type == "classifier")
+        return cls._from_layers(arrays, activation, kwargs, owner)
+
+    @classmethod
+    def _from_layers(cls, arrays, activation, kwargs, owner):
+        """from_weights of the layers' arrays, with kwargs as from_weights takes them."""
+        if kwargs.get("activation", activation) != activation:
+            raise ValueError(f"{owner}: activation={kwargs['activation']!r} disagrees with "
+                             f"the layer's {activation!r}")
+        overlap = sorted(set(arrays) & set(kwargs))
+        if overlap:
+            raise TypeError(f"{owner}() got weights {overlap} that come from the layers")
+        params = dict(kwargs, activation=activation)
+        options = {key: params.pop(key, None) for key in cls._persist_hooks.options}
+        arrays["h0"] = params.pop("h0", None)
+        return _persist.from_weights(cls, arrays, params, options, owner)

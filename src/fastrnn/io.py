@@ -1,7 +1,7 @@
 """The fastrnn model file: an ``.npz`` archive that is read without unpickling,
 and never trusted before it is checked.
 
-Layout (format version 2), every member a plain ``.npy`` array:
+Layout (format version 3), every member a plain ``.npy`` array:
 
 ========================  =====================================================
 ``fastrnn``                0-d unicode array ``"fastrnn model"``: marks the file
@@ -19,6 +19,10 @@ Layout (format version 2), every member a plain ``.npy`` array:
                            the shape and dtype of the parameter ``<p>``
 ========================  =====================================================
 
+Version 3 added the ``autoscale`` hyperparameter and the attributes
+``input_scale_log2`` and (regressors) ``target_scale_log2``, the exponents of
+the powers of two the data were scaled by in training; version 2 files load
+with ``autoscale=False`` and no scales, which is how they were trained.
 Version 1 had no optimizer or generator state and kept ``loss_curve_`` and
 ``validation_scores_`` as JSON lists; it is still read (the estimator layer
 warns that the optimizer starts afresh).
@@ -72,8 +76,8 @@ __all__ = [
     "atomic_write",
 ]
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MAGIC = "fastrnn model"
 _HEADER_KEYS = ("fastrnn", "format_version", "estimator", "hyperparameters", "attributes")
 
