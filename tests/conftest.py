@@ -50,6 +50,7 @@ def _configured(path, build):
     values = dict(values)
     if len(KERNEL_MODULES) > 1:
         values["kernels"] = KERNEL_MODULES[build]
+        values["NARROW_COLUMNS"] = 0  # the chosen build at every size
     saved = {name: getattr(functional, name) for name in values}  # AttributeError if gone
     try:
         for name, value in values.items():
@@ -82,6 +83,7 @@ def kernels(request, monkeypatch):
         # Without this attribute the fixture could not choose a build.
         assert hasattr(functional, "kernels"), "fastrnn.functional.kernels is gone"
         monkeypatch.setattr(functional, "kernels", module)
+        monkeypatch.setattr(functional, "NARROW_COLUMNS", 0)  # this build at every size
     return module
 
 

@@ -18,6 +18,7 @@ KERNEL_MODULES = functional.KERNEL_MODULES
 def _run(fn, module, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(functional, "kernels", module)
+        m.setattr(functional, "NARROW_COLUMNS", 0)  # this build at every size
         return fn()
 
 
@@ -92,3 +93,30 @@ def test_fastrnn_kernels_refuses_a_build_this_machine_does_not_run():
     r = _kernels_in_subprocess({"FASTRNN_KERNELS": "sse9"})
     assert r.returncode != 0
     assert "FASTRNN_KERNELS='sse9'" in r.stderr and "baseline" in r.stderr
+
+
+@pytest.mark.skipif(not {"avx2", "avx512"} <= set(KERNEL_MODULES),
+                    reason="needs a CPU that runs both the AVX2 and the AVX-512 build")
+def test_narrow_products_run_on_the_avx2_build(monkeypatch):
+    calls = []
+
+    class Recorder:
+        def __init__(self, name):
+            self.name, self.module = name, KERNEL_MODULES[name]
+
+        def __getattr__(self, attr):
+            calls.append((self.name, attr))
+            return getattr(self.module, attr)
+
+    monkeypatch.setattr(functional, "KERNEL_MODULES",
+                        {n: Recorder(n) for n in KERNEL_MODULES})
+    monkeypatch.setattr(functional, "kernels", functional.KERNEL_MODULES["avx512"])
+    rng = np.random.default_rng(0)
+    for H, build in ((functional.NARROW_COLUMNS - 1, "avx2"),
+                     (functional.NARROW_COLUMNS, "avx512")):
+        calls.clear()
+        x, W_xh, W_hh, b, h0, L, dh = _problem(rng, np.float32, 2, 3, 4, H, lengths=False)
+        h = functional.forward(x, W_xh, W_hh, b)
+        functional.backward(x, h, dh, W_xh, W_hh)
+        functional.matmul(h.reshape(6, H), W_hh)
+        assert calls == [(build, "_forward"), (build, "_backward"), (build, "_matmul")]

@@ -699,7 +699,7 @@ def test_matmul_trans_a_same_bits_for_every_thread_count(dtype, m, k, n, monkeyp
     for n_threads in (1, 2, 3, 7):
         with fastrnn.threads(n_threads):
             results.append(functional.matmul(a, b, trans_a=True))
-            assert functional.kernels._last_team_size() == n_threads
+            assert functional.last_team_size() == n_threads
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
     tol = 1e-5 if dtype == np.float32 else 1e-12

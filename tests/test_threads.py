@@ -46,7 +46,7 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, dtype, B, T, D, 
     with fastrnn.threads(n_threads):
         assert functional._n_threads(B, T, D, H, dtype) == n_threads
         hn, gn = run()
-        assert functional.kernels._last_team_size() == n_threads
+        assert functional.last_team_size() == n_threads
     np.testing.assert_array_equal(hn, h1)
     for name, got, want in zip(g1._fields, gn, g1):
         np.testing.assert_array_equal(got, want, err_msg=name)
@@ -108,7 +108,7 @@ W_xh, W_hh, b = rng.standard_normal((3, 24)), rng.standard_normal((24, 24)) / 5,
 
 def used():
     fastrnn.forward(x, W_xh, W_hh, b)
-    return [fastrnn.get_num_threads(), functional.kernels._last_team_size()]
+    return [fastrnn.get_num_threads(), functional.last_team_size()]
 
 
 out = {"default": used()}
@@ -206,9 +206,9 @@ def test_estimator_n_threads_sets_the_kernels_threads(monkeypatch, n_threads):
         return model
 
     model = fitted(n_threads)
-    assert functional.kernels._last_team_size() == n_threads
+    assert functional.last_team_size() == n_threads
     model.predict(X)
-    assert functional.kernels._last_team_size() == n_threads
+    assert functional.last_team_size() == n_threads
     other = fitted(2)
     for name in ("W_xh_", "W_hh_", "b_", "W_hy_", "b_y_"):
         np.testing.assert_array_equal(getattr(model, name), getattr(other, name))

@@ -66,6 +66,34 @@ def _chosen_kernels(modules: dict):
 KERNEL_MODULES = _kernel_modules()
 kernels = _chosen_kernels(KERNEL_MODULES)
 
+# The AVX-512 build's panels are 32 floats (16 doubles) wide. For products of
+# fewer columns than this (H in forward/backward, N in matmul) its wider
+# panels are mostly padding and its calls cost a few microseconds more: on 2
+# cores of a Xeon with AVX-512, forward + backward of one sequence ran at
+# 0.84-0.94 times the AVX2 build's speed for H = 16 and 32, 1.0 for H = 48,
+# 1.06-1.11 for H = 64. Such calls run on the AVX2 build, which gives the
+# same bits; 0 turns this off (the tests do, to run each build at every size).
+NARROW_COLUMNS = 48
+
+
+def _kernels_for(n_columns):
+    """The kernels for a product of n_columns output columns (see above)."""
+    global _last_kernels
+    chosen = kernels
+    if n_columns < NARROW_COLUMNS and kernels is KERNEL_MODULES.get("avx512"):
+        chosen = KERNEL_MODULES.get("avx2", kernels)
+    _last_kernels = chosen
+    return chosen
+
+
+_last_kernels = kernels
+
+
+def last_team_size() -> int:
+    """Threads of the last forward, backward or matmul call's parallel region
+    (1 when it ran inline), read from the build that ran it: for tests."""
+    return _last_kernels._last_team_size()
+
 __all__ = ["forward", "backward", "matmul", "Gradients", "threads", "get_num_threads"]
 
 # The float32 and float64 specializations of the fused kernels, picked by the
@@ -152,7 +180,8 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
         raise ValueError(f"matmul: op(a) is {m} x {k} but op(b) is {k_b} x {n}")
     out = np.empty((m, n), dtype=a.dtype)
     n_threads = threads_for(m * n * k * _WORK_WEIGHT[a.dtype], PRODUCT_WORK_PER_THREAD)
-    kernels._matmul[_SPECIALIZATION[a.dtype]](a, b, out, trans_a, trans_b, n_threads)
+    _kernels_for(n)._matmul[_SPECIALIZATION[a.dtype]](a, b, out, trans_a, trans_b,
+                                                      n_threads)
     return out
 
 
@@ -191,7 +220,7 @@ def trusted_forward(x, W_xh, W_hh, b, h0, activation, lengths):
         raise ValueError("trusted_forward: inconsistent shapes")
     dt = W_hh.dtype
     h = np.empty((B, T, H), dtype=dt)
-    kernels._forward[_SPECIALIZATION[dt]](
+    _kernels_for(H)._forward[_SPECIALIZATION[dt]](
         None if ids else x, x if ids else None, W_xh, W_hh, b, h0, lengths, h,
         ACTIVATION_CODES[activation], _n_threads(B, T, 0 if ids else D, H, dt))
     return h
@@ -210,7 +239,7 @@ def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths):
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
     dh0 = None if h0 is None else np.empty((B, H), dtype=dt)
-    kernels._backward[_SPECIALIZATION[dt]](
+    _kernels_for(H)._backward[_SPECIALIZATION[dt]](
         None if ids else x, x if ids else None, h, dh, W_xh, W_hh, h0, lengths,
         da, dx, dW_xh, dW_hh, db, dh0, ACTIVATION_CODES[activation],
         _n_threads(B, T, 0 if ids else D, H, dt, backward=True))
@@ -303,7 +332,7 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     a = check_args(x, W_xh, W_hh, b, h0, activation, lengths)
     B, T, D, H = a.shape
     h = np.empty((B, T, H), dtype=a.dtype)
-    kernels._forward[_SPECIALIZATION[a.dtype]](
+    _kernels_for(H)._forward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.W_xh, a.W_hh, a.b, a.h0, a.lengths, h,
         ACTIVATION_CODES[activation], _n_threads(B, T, _work_inputs(a), H, a.dtype))
     return h
@@ -334,7 +363,7 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
     dh0 = None if a.h0 is None else np.empty((B, H), dtype=dt)
-    kernels._backward[_SPECIALIZATION[a.dtype]](
+    _kernels_for(H)._backward[_SPECIALIZATION[a.dtype]](
         a.x, a.ids, a.h, a.dh, a.W_xh, a.W_hh, a.h0, a.lengths,
         da, dx, dW_xh, dW_hh, db, dh0,
         ACTIVATION_CODES[activation],
