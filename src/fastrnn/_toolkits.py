@@ -85,7 +85,7 @@ PARAMS_DOC = """
 class RNNParams:
     """The hyperparameters of the toolkit estimators: ``__init__`` stores
     them (and calls the toolkit base class's), :meth:`_make_estimator` builds
-    the fastrnn estimator from them."""
+    the fastrnn estimator from them, and `_fit` and `_predict` run it."""
 
     _fastrnn_class = None  # fastrnn.RNNClassifier or fastrnn.RNNRegressor
 
@@ -120,10 +120,16 @@ class RNNParams:
         params = {name: getattr(self, name) for name in FORWARDED}
         return self._fastrnn_class(output_steps="last", **params)
 
-    def _fit_sequences(self, X, y):
+    # The toolkits' base classes call these (both name them so) after their
+    # own checks and conversions.
+    def _fit(self, X, y):
         X, lengths = to_sequences(X)
         self.estimator_ = self._make_estimator().fit(X, y, lengths=lengths)
         return self
+
+    def _predict(self, X):
+        X, lengths = to_sequences(X)
+        return self.estimator_.predict(X, lengths=lengths)
 
 
 def to_sequences(X):

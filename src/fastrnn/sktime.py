@@ -64,13 +64,6 @@ class RNNClassifier(RNNParams, BaseClassifier):
     _fastrnn_class = fastrnn.RNNClassifier
     _tags = dict(_TAGS, **{"capability:predict_proba": True})
 
-    def _fit(self, X, y):
-        return self._fit_sequences(X, y)
-
-    def _predict(self, X):
-        X, lengths = to_sequences(X)
-        return self.estimator_.predict(X, lengths=lengths)
-
     def _predict_proba(self, X):
         # sktime's classes_ (the labels of y, sorted) are fastrnn's: the same columns
         X, lengths = to_sequences(X)
@@ -107,13 +100,6 @@ class RNNRegressor(RNNParams, BaseRegressor):
 
     _fastrnn_class = fastrnn.RNNRegressor
     _tags = dict(_TAGS)
-
-    def _fit(self, X, y):
-        return self._fit_sequences(X, y)
-
-    def _predict(self, X):
-        X, lengths = to_sequences(X)
-        return self.estimator_.predict(X, lengths=lengths)
 
     @classmethod
     def get_test_params(cls, parameter_set="default"):
