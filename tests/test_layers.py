@@ -234,6 +234,16 @@ def test_layer_sizes_that_differ_match_reference(path, hidden, bidirectional, ac
         [[(10, H)] * (2 if bidirectional else 1) for H in hidden]
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 1, [1]), (1, 1, 2, [1, 2]), (2, 5, 0, [3, 2]),
+                                   (3, 2, 1, [2, 1, 2])], ids=str)
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_edge_shapes_match_reference(path, shape, bidirectional):
+    B, T, D, hidden = shape
+    for variant in VARIANTS:
+        p = make_stack(12, B, T, D, hidden, bidirectional, "tanh", variant)
+        assert_matches_reference(p, TOL_REFERENCE)
+
+
 def test_float32_matches_float64_reference(path):
     p = make_stack(3, 9, 8, 5, [6, 4], True, "tanh", "lengths-h0")
     want_out, want_g = p.run(reference)
@@ -293,6 +303,34 @@ def test_results_do_not_depend_on_threads(configure_kernels):
                                           if a is not None])
     for a, b in zip(*runs):
         assert np.array_equal(a, b)
+
+
+def test_concurrent_directions_give_the_same_bits(monkeypatch, configure_kernels):
+    """Both directions side by side on two Python threads, or one after the
+    other: the same results, bit for bit; an error in the other thread is
+    raised in the caller's."""
+    from fastrnn import _layers
+
+    p = make_stack(13, 16, 9, 5, [7, 6], True, "tanh", "lengths-h0").astype(np.float32)
+    runs = []
+    for concurrent in (False, True):
+        monkeypatch.setattr(_layers, "CONCURRENT_DIRECTIONS", concurrent)
+        with configure_kernels("threads", "baseline"):
+            out, g = p.run()
+        runs.append([out.output, g.dx] + [a for gr in sum(g.layers, []) for a in gr[1:]
+                                          if a is not None])
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+    calls = []
+
+    def failing(*args):
+        calls.append(args)
+        raise MemoryError("no memory in the forward direction")
+
+    with fastrnn.threads(2):
+        with pytest.raises(MemoryError, match="forward direction"):
+            _layers._directions([lambda: failing(0), lambda: 1], pass_threads=2)
+    assert calls == [(0,)]
 
 
 def test_caller_arrays_unchanged():

@@ -334,7 +334,10 @@ def _stack_structure(layers: Any, n_dir: int) -> None:
 
 def _stack_dtype(layers: Any) -> np.dtype:
     """The one dtype of every weight; TypeError naming the first that differs."""
-    dtype = compute_dtype(layers[0][0][0], layers[0][0][1])
+    try:
+        dtype = compute_dtype(layers[0][0][0], layers[0][0][1])
+    except TypeError as exc:
+        raise TypeError(f"layers[0][0] {exc}") from None
     for l, layer in enumerate(layers):
         for d, triple in enumerate(layer):
             for name, w in zip(("W_xh", "W_hh", "b"), triple):
