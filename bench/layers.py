@@ -16,6 +16,7 @@ Every backend is timed in the same run, in turns (fastrnn.bench.median_times),
 the whole measurement repeated --repeat times; the table shows the medians.
 
     python bench/layers.py [--repeat 5] [--min-time 1.0] [--threads 2] [--json FILE]
+                           [--network NAME ...] [--shape B,T,D,H ...]
 """
 
 from __future__ import annotations
@@ -98,10 +99,12 @@ def backends(shape, n_layers, bidirectional, with_torch):
     return fns
 
 
-def run(repeat: int, min_time: float, with_torch: bool) -> list[dict]:
+def run(repeat: int, min_time: float, with_torch: bool, networks=tuple(NETWORKS),
+        shapes=tuple(SHAPES)) -> list[dict]:
     rows = []
-    for name, (n_layers, bidirectional) in NETWORKS.items():
-        for shape in SHAPES:
+    for name in networks:
+        n_layers, bidirectional = NETWORKS[name]
+        for shape in shapes:
             fns = backends(shape, n_layers, bidirectional, with_torch)
             runs = [median_times(fns, min_time=min_time) for _ in range(repeat)]
             row = {"network": name, "shape": shape}
@@ -141,7 +144,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2,
                         help="threads of fastrnn and of PyTorch")
     parser.add_argument("--json", help="also write the rows and the machine to this file")
+    parser.add_argument("--network", nargs="+", choices=list(NETWORKS), default=list(NETWORKS))
+    parser.add_argument("--shape", nargs="+", default=[",".join(map(str, s)) for s in SHAPES],
+                        help="B,T,D,H")
     args = parser.parse_args(argv)
+    shapes = [tuple(int(v) for v in s.split(",")) for s in args.shape]
     try:
         import torch
     except ImportError:
@@ -153,7 +160,7 @@ def main(argv=None):
           f"{args.repeat} runs; x ref, x torch: their time / fastrnn's")
     print(HEADER)
     with fastrnn.threads(args.threads):
-        rows = run(args.repeat, args.min_time, with_torch)
+        rows = run(args.repeat, args.min_time, with_torch, args.network, shapes)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine_info(), "rows": rows}, f, indent=1)

@@ -333,6 +333,22 @@ def test_concurrent_directions_give_the_same_bits(monkeypatch, configure_kernels
     assert calls == [(0,)]
 
 
+def test_cached_indices_are_read_only_and_checked_again():
+    p = make_stack(14, 4, 5, 3, [2], True, "tanh", "lengths", ids=True)
+    out = functional.stacked_forward(p.x, p.layers, lengths=p.lengths, bidirectional=True)
+    lengths, ids = out.cache.args.lengths, out.cache.inputs[0][1]
+    with pytest.raises(ValueError, match="read-only"):
+        lengths[0] = 99
+    for arr, value in ((lengths, 99), (ids, -1)):
+        arr.flags.writeable = True
+        keep = arr.flat[0]
+        arr.flat[0] = value
+        with pytest.raises(ValueError, match="lengths or ids were changed"):
+            functional.stacked_backward(out.cache, out.output)
+        arr.flat[0] = keep
+    functional.stacked_backward(out.cache, out.output)
+
+
 def test_caller_arrays_unchanged():
     p = make_stack(9, 3, 5, 2, [4], False, "tanh", "h0")
     p.dh_n = [[np.ones((3, 4))]]

@@ -167,7 +167,30 @@ def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
         all_states.append(states)
         # the final state of each direction is at its own last step
         h_n.append([h[rows, last] for h in states])
+    for private in (s.lengths, *(all_inputs[0] if s.ids is not None else ())):
+        if private is not None:
+            private.flags.writeable = False  # indices the kernels read again in BPTT
     return StackedOutput(layer_input, h_n, StackedCache(s, reversal, all_inputs, all_states))
+
+
+def _check_cache(cache) -> None:
+    """The indices that a cache gives the kernels (lengths, ids) still in
+    range: they are read-only, but reachable through the cache."""
+    if not isinstance(cache, StackedCache):
+        raise TypeError(
+            "cache must be the cache returned by fastrnn.functional.stacked_forward, got "
+            f"{type(cache).__module__}.{type(cache).__name__}"
+        )
+    s = cache.args
+    B, T = s.batch_steps
+    bad = s.lengths is not None and (s.lengths.shape != (B,) or s.lengths.min() < 1
+                                     or s.lengths.max() > T)
+    if s.ids is not None:
+        V = s.weights[0][0][0].shape[0]
+        bad = bad or any(ids.shape != (B, T) or ids.min() < 0 or ids.max() >= V
+                         for ids in cache.inputs[0])
+    if bad:
+        raise ValueError("the cache's lengths or ids were changed after stacked_forward")
 
 
 def _output_gradients(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
@@ -215,11 +238,7 @@ def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
 
 def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
     """See :func:`fastrnn.functional.stacked_backward`."""
-    if not isinstance(cache, StackedCache):
-        raise TypeError(
-            "cache must be the cache returned by fastrnn.functional.stacked_forward, got "
-            f"{type(cache).__module__}.{type(cache).__name__}"
-        )
+    _check_cache(cache)
     dy, dh_n = check_stack_gradients(cache.args, dy, dh_n)
     d_out, layer_grads = dy, []
     for l in range(len(cache.states) - 1, -1, -1):
