@@ -17,6 +17,22 @@ the whole measurement repeated --repeat times; the table shows the medians.
 
     python bench/layers.py [--repeat 5] [--min-time 1.0] [--threads 2] [--json FILE]
                            [--network NAME ...] [--shape B,T,D,H ...]
+
+On 2 x86-64 cores with AVX2, otherwise idle (2026-12-02; torch 2.13.0+cpu;
+each row run alone, ``--repeat 3 --min-time 0.6``, three times; the medians
+of the three runs' figures)::
+
+    network               B, T, D, H fastrnn ms  seq. ms   ref ms torch ms  x seq  x ref x torch
+    2 layers         32, 64, 65, 128       4.94        -    12.25    10.55      -   2.53    2.18
+    2 layers       64, 100, 128, 256      53.51        -    84.25    50.40      -   1.53    0.94
+    bidirectional    32, 64, 65, 128       5.60     5.39    12.45    10.68   1.00   2.24    1.95
+    bidirectional  64, 100, 128, 256      55.35    56.75    82.62    52.67   1.02   1.47    0.95
+
+At the larger size one direction's pass on the kernels costs about what
+PyTorch's does (23-24 ms against 25 ms for one layer, forward and backward),
+and the stack adds the splitting, reversing and joining of the directions'
+arrays and the checks of x and dy (about 6 ms for the bidirectional layer).
+On a busy machine the ratios to PyTorch are larger (it slows down more).
 """
 
 from __future__ import annotations

@@ -76,8 +76,9 @@ class _Reversal:
 # faster in two runs) and 1.05 times faster at 64, 100, 128, 256 (116-119
 # ms instead of 122-125). Each direction on one thread needs no OpenMP
 # barrier, which on a busy core waits for a thread that is not running.
-# On a quieter machine, one run gave 5.6 ms against 5.5 (concurrent 3%
-# slower) and 58.9 against 61.9 ms.
+# On the same cores otherwise idle (3 runs of bench/layers.py) it was
+# neutral: side by side 5.4-5.6 ms against 5.4 one after the other, and
+# 54-59 ms against 54-59 ms (per-run ratios 0.99 to 1.03).
 CONCURRENT_DIRECTIONS = True
 
 
