@@ -48,6 +48,18 @@ def _check_functional(ns, lines):
     np.testing.assert_allclose(ns["grads"].dW_hh, want.dW_hh, rtol=1e-4, atol=1e-3)
 
 
+def _check_stacked(ns, lines):
+    # the shapes printed, and the stack's results are the reference composition's
+    from fastrnn import reference
+
+    assert lines == ["(4, 20, 32) (4, 16)", "(4, 20, 8) (32, 32)"]
+    want = reference.stacked_forward(ns["x"], ns["layers"], bidirectional=True,
+                                     lengths=ns["lengths"])
+    np.testing.assert_allclose(ns["out"].output, want.output, rtol=1e-5, atol=1e-5)
+    want_g = reference.stacked_backward(want.cache, np.ones_like(want.output))
+    np.testing.assert_allclose(ns["grads"].dx, want_g.dx, rtol=1e-4, atol=1e-4)
+
+
 def _check_estimators(ns, lines):
     assert float(lines[0]) >= 0.95                           # R^2 of the regressor
     assert lines[1].startswith("['down' 'up'] (2, 2) ")      # classes_, proba's shape
@@ -112,6 +124,7 @@ def _check_sktime(ns, lines):
 # its code, and the check of what the text says.
 CHECKS = {
     "grads = fastrnn.backward(x, h, dh, W_xh, W_hh)": _check_functional,
+    "functional.stacked_backward(out.cache, np.ones_like(out.output))": _check_stacked,
     'clf.save("clf.npz")': _check_estimators,
     "print(reg.h0_)": _check_learned_h0,
     "clf.fit(X, y, initial_state=S, initial_state_mask=mask)": _check_initial_state_input,

@@ -13,7 +13,8 @@ import os
 import numpy as np
 
 from ._threads import get_num_threads, threads, threads_for
-from ._validation import ACTIVATION_CODES, Gradients, check_args
+from ._validation import (ACTIVATION_CODES, Gradients, StackedGradients, StackedOutput,
+                          check_args)
 
 try:
     from . import _core
@@ -94,7 +95,8 @@ def last_team_size() -> int:
     (1 when it ran inline), read from the build that ran it: for tests."""
     return _last_kernels._last_team_size()
 
-__all__ = ["forward", "backward", "matmul", "Gradients", "threads", "get_num_threads"]
+__all__ = ["forward", "backward", "stacked_forward", "stacked_backward", "matmul",
+           "Gradients", "StackedOutput", "StackedGradients", "threads", "get_num_threads"]
 
 # The float32 and float64 specializations of the fused kernels, picked by the
 # computation dtype (explicitly: with integer ids, x is None and cannot tell).
@@ -371,3 +373,75 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     if dh0 is not None and a.h0_shared:
         dh0 = dh0.sum(axis=0)
     return Gradients(dx, dW_xh, dW_hh, db, dh0)
+
+
+def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
+                    bidirectional=False) -> StackedOutput:
+    """A stack of Elman RNN layers, each run forward or in both directions,
+    as PyTorch's ``nn.RNN(num_layers=L, bidirectional=...)``.
+
+    Layer 0 reads x; layer l > 0 reads the states of layer l - 1, its two
+    directions' side by side. The backward direction runs each sequence from
+    its last valid step back to step 0.
+
+    Parameters
+    ----------
+    x : array (B, T, D), or integer ids (B, T)
+        As in :func:`forward`.
+    layers : list of L layers, each a list of ``(W_xh, W_hh, b)`` per direction
+        ``layers[l][0]`` is the forward direction, ``layers[l][1]`` the
+        backward one (bidirectional only). W_xh is (D, H_0) for layer 0 and
+        (H_{l-1} * n_dir, H_l) above it; W_hh (H_l, H_l), b (H_l,). Sizes may
+        differ between layers, not between the directions of one. Every
+        weight and bias has the one computation dtype, float32 or float64.
+    h0 : None, or a list of L lists of n_dir initial states
+        ``h0[l][d]``: None (zeros), (H_l,) shared by the batch, or (B, H_l).
+    activation : {"tanh", "relu"}
+    lengths : None or int array (B,) with values in 1..T
+    bidirectional : bool
+        n_dir = 2 when True, else 1.
+
+    Returns
+    -------
+    StackedOutput
+        ``(output, h_n, cache)``: output (B, T, H_{L-1} * n_dir), the top
+        layer's states ([forward, backward] on the last axis, 0 at padded
+        steps); ``h_n[l][d]`` (B, H_l), each direction's final state (the
+        forward one at each sequence's last valid step, the backward one at
+        step 0), so that ``np.stack(sum(h_n, []))`` is PyTorch's h_n when
+        the sizes agree; cache for :func:`stacked_backward`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`forward`, naming the layer and direction; also for layers
+        whose sizes do not chain or whose count of directions is not n_dir,
+        and for weights of mixed dtypes.
+    """
+    return _layers.stacked_forward(x, layers, h0, activation=activation,
+                                   lengths=lengths, bidirectional=bidirectional)
+
+
+def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
+    """Backpropagation through time through a stack of layers.
+
+    Parameters
+    ----------
+    cache : the cache of ``stacked_forward(...)``
+    dy : array (B, T, H_{L-1} * n_dir)
+        dL/d(output); ignored at padded steps.
+    dh_n : None, or a list of L lists of n_dir arrays (B, H_l) or None
+        dL/d(h_n), when the loss also reads the final states.
+
+    Returns
+    -------
+    StackedGradients
+        ``(dx, layers)``: dx (B, T, D) (None for integer ids x);
+        ``layers[l][d]`` the :class:`Gradients` of that layer and direction
+        (dW_xh, dW_hh, db, and dh0 in h0[l][d]'s shape or None; its dx is
+        None).
+    """
+    return _layers.stacked_backward(cache, dy, dh_n)
+
+
+from . import _layers  # noqa: E402  (it calls trusted_forward/backward above)

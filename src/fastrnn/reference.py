@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import Gradients, check_args
+from ._validation import (Gradients, StackedGradients, StackedOutput, check_args,
+                          check_stack, check_stack_gradients)
 
-__all__ = ["forward", "backward", "Gradients"]
+__all__ = ["forward", "backward", "stacked_forward", "stacked_backward", "Gradients",
+           "StackedOutput", "StackedGradients"]
 
 
 def _valid_steps(lengths, B, T):
@@ -92,3 +94,84 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     else:
         dh0 = carry
     return Gradients(dx, dW_xh, dW_hh, db, dh0)
+
+
+# --------------------------------------------------------------------------
+# Stacked and bidirectional networks: layers of forward() and backward().
+# Layer l > 0 reads [forward states, backward states] of layer l - 1; the
+# backward direction is forward() on each sequence reversed within its length.
+# --------------------------------------------------------------------------
+
+def _reversed(a, lengths):
+    """a (B, T, ...) with each sequence's valid steps in reverse order; padded
+    steps stay where they are."""
+    out = a.copy()
+    for i in range(a.shape[0]):
+        n = a.shape[1] if lengths is None else lengths[i]
+        out[i, :n] = a[i, :n][::-1]
+    return out
+
+
+class _StackCache:
+    """What stacked_backward needs: the checked arguments, every layer's input
+    (in natural step order) and every direction's states (in its own)."""
+
+    def __init__(self, args, inputs, states):
+        self.args, self.inputs, self.states = args, inputs, states
+
+
+def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
+                    bidirectional=False):
+    """Top layer's states (B, T, H_top * n_dir), final states h_n[l][d] and a
+    cache for stacked_backward: see fastrnn.functional.stacked_forward."""
+    s = check_stack(x, layers, h0, activation, lengths, bidirectional)
+    B, T = s.batch_steps
+    last = s.last_steps()
+    layer_input = s.x if s.ids is None else s.ids
+    inputs, states, h_n = [], [], []
+    for l, weights in enumerate(s.weights):
+        inputs.append(layer_input)
+        states.append([])
+        h_n.append([])
+        outputs = []
+        for d, (W_xh, W_hh, b) in enumerate(weights):
+            seq = layer_input if d == 0 else _reversed(layer_input, s.lengths)
+            h = forward(seq, W_xh, W_hh, b, s.h0[l][d], activation=activation,
+                        lengths=s.lengths)
+            states[l].append(h)
+            h_n[l].append(h[np.arange(B), last])
+            outputs.append(h if d == 0 else _reversed(h, s.lengths))
+        layer_input = np.concatenate(outputs, axis=2)
+    return StackedOutput(layer_input, h_n, _StackCache(s, inputs, states))
+
+
+def stacked_backward(cache, dy, dh_n=None):
+    """dx and every layer's and direction's Gradients: see
+    fastrnn.functional.stacked_backward."""
+    if not isinstance(cache, _StackCache):
+        raise TypeError("cache must be the cache returned by "
+                        "fastrnn.reference.stacked_forward")
+    s = cache.args
+    dy, dh_n = check_stack_gradients(s, dy, dh_n)
+    B = dy.shape[0]
+    last = s.last_steps()
+    d_out, grads = dy, []
+    for l in range(len(s.weights) - 1, -1, -1):
+        H = s.hidden[l]
+        layer_grads, d_in = [], 0
+        for d, (W_xh, W_hh, _) in enumerate(s.weights[l]):
+            dh = d_out[..., d * H:(d + 1) * H].copy()
+            seq = cache.inputs[l]
+            if d == 1:
+                dh, seq = _reversed(dh, s.lengths), _reversed(seq, s.lengths)
+            if dh_n[l][d] is not None:
+                dh[np.arange(B), last] += dh_n[l][d]  # the final state's step
+            g = backward(seq, cache.states[l][d], dh, W_xh, W_hh, s.h0[l][d],
+                         activation=s.activation, lengths=s.lengths)
+            dh0 = g.dh0.sum(axis=0) if s.h0_shared[l][d] else g.dh0
+            layer_grads.append(Gradients(None, g.dW_xh, g.dW_hh, g.db, dh0))
+            if g.dx is not None:
+                d_in = d_in + (g.dx if d == 0 else _reversed(g.dx, s.lengths))
+        grads.append(layer_grads)
+        d_out = None if s.ids is not None and l == 0 else d_in
+    return StackedGradients(d_out, grads[::-1])

@@ -1,0 +1,248 @@
+"""Stacked and bidirectional Elman RNNs on the kernels of fastrnn.functional.
+
+The public entries are :func:`fastrnn.functional.stacked_forward` and
+:func:`fastrnn.functional.stacked_backward`; this module holds their work.
+Every argument is checked once (:func:`fastrnn._validation.check_stack`),
+then each layer and direction is one call of the trusted kernel entries
+(``functional.trusted_forward`` / ``trusted_backward``), which take whole
+sequences on threads as a single layer does. No loop here runs over time.
+
+Layer l's input is x for l = 0, else the output of layer l - 1: its forward
+and backward directions' states side by side, (B, T, H_{l-1} * n_dir). The
+backward direction reads each sequence from its own last valid step back to
+step 0: it is the ordinary forward kernel run on the sequences reversed
+within their lengths (``_Reversal``), padding left in place, where it stays
+outside every sequence. Its states and gradients are reversed back the same
+way. In BPTT, the gradient of layer l's input (the sum over its directions)
+is the output gradient of layer l - 1.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import functional
+from ._threads import get_num_threads, threads
+from ._validation import (Gradients, StackArgs, StackedGradients, StackedOutput,
+                          check_stack, check_stack_gradients)
+
+
+class _Reversal:
+    """Reverses each sequence of a batch within its own length.
+
+    Step t of sequence b moves to step lengths[b] - 1 - t; padded steps stay.
+    The map is its own inverse, so one row index serves both ways: a gather
+    of the (B * T) rows of a batch-first array.
+    """
+
+    def __init__(self, lengths: np.ndarray | None, B: int, T: int):
+        t = np.arange(T)
+        if lengths is None:
+            source = np.broadcast_to(T - 1 - t, (B, T))
+        else:
+            last = lengths[:, None] - 1
+            source = np.where(t <= last, last - t, t)
+        self.rows = (np.arange(B)[:, None] * T + source).reshape(-1)
+        self.B, self.T = B, T
+
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        """a (B, T[, n]) with its sequences reversed, as a new C-contiguous array."""
+        flat = a.reshape((self.B * self.T,) + a.shape[2:])  # D may be 0
+        return flat[self.rows].reshape(a.shape)
+
+    def columns(self, a: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """a[..., start:stop] reversed, as a new C-contiguous array."""
+        flat = a.reshape(self.B * self.T, a.shape[2])
+        return flat[self.rows, start:stop].reshape(self.B, self.T, stop - start)
+
+    def into_columns(self, out: np.ndarray, start: int, a: np.ndarray) -> None:
+        """out[..., start:start + n] = a (B, T, n) reversed."""
+        n = a.shape[2]
+        flat = out.reshape(self.B * self.T, out.shape[2])
+        flat[self.rows, start:start + n] = a.reshape(self.B * self.T, n)
+
+
+# A layer's two directions are independent: they run side by side on two
+# Python threads (the kernels release the GIL), each on half the threads,
+# when each direction's pass is large enough to take several threads on its
+# own (fastrnn.functional._n_threads; below that, starting a thread costs
+# more than a small pass). Measured on 2 cores shared with another process
+# running a test suite (bench/layers.py's bidirectional layer, float32
+# training step, 2 threads, medians of 7 alternating rounds): 11.1 ms
+# instead of 13.5 ms at B, T, D, H = 32, 64, 65, 128 (1.22 to 1.25 times
+# faster in two runs) and 1.05 times faster at 64, 100, 128, 256 (116-119
+# ms instead of 122-125). Each direction on one thread needs no OpenMP
+# barrier, which on a busy core waits for a thread that is not running.
+# On the same cores otherwise idle (3 runs of bench/layers.py) it was
+# neutral: side by side 5.4-5.6 ms against 5.4 one after the other, and
+# 54-59 ms against 54-59 ms (per-run ratios 0.99 to 1.03).
+CONCURRENT_DIRECTIONS = True
+
+
+def _pass_threads(s: StackArgs, l: int, backward: bool) -> int:
+    """The threads one direction's pass of layer l would take on its own."""
+    B, T = s.batch_steps
+    D, H = s.weights[l][0][0].shape
+    if l == 0 and s.ids is not None:
+        D = 0  # a row lookup (see functional._work_inputs)
+    return functional._n_threads(B, T, D, H, s.dtype, backward=backward)
+
+
+def _directions(calls: list, pass_threads: int) -> list:
+    """The results of calls (one function per direction): side by side on
+    two Python threads, each on half the threads, when CONCURRENT_DIRECTIONS
+    and each pass would take pass_threads >= 2 threads on its own; otherwise
+    one after the other, each on every thread. Results do not depend on the
+    thread count."""
+    n = get_num_threads()
+    if not CONCURRENT_DIRECTIONS or len(calls) < 2 or n < 2 or pass_threads < 2:
+        return [call() for call in calls]
+    results: list = [None, None]
+    errors: list = []
+
+    def first():
+        try:
+            with threads(n - n // 2):
+                results[0] = calls[0]()
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    try:
+        with threads(n // 2):
+            results[1] = calls[1]()
+    finally:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+@dataclass
+class StackedCache:
+    """What stacked_backward needs from stacked_forward: the checked
+    arguments, and for every layer and direction the input and the states in
+    that direction's order of steps (reversed for the backward direction)."""
+
+    args: StackArgs
+    reversal: _Reversal | None  # None for a unidirectional stack
+    inputs: list  # [layer][direction]: (B, T, D_l) floats, or (B, T) ids for layer 0
+    states: list  # [layer][direction]: (B, T, H_l)
+
+
+def _layer_forward(s: StackArgs, l: int, inputs: list, reversal):
+    """Run layer l in every direction on inputs[d]: the states, in each
+    direction's order of steps, and the layer's output (B, T, H_l * n_dir)."""
+    def call(d, W_xh, W_hh, b):
+        return lambda: functional.trusted_forward(inputs[d], W_xh, W_hh, b, s.h0[l][d],
+                                                  s.activation, s.lengths)
+
+    calls = [call(d, *w) for d, w in enumerate(s.weights[l])]
+    states = _directions(calls, _pass_threads(s, l, backward=False))
+    if reversal is None:
+        return states, states[0]
+    B, T, H = states[0].shape
+    output = np.empty((B, T, 2 * H), dtype=s.dtype)
+    output[..., :H] = states[0]
+    reversal.into_columns(output, H, states[1])
+    return states, output
+
+
+def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
+                    bidirectional=False) -> StackedOutput:
+    """See :func:`fastrnn.functional.stacked_forward`."""
+    s = check_stack(x, layers, h0, activation, lengths, bidirectional)
+    B, T = s.batch_steps
+    reversal = _Reversal(s.lengths, B, T) if bidirectional else None
+    layer_input = s.x if s.ids is None else s.ids
+    all_inputs, all_states, h_n = [], [], []
+    rows, last = np.arange(B), s.last_steps()
+    for l in range(len(s.weights)):
+        inputs = [layer_input] if reversal is None else [layer_input, reversal(layer_input)]
+        states, layer_input = _layer_forward(s, l, inputs, reversal)
+        all_inputs.append(inputs)
+        all_states.append(states)
+        # the final state of each direction is at its own last step
+        h_n.append([h[rows, last] for h in states])
+    for private in (s.lengths, *(all_inputs[0] if s.ids is not None else ())):
+        if private is not None:
+            private.flags.writeable = False  # indices the kernels read again in BPTT
+    return StackedOutput(layer_input, h_n, StackedCache(s, reversal, all_inputs, all_states))
+
+
+def _check_cache(cache) -> None:
+    """The indices that a cache gives the kernels (lengths, ids) still in
+    range: they are read-only, but reachable through the cache."""
+    if not isinstance(cache, StackedCache):
+        raise TypeError(
+            "cache must be the cache returned by fastrnn.functional.stacked_forward, got "
+            f"{type(cache).__module__}.{type(cache).__name__}"
+        )
+    s = cache.args
+    B, T = s.batch_steps
+    bad = s.lengths is not None and (s.lengths.shape != (B,) or s.lengths.min() < 1
+                                     or s.lengths.max() > T)
+    if s.ids is not None:
+        V = s.weights[0][0][0].shape[0]
+        bad = bad or any(ids.shape != (B, T) or ids.min() < 0 or ids.max() >= V
+                         for ids in cache.inputs[0])
+    if bad:
+        raise ValueError("the cache's lengths or ids were changed after stacked_forward")
+
+
+def _output_gradients(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
+                      copy: bool) -> list:
+    """dL/d(states) of layer l per direction, in that direction's order of
+    steps, from the gradient of its output and of its final states. copy:
+    d_out is the caller's array, which must not change."""
+    s, reversal = cache.args, cache.reversal
+    if reversal is None:
+        dhs = [d_out.copy() if copy and dh_n[l][0] is not None else d_out]
+    else:
+        H = d_out.shape[2] // 2
+        dhs = [np.ascontiguousarray(d_out[..., :H]), reversal.columns(d_out, H, 2 * H)]
+    B = d_out.shape[0]
+    rows, last = np.arange(B), s.last_steps()
+    for d, dh in enumerate(dhs):
+        if dh_n[l][d] is not None:  # h_n[l][d] is the state at this last step
+            dh[rows, last] += dh_n[l][d]
+    return dhs
+
+
+def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
+                    copy: bool):
+    """BPTT through layer l in every direction: its Gradients per direction
+    (dx None) and the gradient of its input (None for integer ids)."""
+    s = cache.args
+    dhs = _output_gradients(d_out, l, cache, dh_n, copy)
+    def call(d, W_xh, W_hh, _):
+        return lambda: functional.trusted_backward(
+            cache.inputs[l][d], cache.states[l][d], dhs[d], W_xh, W_hh, s.h0[l][d],
+            s.activation, s.lengths)
+
+    grads, d_in = [], None
+    calls = [call(d, *w) for d, w in enumerate(s.weights[l])]
+    for d, g in enumerate(_directions(calls, _pass_threads(s, l, backward=True))):
+        dh0 = g.dh0
+        if dh0 is not None and s.h0_shared[l][d]:
+            dh0 = dh0.sum(axis=0)
+        grads.append(Gradients(None, g.dW_xh, g.dW_hh, g.db, dh0))
+        if g.dx is not None:
+            dx = g.dx if d == 0 else cache.reversal(g.dx)
+            d_in = dx if d_in is None else np.add(d_in, dx, out=d_in)
+    return grads, d_in
+
+
+def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
+    """See :func:`fastrnn.functional.stacked_backward`."""
+    _check_cache(cache)
+    dy, dh_n = check_stack_gradients(cache.args, dy, dh_n)
+    d_out, layer_grads = dy, []
+    for l in range(len(cache.states) - 1, -1, -1):
+        grads, d_out = _layer_backward(d_out, l, cache, dh_n, copy=d_out is dy)
+        layer_grads.append(grads)
+    return StackedGradients(d_out, layer_grads[::-1])
