@@ -18,21 +18,23 @@ the whole measurement repeated --repeat times; the table shows the medians.
     python bench/layers.py [--repeat 5] [--min-time 1.0] [--threads 2] [--json FILE]
                            [--network NAME ...] [--shape B,T,D,H ...]
 
-On 2 x86-64 cores with AVX2, otherwise idle (2026-12-02; torch 2.13.0+cpu;
-each row run alone, ``--repeat 3 --min-time 0.6``, three times; the medians
-of the three runs' figures)::
+On 2 x86-64 cores with AVX-512, otherwise idle (2026-12-02; torch 2.13.0+cpu;
+the AVX-512 build; ``--repeat 3 --min-time 0.6``)::
 
     network               B, T, D, H fastrnn ms  seq. ms   ref ms torch ms  x seq  x ref x torch
-    2 layers         32, 64, 65, 128       4.94        -    12.25    10.55      -   2.53    2.18
-    2 layers       64, 100, 128, 256      53.51        -    84.25    50.40      -   1.53    0.94
-    bidirectional    32, 64, 65, 128       5.60     5.39    12.45    10.68   1.00   2.24    1.95
-    bidirectional  64, 100, 128, 256      55.35    56.75    82.62    52.67   1.02   1.47    0.95
+    2 layers         32, 64, 65, 128       3.95        -    13.40    11.23      -   3.39    2.85
+    2 layers       64, 100, 128, 256      39.69        -    87.80    52.73      -   2.21    1.37
+    bidirectional    32, 64, 65, 128       4.47     4.38    11.67    10.83   0.97   2.64    2.42
+    bidirectional  64, 100, 128, 256      44.43    43.99    82.59    52.29   0.98   1.94    1.18
 
-At the larger size one direction's pass on the kernels costs about what
-PyTorch's does (23-24 ms against 25 ms for one layer, forward and backward),
-and the stack adds the splitting, reversing and joining of the directions'
-arrays and the checks of x and dy (about 6 ms for the bidirectional layer).
-On a busy machine the ratios to PyTorch are larger (it slows down more).
+(With the AVX2 build, in an earlier quiet spell, the larger rows were 53.5
+and 55.4 ms against PyTorch's 50.4 and 52.7.) At the larger size one
+direction's pass on the kernels costs a little less than PyTorch's one
+layer, and the stack adds the splitting, reversing and joining of the
+directions' arrays and the checks of x and dy (about 6 ms for the
+bidirectional layer). On a busy machine the ratios to PyTorch are larger
+(it slows down more). Running the two directions side by side is neutral
+on idle cores (x seq 0.97-1.03) and 1.05-1.25 times faster beside other work.
 """
 
 from __future__ import annotations
