@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FORWARDED", "RNNParams", "PARAMS_DOC", "to_sequences", "missing_toolkit"]
+__all__ = ["FORWARDED", "RNNParams", "PARAMS_DOC", "TEST_PARAMS", "to_sequences",
+           "missing_toolkit"]
 
 #: the hyperparameters passed on to fastrnn's estimators (those of RNNParams)
 FORWARDED = ("n_hidden", "activation", "learn_initial_state", "optimizer", "learning_rate",
@@ -80,6 +81,14 @@ PARAMS_DOC = """
     estimator_ : fastrnn.%(cls)s
         The fitted fastrnn estimator (``output_steps="last"``).
 """
+
+
+#: the instances the toolkits' estimator checks build: small and quick (the
+#: checks set random_state where they need it)
+TEST_PARAMS = [{"n_hidden": 4, "max_epochs": 2, "batch_size": 4, "random_state": 0},
+               {"n_hidden": 4, "max_epochs": 2, "batch_size": 4, "random_state": 0,
+                "activation": "relu", "learn_initial_state": True, "bptt_steps": 3,
+                "dtype": "float64"}]
 
 
 class RNNParams:

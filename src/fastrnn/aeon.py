@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - tested in a separate environmen
 
 import fastrnn
 
-from ._toolkits import PARAMS_DOC, RNNParams, to_sequences
+from ._toolkits import PARAMS_DOC, TEST_PARAMS, RNNParams, to_sequences
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
 
@@ -35,16 +35,27 @@ _TAGS = {
 }
 
 
-def _test_params(parameter_set):
-    # small and quick; random_state is set by the checks where they need it
-    small = {"n_hidden": 4, "max_epochs": 2, "batch_size": 4, "random_state": 0}
-    if parameter_set == "results_comparison":
-        return small
-    return [small, dict(small, activation="relu", learn_initial_state=True,
-                        bptt_steps=3, dtype="float64")]
+class _Params(RNNParams):
+    """RNNParams with the test parameters of aeon's estimator checks."""
+
+    @classmethod
+    def _get_test_params(cls, parameter_set="default"):
+        """Parameters of the instances aeon's estimator checks build.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+
+        Returns
+        -------
+        dict or list of dict
+        """
+        if parameter_set == "results_comparison":
+            return dict(TEST_PARAMS[0])
+        return [dict(p) for p in TEST_PARAMS]
 
 
-class RNNClassifier(RNNParams, BaseClassifier):
+class RNNClassifier(_Params, BaseClassifier):
     """Vanilla (Elman) RNN time series classifier (fastrnn, as an aeon classifier).
     %(doc)s
     Examples
@@ -65,22 +76,8 @@ class RNNClassifier(RNNParams, BaseClassifier):
         # aeon's classes_ (the labels of y, sorted) are fastrnn's: the same columns
         return self.estimator_.predict_proba(X, lengths=lengths)
 
-    @classmethod
-    def _get_test_params(cls, parameter_set="default"):
-        """Parameters of the instances aeon's estimator checks build.
 
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-
-        Returns
-        -------
-        dict or list of dict
-        """
-        return _test_params(parameter_set)
-
-
-class RNNRegressor(RNNParams, BaseRegressor):
+class RNNRegressor(_Params, BaseRegressor):
     """Vanilla (Elman) RNN time series regressor (fastrnn, as an aeon regressor).
     %(doc)s
     Examples
@@ -95,20 +92,6 @@ class RNNRegressor(RNNParams, BaseRegressor):
 
     _fastrnn_class = fastrnn.RNNRegressor
     _tags = dict(_TAGS)
-
-    @classmethod
-    def _get_test_params(cls, parameter_set="default"):
-        """Parameters of the instances aeon's estimator checks build.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-
-        Returns
-        -------
-        dict or list of dict
-        """
-        return _test_params(parameter_set)
 
 
 for _cls in (RNNClassifier, RNNRegressor):

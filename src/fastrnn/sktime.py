@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - tested in a separate environmen
 
 import fastrnn
 
-from ._toolkits import PARAMS_DOC, RNNParams, to_sequences
+from ._toolkits import PARAMS_DOC, TEST_PARAMS, RNNParams, to_sequences
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
 
@@ -42,13 +42,25 @@ _TAGS = {
 }
 
 
-def _test_params():
-    small = {"n_hidden": 4, "max_epochs": 2, "batch_size": 4, "random_state": 0}
-    return [small, dict(small, activation="relu", learn_initial_state=True,
-                        bptt_steps=3, dtype="float64")]
+class _Params(RNNParams):
+    """RNNParams with the test parameters of sktime's estimator checks."""
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Parameters of the instances sktime's estimator checks build.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+
+        Returns
+        -------
+        list of dict
+        """
+        return [dict(p) for p in TEST_PARAMS]
 
 
-class RNNClassifier(RNNParams, BaseClassifier):
+class RNNClassifier(_Params, BaseClassifier):
     """Vanilla (Elman) RNN time series classifier (fastrnn, as an sktime classifier).
     %(doc)s
     Examples
@@ -69,22 +81,8 @@ class RNNClassifier(RNNParams, BaseClassifier):
         X, lengths = to_sequences(X)
         return self.estimator_.predict_proba(X, lengths=lengths)
 
-    @classmethod
-    def get_test_params(cls, parameter_set="default"):
-        """Parameters of the instances sktime's estimator checks build.
 
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-
-        Returns
-        -------
-        list of dict
-        """
-        return _test_params()
-
-
-class RNNRegressor(RNNParams, BaseRegressor):
+class RNNRegressor(_Params, BaseRegressor):
     """Vanilla (Elman) RNN time series regressor (fastrnn, as an sktime regressor).
     %(doc)s
     Examples
@@ -100,20 +98,6 @@ class RNNRegressor(RNNParams, BaseRegressor):
 
     _fastrnn_class = fastrnn.RNNRegressor
     _tags = dict(_TAGS)
-
-    @classmethod
-    def get_test_params(cls, parameter_set="default"):
-        """Parameters of the instances sktime's estimator checks build.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-
-        Returns
-        -------
-        list of dict
-        """
-        return _test_params()
 
 
 for _cls in (RNNClassifier, RNNRegressor):
