@@ -6,10 +6,11 @@ Skipped when sktime is not installed (it has its own CI environment: .ci/run).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("sktime")
+
+import pandas as pd  # noqa: E402  (sktime needs it)
 
 from sktime.datasets import load_basic_motions, load_italy_power_demand  # noqa: E402
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
