@@ -23,7 +23,9 @@ sktime and torch are optional. Threads: fastrnn's and torch's limited to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import time
 import warnings
 
@@ -32,10 +34,13 @@ import numpy as np
 
 def _timed(make, X, y, Xt, score):
     est = make()
-    t0 = time.perf_counter()
-    est.fit(X, y)
-    elapsed = time.perf_counter() - t0
-    return score(est.predict(Xt)), elapsed
+    # (Keras prints progress bars to stdout in predict: kept out of the table)
+    with contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        elapsed = time.perf_counter() - t0
+        predicted = est.predict(Xt)
+    return score(predicted), elapsed
 
 
 def _row(data, model, results, metric):
