@@ -144,6 +144,9 @@ def test_save_load_and_continue_training(tmp_path):
     model.save(path)
     loaded = fastrnn.load(path)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    for est in (model, loaded):  # weights given, not trained here: not scaled
+        np.testing.assert_array_equal(est.input_scale_, np.ones(X.shape[2]))
+        np.testing.assert_array_equal(est.target_scale_, np.ones(K))
     before = model.score(X, y)
     for est in (model, loaded):
         for _ in range(3):

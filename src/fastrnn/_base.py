@@ -332,12 +332,20 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
     def _set_scales(self, cfg, data):
         """input_scale_ (and a regressor's target_scale_) of a fit from scratch
         (see autoscale; fastrnn._scaling)."""
-        x_exp = _scaling.input_exponents(data) if cfg.autoscale else [0] * data.n_in
+        regressor = self._estimator_type == "regressor"
+        self._install_scales(
+            data.n_in, self.n_outputs_,
+            _scaling.input_exponents(data) if cfg.autoscale else None,
+            _scaling.target_exponents(data) if cfg.autoscale and cfg.readout and regressor
+            else None)
+
+    def _install_scales(self, n_in, n_out, x_exp=None, y_exp=None):
+        """input_scale_ (and a regressor's target_scale_) from base-2 exponents
+        (None: all 0, no scaling): a fit from scratch's, or from_weights' 1s."""
+        x_exp = [0] * n_in if x_exp is None else x_exp
         self.input_scale_ = np.ldexp(1.0, np.asarray(x_exp, dtype=np.int32))
         if self._estimator_type == "regressor":
-            k = self.n_outputs_
-            y_exp = (_scaling.target_exponents(data) if cfg.autoscale and cfg.readout
-                     else [0] * k)
+            y_exp = [0] * n_out if y_exp is None else y_exp
             self.target_scale_ = np.ldexp(1.0, np.asarray(y_exp, dtype=np.int32))
 
     def _scale_exponents(self, name):

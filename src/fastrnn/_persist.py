@@ -198,10 +198,9 @@ class _RegressorHooks(Hooks):
 def restore_scale(est, name, attrs, n):
     """Set a fitted scale from its exponents (attribute <name>log2: n ints);
     files without it (format version < 3: a model fitted before autoscale
-    existed) or with null (a model made by from_weights has none) leave the
-    attribute unset: no scaling."""
+    existed) leave the attribute unset: no scaling."""
     key = name + "log2"
-    if attrs.get(key) is None:
+    if key not in attrs:
         return
     exps = attrs[key]
     if (not isinstance(exps, list) or len(exps) != n
@@ -581,6 +580,7 @@ def from_weights(cls, arrays, params, options, owner=None):
         setattr(est, key, value)
     est._reset_history(cfg)
     install(est, weights, D, k)
+    est._install_scales(D, k)  # not trained here: no scaling
     return est
 
 
