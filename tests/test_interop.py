@@ -208,8 +208,9 @@ def test_torch_modules_without_biases_map_onto_zeros(torch):
 def test_what_does_not_map_onto_torch_is_refused(torch):
     rnn, linear = random_torch(torch, "float64", "tanh")
     refused = [
-        (dict(rnn=torch.nn.RNN(D, H, num_layers=2)), "nn.RNN with num_layers=2"),
-        (dict(rnn=torch.nn.RNN(D, H, bidirectional=True)), "nn.RNN with bidirectional=True"),
+        # (a bidirectional RNN maps, but its readout must read both directions)
+        (dict(rnn=torch.nn.RNN(D, H, bidirectional=True, dtype=torch.float64)),
+         r"W_hy must have shape \(16, 4\)"),
         (dict(rnn=torch.nn.LSTM(D, H)), "rnn must be a torch.nn.RNN.*LSTM"),
         (dict(rnn=torch.nn.RNNCell(D, H)), "rnn must be a torch.nn.RNN.*RNNCell"),
         (dict(linear=torch.nn.ReLU()), "linear must be a torch.nn.Linear"),
@@ -227,6 +228,48 @@ def test_what_does_not_map_onto_torch_is_refused(torch):
     model = RNNClassifier.from_torch(rnn, linear, classes=list("abcd"))
     model.partial_fit(inputs("float64"), np.full((N, T), "a"))  # trains on
     assert model.n_iter_ == 1
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_stacked_and_bidirectional_rnns_map_both_ways(torch, num_layers, bidirectional):
+    n_dir = 2 if bidirectional else 1
+    torch.manual_seed(num_layers)
+    rnn = torch.nn.RNN(D, H, num_layers=num_layers, bidirectional=bidirectional,
+                       batch_first=True, dtype=torch.float64)
+    linear = torch.nn.Linear(H * n_dir, K, dtype=torch.float64)
+    model = RNNRegressor.from_torch(rnn, linear)
+    assert model.bidirectional is bidirectional
+    assert model.n_hidden == (H if num_layers == 1 else (H,) * num_layers)
+    X = inputs("float64")
+    h, out = torch_run(torch, rnn, linear, X)
+    np.testing.assert_allclose(model.predict(X), out, rtol=0, atol=1e-12)
+    # a learned state for every layer and direction, as nn.RNN's h0
+    with_h0 = RNNRegressor(**model.get_params()).set_params(learn_initial_state=True,
+                                                            max_epochs=2, random_state=0)
+    with_h0.fit(X, out)
+    with pytest.raises(ValueError, match="allow_h0=True"):
+        with_h0.to_torch()
+    rnn2, linear2 = with_h0.to_torch(allow_h0=True)
+    hx = torch.as_tensor(with_h0.start_state(N).reshape(N, -1, H).transpose(1, 0, 2).copy())
+    _, out2 = torch_run(torch, rnn2, linear2, X, hx)
+    np.testing.assert_allclose(with_h0.predict(X), out2, rtol=0, atol=1e-12)
+    h0 = {k: v for k, v in with_h0.get_weights().items() if k.startswith("h0")}
+    back = RNNRegressor.from_torch(rnn2, linear2, **h0)
+    for k, v in with_h0.get_weights().items():
+        np.testing.assert_array_equal(getattr(back, k + "_"), v, err_msg=k)
+
+
+@pytest.mark.torch
+def test_stack_of_unequal_layers_does_not_map_onto_one_nn_rnn(torch):
+    w = weights()
+    model = RNNRegressor.from_weights(w["W_xh"], w["W_hh"], w["b"], n_outputs=2,
+                                      W_xh_l1=np.zeros((H, 3)), W_hh_l1=np.eye(3),
+                                      b_l1=np.zeros(3))
+    assert model.n_hidden == (H, 3)
+    with pytest.raises(ValueError, match=r"layers of \[8, 3\] units; nn.RNN's layers"):
+        model.to_torch()
 
 
 # --------------------------------------------------------------------------

@@ -22,15 +22,17 @@ def test_every_hyperparameter_has_one_rule(cls):
 
 def test_defaults_check_into_a_frozen_config():
     cfg = check_params("Est", RNNRegressor().get_params())
-    assert cfg.dtype == np.dtype(np.float32) and cfg.n_hidden == 64
+    assert cfg.dtype == np.dtype(np.float32) and cfg.n_hidden == (64,)
     assert cfg.clip_norm == 5.0 and cfg.bptt_steps is None and cfg.output_steps == "all"
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.n_hidden = 3
 
 
 def test_values_are_converted():
-    assert check_param("Est", "n_hidden", np.int64(5)) == 5
-    assert type(check_param("Est", "n_hidden", np.int64(5))) is int
+    # n_hidden: the size of each layer, a tuple of int
+    assert check_param("Est", "n_hidden", np.int64(5)) == (5,)
+    assert type(check_param("Est", "n_hidden", np.int64(5))[0]) is int
+    assert check_param("Est", "n_hidden", [np.int32(4), 3]) == (4, 3)
     assert type(check_param("Est", "learning_rate", np.float32(0.5))) is float
     assert check_param("Est", "output_steps", np.int32(3)) == 3
     assert check_param("Est", "verbose", True) == 1

@@ -35,7 +35,9 @@ def _data(n=20, T=12, D=3):
 
 
 def _assert_same_weights(a, b):
-    for key in WEIGHTS:
+    stacked = sorted(k for k in vars(a) if k.startswith(("W_", "b_", "h0_")) and (
+        "_l" in k or "_reverse" in k))
+    for key in WEIGHTS + tuple(stacked):
         assert hasattr(a, key) == hasattr(b, key), key
         if hasattr(a, key):
             wa, wb = getattr(a, key), getattr(b, key)
@@ -161,10 +163,15 @@ _NOT_DEFAULT = dict(
 )
 
 
-def _not_default_model(kind, optimizer):
+# the other side of the one pair that cannot both leave their defaults: a
+# bidirectional stack (which trains on whole sequences: bptt_steps=None)
+_NOT_DEFAULT_STACK = dict(_NOT_DEFAULT, n_hidden=(6, 4), bidirectional=True, bptt_steps=None)
+
+
+def _not_default_model(kind, optimizer, stack=False):
     rng = np.random.default_rng(2)
     X = rng.integers(0, 7, size=(24, 9))
-    kw = dict(_NOT_DEFAULT, optimizer=optimizer)
+    kw = dict(_NOT_DEFAULT_STACK if stack else _NOT_DEFAULT, optimizer=optimizer)
     if kind == "classifier":
         return RNNClassifier(**kw), X, (X[:, -2:] + X[:, -3:-1]) % 3
     # readout=False teaches units 0..1 directly (ReLU: targets >= 0)
@@ -172,18 +179,21 @@ def _not_default_model(kind, optimizer):
     return RNNRegressor(**kw, readout=False), X, y
 
 
+@pytest.mark.parametrize("stack", [False, True])
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "adagrad"])
 @pytest.mark.parametrize("kind", ["regressor", "classifier"])
 def test_every_hyperparameter_survives_save_and_load(tmp_path, capsys, monkeypatch, kind,
-                                                     optimizer):
+                                                     optimizer, stack):
     monkeypatch.setenv("FASTRNN_NUM_THREADS", "1")
-    model, X, y = _not_default_model(kind, optimizer)
+    model, X, y = _not_default_model(kind, optimizer, stack)
     params = model.get_params()
     defaults = type(model)().get_params()
     same = sorted(k for k in params if params[k] == defaults[k])
-    # a classifier always has a readout; "adam" is the default optimizer
-    assert same == ["optimizer"] * (optimizer == "adam") + ["readout"] * (
-        kind == "classifier"), f"left at the default: {same}"
+    # a classifier always has a readout; "adam" is the default optimizer;
+    # bidirectional and bptt_steps leave their defaults in turn
+    expected = ["bidirectional"] * (not stack) + ["bptt_steps"] * stack + [
+        "optimizer"] * (optimizer == "adam") + ["readout"] * (kind == "classifier")
+    assert same == sorted(expected), f"left at the default: {same}"
     model.fit(X, y)
     model.save(tmp_path / "m.npz")
     loaded = fastrnn.load(tmp_path / "m.npz")

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from . import _data, _persist, _scaling, _threads, _training
+from . import _data, _persist, _scaling, _stack, _threads, _training
 from .interop import WeightsMixin
 from ._sklearn import RoutingMixin, exception_class
 from . import functional as _F
@@ -79,6 +79,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         self,
         n_hidden=64,
         *,
+        bidirectional=False,
         activation="tanh",
         output_steps="all",
         readout=True,
@@ -105,6 +106,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         autoscale=True,
     ):
         self.n_hidden = n_hidden
+        self.bidirectional = bidirectional
         self.activation = activation
         self.output_steps = output_steps
         self.readout = readout
@@ -135,6 +137,10 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
     def _is_fitted(self):
         return hasattr(self, "W_hh_")
 
+    def _layout(self):
+        """The fitted network's layout (fastrnn._stack.Layout)."""
+        return _stack.Layout.of_fitted(self.__dict__)
+
     def _check_fitted(self):
         if not self._is_fitted():
             raise exception_class("NotFittedError")(
@@ -156,13 +162,15 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
     def _prepare(self, X, y, lengths, initial_state, initial_state_mask, target_mask, cfg,
                  *, fitted, classes=None, sample_weight=None):
         """Checked Batch for training (sets classes_ when fitting from scratch)."""
+        layout = _stack.Layout.from_config(cfg)
         data = self._prepare_inputs(X, lengths, initial_state, initial_state_mask, cfg.dtype,
-                                    cfg.n_hidden, fitted, cfg.n_symbols)
+                                    layout.total, fitted, cfg.n_symbols)
         self._add_targets(data, y, target_mask, cfg.output_steps, cfg.dtype, fitted=fitted,
                           classes=classes)
         data.weight = _data.check_sample_weight(sample_weight, data.n)
         if not cfg.readout:
-            _data.check_unit_targets(type(self).__name__, data, cfg.n_hidden, cfg.activation)
+            _data.check_unit_targets(type(self).__name__, data, layout.top, cfg.activation,
+                                     stacked=not layout.single)
         return data
 
     def _add_targets(self, data, y, target_mask, output_steps, dtype, *, fitted,
@@ -184,18 +192,22 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
     # ----------------------------------------------------------- parameters
 
     def _params(self):
-        """The trainable arrays (the fitted attributes themselves), by name."""
+        """The trainable arrays (the fitted attributes themselves), by name
+        (fastrnn._stack names them)."""
         d = self.__dict__
-        return {k: d[k + "_"] for k in _training.PARAM_NAMES if k + "_" in d}
+        layout = _stack.Layout.of_fitted(d)
+        if layout is None:
+            return {}
+        names = layout.param_names("W_hy_" in d, "h0_" in d)
+        return {k: d[k + "_"] for k in names}
 
     def _initialize(self, cfg, n_features, n_outputs, rng):
         """Draw the initial weights (see the class Notes) and reset the fit history."""
         params = _training.init_params(cfg, n_features, n_outputs, rng)
-        for key in _training.PARAM_NAMES:
-            if key in params:
-                setattr(self, key + "_", params[key])
-            else:
-                self.__dict__.pop(key + "_", None)
+        for key in [k for k in self.__dict__ if _stack.is_param_attribute(k)]:
+            del self.__dict__[key]  # (an earlier fit's, of another layout)
+        for key, value in params.items():
+            setattr(self, key + "_", value)
         self.n_features_in_ = n_features
         self.n_outputs_ = n_outputs
         self._reset_history(cfg)
@@ -222,10 +234,11 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
                 f"{o}: n_symbols={cfg.n_symbols} differs from the fitted vocabulary size "
                 f"n_features_in_={self.n_features_in_}; set warm_start=False to refit"
             )
-        if cfg.n_hidden != self.W_hh_.shape[0]:
+        layout, fitted = _stack.Layout.from_config(cfg), self._layout()
+        if layout != fitted:
             raise ValueError(
-                f"{o}: n_hidden={cfg.n_hidden} differs from the fitted weights "
-                f"({self.W_hh_.shape[0]}); set warm_start=False to refit"
+                f"{o}: {layout.describe()} differs from the fitted weights "
+                f"({fitted.describe()}); set warm_start=False to refit"
             )
         if cfg.dtype != self.W_hh_.dtype:
             raise ValueError(
@@ -256,9 +269,11 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         summed over the batch) or (B, H); :func:`fastrnn._data.h0_gradient` turns
         backward's dh0 into h0_'s gradient.
         """
-        base = self.__dict__.get("h0_")
-        dt = self.W_hh_.dtype
-        return _data.compose_h0(base, init, mask, dt)
+        d = self.__dict__
+        base = d.get("h0_")
+        if base is not None and ("W_hh_l1_" in d or "W_hh_reverse_" in d):
+            base = self._layout().learned_h0(self._params())
+        return _data.compose_h0(base, init, mask, self.W_hh_.dtype)
 
     def _objective(self, X, y, *, lengths=None, initial_state=None, initial_state_mask=None,
                    target_mask=None, sample_weight=None):
@@ -282,6 +297,12 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
     def _fit(self, X, y, lengths, initial_state, initial_state_mask, target_mask, *,
              incremental, classes=None, sample_weight=None):
         cfg = self._check_hyperparameters()
+        if cfg.bidirectional and cfg.bptt_steps is not None:
+            raise ValueError(
+                f"{type(self).__name__}: bptt_steps={cfg.bptt_steps} with "
+                "bidirectional=True: truncated BPTT carries the state forward from window "
+                "to window, but the backward direction starts at each sequence's end; "
+                "use bptt_steps=None")
         fitted = self._is_fitted()
         cont = fitted and (incremental or cfg.warm_start)
         if cont:
@@ -362,37 +383,50 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         valid (n, S) (None when every slot is a true step), final states."""
         X, lengths, init = data.X, data.lengths, data.init
         W_hh = self.W_hh_
-        H = W_hh.shape[0]
+        layout = self._layout()
         n, T = X.shape[:2]
         steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
         S = T if steps is None else steps.shape[1]
         W_hy, b_y = self.__dict__.get("W_hy_"), self.__dict__.get("b_y_")
         k = self.n_outputs_
         out = np.empty((n, S, k), dtype=W_hh.dtype)
-        h_last = np.empty((n, H), dtype=W_hh.dtype) if want_state else None
-        chunk = max(1, min(n, PREDICT_CHUNK_VALUES // (T * H)))
+        h_last = np.empty((n, layout.total), dtype=W_hh.dtype) if want_state else None
+        chunk = max(1, min(n, PREDICT_CHUNK_VALUES // (T * layout.total)))
         activation = self._check_param("activation")
+        last_mode = output_steps == "last" and layout.n_dir == 2
         for i in range(0, n, chunk):
             sl = slice(i, i + chunk)
             Lb = None if lengths is None else lengths[sl]
             h0, _ = self._batch_h0(None if init is None else init[sl], data.init_mask)
-            h = _F.forward(X[sl], self.W_xh_, W_hh, self.b_, h0, activation=activation,
-                           lengths=Lb)
-            b = h.shape[0]
-            if steps is None:
-                hs = h.reshape(b * T, H)
+            if layout.single:
+                h = _F.forward(X[sl], self.W_xh_, W_hh, self.b_, h0, activation=activation,
+                               lengths=Lb)
+                b = h.shape[0]
+                last = (h[:, -1] if Lb is None else h[np.arange(b), Lb - 1]) if want_state \
+                    else None
             else:
-                hs = h[np.arange(b)[:, None], steps[sl]].reshape(-1, H)
+                h, h_n, _ = _F.stacked_forward(
+                    X[sl], layout.layers(self._params()), layout.split(h0),
+                    activation=activation, lengths=Lb, bidirectional=layout.n_dir == 2)
+                b = h.shape[0]
+                last = layout.join(h_n) if want_state else None
+                if last_mode:
+                    _stack.last_output(h, Lb)
+            width = h.shape[2]
+            if steps is None:
+                hs = h.reshape(b * T, width)
+            else:
+                hs = h[np.arange(b)[:, None], steps[sl]].reshape(-1, width)
             out[sl] = _losses.readout(hs, W_hy, b_y, k).reshape(b, S, k)
             if want_state:
-                h_last[sl] = h[:, -1] if Lb is None else h[np.arange(b), Lb - 1]
+                h_last[sl] = last
         return out, valid, h_last
 
     def _check_inputs(self, X, lengths, initial_state, initial_state_mask):
         """Checked inputs of a fitted model (predict, score, step)."""
         self._check_fitted()
         return self._prepare_inputs(X, lengths, initial_state, initial_state_mask,
-                                    self.W_hh_.dtype, self.W_hh_.shape[0], True)
+                                    self.W_hh_.dtype, self._layout().total, True)
 
     def _predict_raw(self, X, lengths, initial_state, initial_state_mask, want_state,
                      output_steps=None):
@@ -455,7 +489,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         """
         self._check_fitted()
         n = check_int(type(self).__name__, "n_sequences", n_sequences, 1)
-        H, dt = self.W_hh_.shape[0], self.W_hh_.dtype
+        H, dt = self._layout().total, self.W_hh_.dtype
         mask = _data.check_initial_state_mask(initial_state_mask, H, initial_state is not None)
         init = _data.check_initial_state(initial_state, n, H, dt, mask)
         if mask is not None and mask.all():
@@ -471,12 +505,18 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         small = self._step_small(X, state)
         if small is not None:
             return small
+        layout = self._layout()
+        if layout.n_dir == 2:
+            raise ValueError(
+                f"{type(self).__name__}.step: a bidirectional model's backward direction "
+                "reads each sequence from its end, so it cannot run step by step; call "
+                "predict on whole sequences")
         data = self._check_inputs(X, None, None, None)
         n = data.X.shape[0]
         if state is None:
             state = self.start_state(n)
-        data.init = _data.check_initial_state(state, n, self.W_hh_.shape[0], self.W_hh_.dtype,
-                                         name="state")
+        data.init = _data.check_initial_state(state, n, layout.total, self.W_hh_.dtype,
+                                              name="state")
         out, _, h_last = self._forward_outputs(data, "all", True)
         return out, h_last
 
@@ -489,9 +529,11 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         weights' values are not scanned again: only their dtypes, shapes and
         layout, and the inputs and state, are checked here. Results are the
         same bits as the full path's."""
-        W_hy = self.__dict__.get("W_hy_")
-        W_hh = self.__dict__.get("W_hh_")
-        if W_hy is None or W_hh is None or self.activation not in ACTIVATIONS:
+        d = self.__dict__
+        W_hy = d.get("W_hy_")
+        W_hh = d.get("W_hh_")
+        if (W_hy is None or W_hh is None or self.activation not in ACTIVATIONS
+                or "W_hh_l1_" in d or "W_hh_reverse_" in d):  # (one forward layer only)
             return None
         dt = W_hh.dtype
         H, (_, N) = W_hh.shape[0], W_hy.shape

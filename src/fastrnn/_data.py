@@ -439,13 +439,17 @@ def add_targets(data, y, target_mask, output_steps, encode, *, multi_ok):
     return data
 
 
-def check_unit_targets(owner, data, n_hidden, activation):
-    """readout=False: y's k columns teach units 0..k-1, within act's range."""
+def check_unit_targets(owner, data, n_hidden, activation, stacked=False):
+    """readout=False: y's k columns teach units 0..k-1, within act's range.
+    n_hidden: the units of the top layer's output (its directions side by
+    side when stacked is True)."""
     k, H = data.Y.shape[2], n_hidden
     if k > H:
+        where = (f"the top layer's output has {H} units" if stacked
+                 else f"n_hidden is {H}")
         raise ValueError(
             f"{owner}: with readout=False, y's {k} outputs per target teach hidden units "
-            f"0..{k - 1}, but n_hidden is {H}"
+            f"0..{k - 1}, but {where}"
         )
     taught = data.Y
     if data.vmask is not None:

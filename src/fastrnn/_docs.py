@@ -6,8 +6,24 @@ outputs, the class's own attributes)."""
 PARAMS_DOC = """
     Parameters
     ----------
-    n_hidden : int, default=64
-        Number of hidden units H.
+    n_hidden : int or tuple of int, default=64
+        Number of hidden units H; a tuple stacks layers, one size per layer
+        (as scikit-learn's ``hidden_layer_sizes``): ``(128, 64)`` is a
+        layer of 128 units whose states are the inputs of a layer of 64,
+        whose states the readout reads. Every layer trains by BPTT at once
+        (the gradient of a layer's input is the gradient of the states of
+        the layer below). See *Stacked and bidirectional networks* in the
+        Notes for the names and shapes of their weights and states.
+    bidirectional : bool, default=False
+        Run every layer in both directions, as PyTorch's
+        ``nn.RNN(bidirectional=True)``: a second set of weights reads each
+        sequence from its last true step back to step 0 (padding never
+        enters it), and the layer's output is the two directions' states
+        side by side (2H units). With ``output_steps="last"`` the readout
+        reads the forward direction's state at the last step and the
+        backward direction's at step 0 (PyTorch's final ``h_n``). The
+        backward direction needs whole sequences: ``bptt_steps`` must be
+        None and ``step`` raises a ValueError.
     activation : {"tanh", "relu"}, default="tanh"
         Nonlinearity of the recurrence ``h_t = act(x_t W_xh + h_{t-1} W_hh + b)``.
     output_steps : "all", "last" or int, default="all"
@@ -118,11 +134,14 @@ ATTRS_DOC = """
     Attributes
     ----------
     W_xh_, W_hh_, b_ : ndarray (n_features, n_hidden), (n_hidden, n_hidden), (n_hidden,)
-        Recurrence weights (``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``).
+        Recurrence weights (``h_t = act(x_t @ W_xh_ + h_{t-1} @ W_hh_ + b_)``);
+        of the first layer's forward direction in a stacked or bidirectional
+        network, whose further weights are listed in the Notes.
     h0_ : ndarray (n_hidden,)
         Learned initial state; only with ``learn_initial_state=True``.
     W_hy_, b_y_ : ndarray (n_hidden, %(k)s), (%(k)s,)
         Readout ``y_t = h_t @ W_hy_ + b_y_``; absent with ``readout=False``.
+        It reads the top layer's output: (top n_hidden x directions, %(k)s).
     n_features_in_ : int
         Features per step of X; for integer ids, the vocabulary size V.
     n_outputs_ : int
@@ -143,6 +162,7 @@ ATTRS_DOC = """
         The power of two each input feature was divided by in training
         (see ``autoscale``; 1: not scaled). Not used by predict.%(target_scale)s
     last_state_ : ndarray (n_sequences, n_hidden)
+        (n_sequences, total units) for a stacked or bidirectional network.
         Set by ``partial_fit`` (``fit`` removes it; not saved by ``save``):
         each sequence's hidden state at its last true step, as training
         computed it (with truncated BPTT, by the window that reached that
@@ -155,6 +175,24 @@ ATTRS_DOC = """
 
     Notes
     -----
+    *Stacked and bidirectional networks.* Layer l in direction d has
+    ``W_xh``, ``W_hh``, ``b`` (and with ``learn_initial_state``, ``h0``)
+    with the suffix ``_l{l}`` for l > 0 and ``_reverse`` for the backward
+    direction, as PyTorch names its weights: ``W_hh_``, ``W_hh_reverse_``,
+    ``W_hh_l1_``, ``W_hh_l1_reverse_``, ... Layer l's ``W_xh`` is
+    (n_features, H_0) for l = 0, else (H_{l-1} x directions, H_l). The
+    network's state is every layer's hidden state in one vector of
+    ``sum(n_hidden) x directions`` units, layer by layer and, within a
+    layer, forward before backward: ``initial_state`` (n_sequences,
+    units), ``initial_state_mask`` (units,), ``start_state``, ``step``'s
+    ``state`` and ``last_state_`` use it, so that feeding input through the
+    initial state of any subset of units works on every layer; truncated
+    BPTT carries every layer's state from window to window. It is PyTorch's
+    ``h0`` (layers x directions, n_sequences, H) moved to (n_sequences,
+    layers x directions x H). With ``readout=False`` the targets are put on
+    the top layer's output units 0..k-1. ``get_weights`` /
+    ``from_weights`` take the further arrays by these names (``W_hh_l1=``).
+
     *Initialization.* ``W_xh_`` and ``W_hy_`` are Glorot-uniform
     (``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``), which keeps the
     variance of the activations and gradients about equal across the layer.

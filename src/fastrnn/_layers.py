@@ -156,8 +156,18 @@ def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
                     bidirectional=False) -> StackedOutput:
     """See :func:`fastrnn.functional.stacked_forward`."""
     s = check_stack(x, layers, h0, activation, lengths, bidirectional)
+    out = forward_checked(s)
+    for private in (s.lengths, *(out.cache.inputs[0] if s.ids is not None else ())):
+        if private is not None:
+            private.flags.writeable = False  # indices the kernels read again in BPTT
+    return out
+
+
+def forward_checked(s: StackArgs) -> StackedOutput:
+    """stacked_forward on arguments already checked (a StackArgs, as
+    check_stack makes it; the estimators build theirs from checked data)."""
     B, T = s.batch_steps
-    reversal = _Reversal(s.lengths, B, T) if bidirectional else None
+    reversal = _Reversal(s.lengths, B, T) if s.n_directions == 2 else None
     layer_input = s.x if s.ids is None else s.ids
     all_inputs, all_states, h_n = [], [], []
     rows, last = np.arange(B), s.last_steps()
@@ -168,9 +178,6 @@ def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
         all_states.append(states)
         # the final state of each direction is at its own last step
         h_n.append([h[rows, last] for h in states])
-    for private in (s.lengths, *(all_inputs[0] if s.ids is not None else ())):
-        if private is not None:
-            private.flags.writeable = False  # indices the kernels read again in BPTT
     return StackedOutput(layer_input, h_n, StackedCache(s, reversal, all_inputs, all_states))
 
 
@@ -241,6 +248,13 @@ def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
     """See :func:`fastrnn.functional.stacked_backward`."""
     _check_cache(cache)
     dy, dh_n = check_stack_gradients(cache.args, dy, dh_n)
+    return backward_checked(cache, dy, dh_n)
+
+
+def backward_checked(cache: StackedCache, dy: np.ndarray, dh_n: list) -> StackedGradients:
+    """stacked_backward on checked gradients: dy (B, T, H_top * n_dir)
+    C-contiguous in the stack's dtype, which stays unchanged, and dh_n[l][d]
+    None or (B, H_l) C-contiguous."""
     d_out, layer_grads = dy, []
     for l in range(len(cache.states) - 1, -1, -1):
         grads, d_out = _layer_backward(d_out, l, cache, dh_n, copy=d_out is dy)

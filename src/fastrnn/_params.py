@@ -96,6 +96,15 @@ def _float_dtype(v):
     return dt if dt is not None and any(dt == f for f in FLOAT_DTYPES) else None
 
 
+def _layer_sizes(v):
+    """n_hidden as a tuple of layer sizes, or None when it is not one."""
+    if is_int(v):
+        return (int(v),) if v >= 1 else None
+    if isinstance(v, (tuple, list)) and v and all(is_int(h) and h >= 1 for h in v):
+        return tuple(int(h) for h in v)
+    return None
+
+
 _OUTPUT_STEPS = Rule('"all", "last" or an int >= 1',
                      lambda v: v in ("all", "last") if isinstance(v, str)
                      else is_int(v) and v >= 1,
@@ -115,7 +124,9 @@ PARAMETERS = {
                          or isinstance(v, (np.random.Generator, np.random.RandomState))),
     "verbose": Rule("an integer >= 0", lambda v: (is_int(v) and v >= 0) or is_bool(v), int),
     "readout": BOOLEAN,
-    "n_hidden": integer(1),
+    "n_hidden": Rule("an integer >= 1, or a non-empty tuple of them (one per layer)",
+                     lambda v: _layer_sizes(v) is not None, _layer_sizes),
+    "bidirectional": BOOLEAN,
     "learn_initial_state": BOOLEAN,
     "learning_rate": real(0.0, lo_open=True, expected="a positive number"),
     "momentum": real(0.0, 1.0, expected="a number in [0, 1)"),
@@ -140,7 +151,8 @@ PARAMETERS = {
 class Config:
     """Validated hyperparameters of one fit (all but random_state)."""
 
-    n_hidden: int
+    n_hidden: tuple  # the size of each layer (an int n_hidden is one layer)
+    bidirectional: bool
     activation: str
     output_steps: object  # "all", "last" or int K
     readout: bool

@@ -21,11 +21,12 @@ attributes (``_optimizer``, ``_rng`` and ``_single_output_`` included).
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
 
-from . import _data
+from . import _data, _stack
 from . import io as _io
 from . import optim as _optim
 from ._params import check_int, check_param, is_int, is_real
@@ -35,7 +36,8 @@ __all__ = ["save", "load", "from_weights", "weight_shapes", "install", "Hooks", 
 
 # Hyperparameters added after the first files of format version 1 were written,
 # and the value that gives the behaviour of a file written before each existed.
-ADDED_PARAMS = {"n_symbols": None, "readout": True, "n_threads": None, "autoscale": False}
+ADDED_PARAMS = {"n_symbols": None, "readout": True, "n_threads": None, "autoscale": False,
+                "bidirectional": False}
 # the exponents of input_scale_ and target_scale_ (powers of two) in a model file
 MAX_SCALE_LOG2 = 256
 # a classifier's string labels: at most 1024 characters each in a model file
@@ -118,6 +120,8 @@ def _jsonable(name, v):
         return v.item()
     if isinstance(v, (int, float)):
         return v
+    if name == "n_hidden" and isinstance(v, (tuple, list)):  # layer sizes (checked in fit)
+        return [_jsonable(name, h) for h in v]
     if name == "dtype":
         return np.dtype(v).name
     if name == "random_state":
@@ -393,6 +397,8 @@ def _new_estimator(reader, estimators, bad):
         missing = sorted(expected - set(hyper))
         extra = sorted(set(hyper) - expected)
         raise bad(f"hyperparameters do not match {name}: missing {missing}, unknown {extra}")
+    if isinstance(hyper.get("n_hidden"), list):  # a stack's layer sizes
+        hyper["n_hidden"] = tuple(hyper["n_hidden"])
     est = cls(**hyper)
     try:
         cfg = est._check_hyperparameters()
@@ -403,9 +409,10 @@ def _new_estimator(reader, estimators, bad):
 
 def _array_specs(cfg, D, k, version, attrs, hooks):
     """The weights' shapes and the ArraySpec of every array the file must hold."""
-    if not cfg.readout and k > cfg.n_hidden:
-        raise attrs.bad(f"n_outputs_ = {k} teaches more units than n_hidden = "
-                        f"{cfg.n_hidden} (readout=False)")
+    top = _stack.Layout.from_config(cfg).top
+    if not cfg.readout and k > top:
+        raise attrs.bad(f"n_outputs_ = {k} teaches more units than the top layer's "
+                        f"output has ({top}; readout=False)")
     shapes = weight_shapes(cfg, D, k)
     specs = {key: _io.ArraySpec(shape, cfg.dtype) for key, shape in shapes.items()}
     f64 = np.dtype(np.float64)
@@ -422,13 +429,8 @@ def _array_specs(cfg, D, k, version, attrs, hooks):
 def weight_shapes(cfg, D, k):
     """The shape of each weight (fitted attribute) of a model with these
     hyperparameters, D features and k outputs."""
-    H = cfg.n_hidden
-    shapes = {"W_xh_": (D, H), "W_hh_": (H, H), "b_": (H,)}
-    if cfg.readout:
-        shapes.update(W_hy_=(H, k), b_y_=(k,))
-    if cfg.learn_initial_state:
-        shapes["h0_"] = (H,)
-    return shapes
+    shapes = _stack.Layout.from_config(cfg).shapes(D, k, cfg.readout, cfg.learn_initial_state)
+    return {name + "_": shape for name, shape in shapes.items()}
 
 
 def install(est, weights, D, k):
@@ -520,20 +522,63 @@ def _restore_rng(state):
 # --------------------------------------------------------------------------
 
 # what each shape in weight_shapes stands for (the errors of from_weights)
-_AXES = {"W_xh_": "(n_features, n_hidden)", "W_hh_": "(n_hidden, n_hidden)",
-         "b_": "(n_hidden,)", "h0_": "(n_hidden,)", "W_hy_": "(n_hidden, n_outputs)",
-         "b_y_": "(n_outputs,)"}
+_AXES = {"W_xh": "(n_features, n_hidden)", "W_hh": "(n_hidden, n_hidden)",
+         "b": "(n_hidden,)", "h0": "(n_hidden,)", "W_hy": "(n_hidden, n_outputs)",
+         "b_y": "(n_outputs,)"}
+_STACK_AXES = {"W_xh": "(the layer's input width, its n_hidden)",
+               "W_hh": "(its n_hidden, its n_hidden)", "b": "(its n_hidden,)",
+               "h0": "(its n_hidden,)",
+               "W_hy": "(the top layer's n_hidden x directions, n_outputs)",
+               "b_y": "(n_outputs,)"}
+
+
+def layer_arrays(owner, params):
+    """from_weights' keyword arguments split into the further layers' and
+    directions' arrays (``W_hh_l1``, ``W_xh_reverse``, ...) and the
+    hyperparameters."""
+    arrays = {k: v for k, v in params.items() if _stack.is_param_attribute(k + "_")}
+    return arrays, {k: v for k, v in params.items() if k not in arrays}
+
+
+def _layout_of(owner, w):
+    """The layout that the square W_hh arrays given describe (ValueError when
+    the layers or directions given have gaps)."""
+    for key in sorted((k for k in w if k.startswith("W_hh")), key=len):
+        arr = w[key]
+        if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+            raise ValueError(f"{owner}: {key} must be a square matrix (n_hidden, n_hidden), "
+                             f"got shape {arr.shape}")
+    layers = 1
+    while f"W_hh_l{layers}" in w:
+        layers += 1
+    n_dir = 2 if "W_hh_reverse" in w else 1
+    layout = _stack.Layout(tuple(w["W_hh" + _stack.suffix(l, 0)].shape[0]
+                                 for l in range(layers)), n_dir)
+    expected = {f"{name}{_stack.suffix(l, d)}" for l, d in layout.slots
+                for name in ("W_xh", "W_hh", "b")}
+    given = {k for k in w if k[:1] in "Wb" and not k.startswith(("W_hy", "b_y"))}
+    missing, extra = sorted(expected - given), sorted(given - expected)
+    if missing or extra:
+        raise ValueError(
+            f"{owner}: the arrays given describe {len(layout.sizes)} layer(s) and "
+            f"{n_dir} direction(s) (from the W_hh arrays), which need "
+            f"{sorted(expected)}; missing {missing}, unexpected {extra}")
+    return layout
 
 
 def from_weights(cls, arrays, params, options, owner=None):
     """A fitted cls from weight arrays (see the estimators' ``from_weights``).
 
     arrays: {name: array-like or None} for W_xh, W_hh, b, h0, W_hy, b_y;
-    params: hyperparameters (n_hidden, readout, learn_initial_state and
-    dtype follow from the arrays unless given, and must agree with them);
+    params: hyperparameters (n_hidden, bidirectional, readout,
+    learn_initial_state and dtype follow from the arrays unless given, and
+    must agree with them) and the further layers' and directions' arrays,
+    by their names (``W_hh_l1``, ``W_xh_reverse``, ...: fastrnn._stack);
     options: the class's own arguments (its hooks' ``options``, see
     :meth:`Hooks.readout_from`); owner: the method the errors name."""
     owner = owner or f"{cls.__name__}.from_weights"
+    more, params = layer_arrays(owner, params)
+    arrays = {**arrays, **more}
     names = cls._get_param_names()
     unknown = sorted(set(params) - set(names))
     if unknown:
@@ -548,17 +593,22 @@ def from_weights(cls, arrays, params, options, owner=None):
     if w["W_hh"].ndim != 2 or w["W_hh"].shape[0] != w["W_hh"].shape[1]:
         raise ValueError(f"{owner}: W_hh must be a square matrix (n_hidden, n_hidden), got "
                          f"shape {w['W_hh'].shape}")
-    H = w["W_hh"].shape[0]
     if w["W_xh"].ndim != 2:
-        raise ValueError(f"{owner}: W_xh must be 2-D {_AXES['W_xh_']}, got shape "
+        raise ValueError(f"{owner}: W_xh must be 2-D {_AXES['W_xh']}, got shape "
                          f"{w['W_xh'].shape}")
+    layout = _layout_of(owner, w)
     D = w["W_xh"].shape[0]
     w["W_hy"], w["b_y"], k, fitted = cls._persist_hooks.readout_from(
-        owner, w.get("W_hy"), w.get("b_y"), H, options)
-    inferred = {"n_hidden": H, "readout": w["W_hy"] is not None,
+        owner, w.get("W_hy"), w.get("b_y"), layout.top, options)
+    learned = [f"h0{_stack.suffix(l, d)}" for l, d in layout.slots]
+    if any(key in w for key in learned) and not all(key in w for key in learned):
+        raise ValueError(f"{owner}: learned initial states go together: give all of "
+                         f"{learned} or none")
+    inferred = {"n_hidden": layout.sizes[0] if len(layout.sizes) == 1 else layout.sizes,
+                "bidirectional": layout.n_dir == 2, "readout": w["W_hy"] is not None,
                 "learn_initial_state": "h0" in w}
     for key, value in inferred.items():
-        if key in params and params[key] != value:
+        if key in params and _disagrees(params[key], value):
             raise ValueError(f"{owner}: {key}={params[key]!r} disagrees with the weights, "
                              f"which give {key}={value!r}")
     est = cls(**{**params, **inferred, "dtype": dtype.name})
@@ -566,15 +616,18 @@ def from_weights(cls, arrays, params, options, owner=None):
     if cfg.n_symbols is not None and cfg.n_symbols != D:
         raise ValueError(f"{owner}: n_symbols={cfg.n_symbols} disagrees with W_xh, whose "
                          f"{D} rows are the vocabulary")
+    axes = _AXES if layout.single else _STACK_AXES
     weights = {}
     for key, shape in weight_shapes(cfg, D, k).items():
-        arr = w[key[:-1]]
+        name = key[:-1]
+        arr = w[name]
         if arr.shape != shape:
-            raise ValueError(f"{owner}: {key[:-1]} must have shape {shape} = {_AXES[key]} "
-                             f"(n_hidden = {H} from W_hh, n_features = {D} from W_xh, "
-                             f"n_outputs = {k}), got {arr.shape}")
+            base = re.sub(r"(_l[0-9]+)?(_reverse)?$", "", name)
+            raise ValueError(f"{owner}: {name} must have shape {shape} = {axes[base]} "
+                             f"({layout.describe()} from the W_hh arrays, n_features = {D} "
+                             f"from W_xh, n_outputs = {k}), got {arr.shape}")
         if not np.isfinite(arr).all():
-            raise ValueError(f"{owner}: {key[:-1]} contains NaN or inf")
+            raise ValueError(f"{owner}: {name} contains NaN or inf")
         weights[key] = arr
     for key, value in fitted.items():
         setattr(est, key, value)
@@ -582,6 +635,13 @@ def from_weights(cls, arrays, params, options, owner=None):
     install(est, weights, D, k)
     est._install_scales(D, k)  # not trained here: no scaling
     return est
+
+
+def _disagrees(given, inferred):
+    """Whether a hyperparameter given to from_weights disagrees with the arrays."""
+    if isinstance(inferred, tuple):
+        return not (isinstance(given, (tuple, list)) and tuple(given) == inferred)
+    return given != inferred
 
 
 def _weights_dtype(owner, arrays, dtype):

@@ -103,9 +103,11 @@ class Scaled:
         self._convert(params, -1)
 
     def _convert(self, params, sign):
-        if self.x_exp is not None:
-            W = params["W_xh"]
-            W *= _scales([sign * e for e in self.x_exp], W.dtype)[:, None]
+        if self.x_exp is not None:  # the first layer's input weights, each direction's
+            for key in ("W_xh", "W_xh_reverse"):
+                if key in params:
+                    W = params[key]
+                    W *= _scales([sign * e for e in self.x_exp], W.dtype)[:, None]
         if self.y_exp is not None:
             for key in ("W_hy", "b_y"):
                 if key in params:

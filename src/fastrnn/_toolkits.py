@@ -20,7 +20,7 @@ __all__ = ["FORWARDED", "RNNParams", "PARAMS_DOC", "TEST_PARAMS", "to_sequences"
            "missing_toolkit"]
 
 #: the hyperparameters passed on to fastrnn's estimators (those of RNNParams)
-FORWARDED = ("n_hidden", "activation", "learn_initial_state", "optimizer", "learning_rate",
+FORWARDED = ("n_hidden", "bidirectional", "activation", "learn_initial_state", "optimizer", "learning_rate",
              "alpha", "clip_norm", "batch_size", "max_epochs", "bptt_steps",
              "early_stopping", "validation_fraction", "tol", "n_iter_no_change", "dtype",
              "autoscale", "random_state", "verbose", "n_threads")
@@ -34,8 +34,12 @@ PARAMS_DOC = """
 
     Parameters
     ----------
-    n_hidden : int, default=64
-        Number of hidden units.
+    n_hidden : int or tuple of int, default=64
+        Number of hidden units; a tuple stacks layers, one size per layer.
+    bidirectional : bool, default=False
+        Also read each series backwards (from its last time point to its
+        first); the prediction reads the forward direction's last state and
+        the backward direction's first, as PyTorch's final states.
     activation : {"tanh", "relu"}, default="tanh"
         Nonlinearity of the recurrence.
     learn_initial_state : bool, default=False
@@ -85,7 +89,8 @@ PARAMS_DOC = """
 
 #: the instances the toolkits' estimator checks build: small and quick (the
 #: checks set random_state where they need it)
-TEST_PARAMS = [{"n_hidden": 4, "max_epochs": 2, "batch_size": 4, "random_state": 0},
+TEST_PARAMS = [{"n_hidden": (4, 3), "bidirectional": True, "max_epochs": 2, "batch_size": 4,
+                "random_state": 0},
                {"n_hidden": 4, "max_epochs": 2, "batch_size": 4, "random_state": 0,
                 "activation": "relu", "learn_initial_state": True, "bptt_steps": 3,
                 "dtype": "float64"}]
@@ -98,13 +103,14 @@ class RNNParams:
 
     _fastrnn_class = None  # fastrnn.RNNClassifier or fastrnn.RNNRegressor
 
-    def __init__(self, n_hidden=64, *, activation="tanh", learn_initial_state=False,
+    def __init__(self, n_hidden=64, *, bidirectional=False, activation="tanh", learn_initial_state=False,
                  optimizer="adam", learning_rate=0.001, alpha=0.0001, clip_norm=5.0,
                  batch_size=32, max_epochs=100, bptt_steps=None, early_stopping=False,
                  validation_fraction=0.1, tol=0.0001, n_iter_no_change=10,
                  dtype="float32", autoscale=True, random_state=None, verbose=0,
                  n_threads=None):
         self.n_hidden = n_hidden
+        self.bidirectional = bidirectional
         self.activation = activation
         self.learn_initial_state = learn_initial_state
         self.optimizer = optimizer

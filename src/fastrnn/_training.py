@@ -3,9 +3,12 @@ stopping, the optimizer step and progress output.
 
 A :class:`Trainer` works on an explicit parameter set: a dict of the arrays
 ``W_xh``, ``W_hh``, ``b`` and, when the model has them, ``h0``, ``W_hy``,
-``b_y`` (the estimator's fitted attributes themselves, updated in place).
-The recurrence and its BPTT are :func:`fastrnn.functional.forward` and
-:func:`fastrnn.functional.backward`; readout and losses
+``b_y`` (the estimator's fitted attributes themselves, updated in place),
+and those of the further layers and directions of a stacked or
+bidirectional network (named by :mod:`fastrnn._stack`). The recurrence and
+its BPTT are :func:`fastrnn.functional.forward` and
+:func:`fastrnn.functional.backward` (the stacks': :func:`fastrnn._stack.run_forward`
+and ``run_backward``); readout and losses
 :func:`fastrnn.losses.output_loss`; updates :mod:`fastrnn.optim`.
 
 Internal interface of :mod:`fastrnn.estimator`: the names without a leading
@@ -26,13 +29,15 @@ import numpy as np
 from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
+from . import _stack
 from ._data import Batch, compose_h0, h0_gradient
 from ._sklearn import warn
 
 __all__ = ["NonFiniteLossError", "PARAM_NAMES", "H0_INIT_SCALE", "init_params", "Trainer",
            "Window", "windows", "split_validation", "optimizer_for", "run_epochs"]
 
-#: the names of the trainable arrays (fitted attributes: these + "_")
+#: the names of the trainable arrays of one forward layer (fitted attributes:
+#: these + "_"); a stack's are fastrnn._stack.Layout.param_names
 PARAM_NAMES = ("W_xh", "W_hh", "b", "h0", "W_hy", "b_y")
 #: a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
 H0_INIT_SCALE = 0.1
@@ -49,26 +54,34 @@ class NonFiniteLossError(FloatingPointError, ValueError):
 
 
 def init_params(cfg, n_features, n_outputs, rng):
-    """Initial weights (see the estimators' Notes), by name."""
-    D, H, k, dt = n_features, cfg.n_hidden, n_outputs, cfg.dtype
+    """Initial weights (see the estimators' Notes), by name: each layer and
+    direction in turn (fastrnn._stack.Layout.slots), then the readout, then
+    the learned initial states."""
+    layout = _stack.Layout.from_config(cfg)
+    k, dt = n_outputs, cfg.dtype
 
     def glorot(fan_in, fan_out):
         a = math.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=(fan_in, fan_out)).astype(dt)
 
-    params = {"W_xh": glorot(D, H) if D > 0 else np.zeros((0, H), dtype=dt)}
-    if cfg.activation == "tanh":
-        q, r = np.linalg.qr(rng.standard_normal((H, H)))
-        params["W_hh"] = (q * np.sign(np.diag(r))).astype(dt)  # Haar-distributed orthogonal
-    else:
-        params["W_hh"] = np.eye(H, dtype=dt)
-    params["b"] = np.zeros(H, dtype=dt)
+    params = {}
+    for l, d in layout.slots:
+        s, H, D = _stack.suffix(l, d), layout.sizes[l], layout.input_width(l, n_features)
+        params["W_xh" + s] = glorot(D, H) if D > 0 else np.zeros((0, H), dtype=dt)
+        if cfg.activation == "tanh":
+            q, r = np.linalg.qr(rng.standard_normal((H, H)))
+            params["W_hh" + s] = (q * np.sign(np.diag(r))).astype(dt)  # Haar orthogonal
+        else:
+            params["W_hh" + s] = np.eye(H, dtype=dt)
+        params["b" + s] = np.zeros(H, dtype=dt)
     if cfg.readout:
-        params["W_hy"] = glorot(H, k)
+        params["W_hy"] = glorot(layout.top, k)
         params["b_y"] = np.zeros(k, dtype=dt)
-    if cfg.learn_initial_state:  # drawn last: the other weights do not depend on it
+    if cfg.learn_initial_state:  # drawn last: the other weights do not depend on them
         lo = -H0_INIT_SCALE if cfg.activation == "tanh" else 0.0
-        params["h0"] = rng.uniform(lo, H0_INIT_SCALE, size=H).astype(dt)
+        for l, d in layout.slots:
+            params["h0" + _stack.suffix(l, d)] = rng.uniform(
+                lo, H0_INIT_SCALE, size=layout.sizes[l]).astype(dt)
     return params
 
 
@@ -176,12 +189,15 @@ class Trainer:
         self.cfg = cfg
         self.optimizer = optimizer
         self.backup = {k: np.empty_like(v) for k, v in params.items()}
+        self.layout = _stack.Layout.from_config(cfg)
 
     def batch_h0(self, init, mask=None):
         """The initial state of a batch and where h0's gradient comes from
-        (see :func:`fastrnn._data.compose_h0`)."""
+        (see :func:`fastrnn._data.compose_h0`; a stack's state is every
+        layer's, fastrnn._stack)."""
         p = self.params
-        return compose_h0(p.get("h0"), init, mask, p["W_hh"].dtype)
+        base = p.get("h0") if self.layout.single else self.layout.learned_h0(p)
+        return compose_h0(base, init, mask, p["W_hh"].dtype)
 
     def penalty(self):
         """The L2 term ``0.5 * alpha * |W|^2`` (not biases, not h0)."""
@@ -195,7 +211,9 @@ class Trainer:
 
     def _penalized(self):
         p = self.params
-        return [p["W_xh"], p["W_hh"]] + ([p["W_hy"]] if "W_hy" in p else [])
+        weights = [p[w + _stack.suffix(l, d)] for l, d in self.layout.slots
+                   for w in ("W_xh", "W_hh")]
+        return weights + ([p["W_hy"]] if "W_hy" in p else [])
 
     def loss_grad(self, x, lengths, h0, h0_free, rows, targets, vmask=None, want_dh0=False,
                   weight=None):
@@ -205,19 +223,17 @@ class Trainer:
         carried state). vmask: taught values of the taught outputs (N, k).
         weight: the sample weight of each sequence of the window (B,), or None.
 
-        Returns (h, loss_sum, n_taught, grads) where grads maps parameter names
+        Returns (last, loss_sum, n_taught, grads): last (B, total) the final
+        states (each sequence's at its last step of the window; a stack's
+        every layer's, fastrnn._stack), and grads maps parameter names
         to the gradients of ``loss_sum / n_taught + L2 term``; grads is None
         when the window has no taught output. n_taught counts outputs (taught
         values / k with a value mask). With want_dh0, grads["initial_state"]
         is backward's dh0. With weights, each output's loss and count are
         multiplied by its sequence's weight (see :func:`_row_weights`).
         """
-        p, activation, alpha = self.params, self.cfg.activation, self.cfg.alpha
-        W_xh, W_hh = p["W_xh"], p["W_hh"]
-        h0_rows = h0
-        if h0 is not None and h0.ndim == 1:  # one learned h0_ for the whole batch
-            h0_rows = np.ascontiguousarray(np.broadcast_to(h0, (x.shape[0], h0.shape[0])))
-        h = _F.trusted_forward(x, W_xh, W_hh, p["b"], h0_rows, activation, lengths)
+        p, alpha = self.params, self.cfg.alpha
+        h, last, run = self._forward(x, lengths, h0, rows)
         N = targets.shape[0]
         row_w = None
         if N and weight is not None:
@@ -225,7 +241,7 @@ class Trainer:
         elif N and vmask is not None:
             N = int(np.count_nonzero(vmask)) / vmask.shape[1]
         if N == 0:
-            return h, 0.0, 0, None
+            return last, 0.0, 0, None
         W_hy = p.get("W_hy")
         loss_sum, dh, dW_hy, db_y = _losses.output_loss(
             h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask, row_w)
@@ -233,25 +249,58 @@ class Trainer:
             raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
         # NaN or inf in h or dh makes the gradient norm non-finite, which apply()
         # refuses: the kernels need no scan for them.
-        g = _F.trusted_backward(x, h, dh, W_xh, W_hh, h0_rows, activation, lengths)
-        dh0 = g.dh0
-        if dh0 is not None and h0.ndim == 1:
+        grads, dh0 = run(dh)
+        if dh0 is not None and h0.ndim == 1 and dh0.ndim == 2:
             dh0 = dh0.sum(axis=0)
-        grads = {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}
         g_h0 = h0_gradient(dh0, h0_free)
         if g_h0 is not None:
-            grads["h0"] = g_h0
+            if self.layout.single:
+                grads["h0"] = g_h0
+            else:
+                for (l, d), (a, b) in zip(self.layout.slots, self.layout.spans()):
+                    grads["h0" + _stack.suffix(l, d)] = g_h0[a:b]
         if W_hy is not None:
             grads["W_hy"] = dW_hy
             grads["b_y"] = db_y
         if alpha:
-            grads["W_xh"] += alpha * W_xh
-            grads["W_hh"] += alpha * W_hh
+            for l, d in self.layout.slots:
+                for w in ("W_xh", "W_hh"):
+                    grads[w + _stack.suffix(l, d)] += alpha * p[w + _stack.suffix(l, d)]
             if W_hy is not None:
                 grads["W_hy"] += alpha * W_hy
         if want_dh0:
             grads["initial_state"] = dh0
-        return h, loss_sum, N, grads
+        return last, loss_sum, N, grads
+
+    def _forward(self, x, lengths, h0, rows):
+        """The forward pass of a window: (the readout's input (B, T, width),
+        the final states (B, total), run: dL/d(readout input) -> (the
+        recurrent weights' gradients by name, dh0))."""
+        p, activation, layout = self.params, self.cfg.activation, self.layout
+        B = x.shape[0]
+        if layout.single:
+            W_xh, W_hh = p["W_xh"], p["W_hh"]
+            h0_rows = h0
+            if h0 is not None and h0.ndim == 1:  # one learned h0_ for the whole batch
+                h0_rows = np.ascontiguousarray(np.broadcast_to(h0, (B, h0.shape[0])))
+            h = _F.trusted_forward(x, W_xh, W_hh, p["b"], h0_rows, activation, lengths)
+            last = h[:, -1] if lengths is None else h[np.arange(B), lengths - 1]
+
+            def run(dh):
+                g = _F.trusted_backward(x, h, dh, W_xh, W_hh, h0_rows, activation, lengths)
+                return {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}, g.dh0
+            return h, last, run
+        out, h_n, cache = _stack.run_forward(layout, p, x, lengths, h0, activation)
+        last = layout.join(h_n)
+        moved = None
+        if layout.n_dir == 2 and self.cfg.output_steps == "last":
+            moved = _stack.last_output(out, lengths)
+
+        def run_stack(dh):
+            if moved is not None:
+                _stack.move_last_gradient(dh, *moved)
+            return _stack.run_backward(layout, cache, dh)
+        return out, last, run_stack
 
     def objective(self, data):
         """Objective of one mini-batch (all of data, full BPTT) and its gradients,
@@ -301,13 +350,12 @@ class Trainer:
             else:  # a carried state: a constant, no gradient flows through it
                 h0, free = (carry if w.alive is None else carry[w.alive]), None
             rows, targets, vmask = _select(w.targets, w.start, w.end)
-            h, loss_sum, N, grads = self.loss_grad(w.x, w.lengths, h0, free, rows, targets,
-                                                   vmask, weight=w.targets.weight)
+            last, loss_sum, N, grads = self.loss_grad(w.x, w.lengths, h0, free, rows,
+                                                      targets, vmask, weight=w.targets.weight)
             if grads is not None:
                 self.apply(grads)
             total += loss_sum
             count += N
-            last = h[:, -1] if w.lengths is None else h[np.arange(h.shape[0]), w.lengths - 1]
             if w.alive is None:
                 carry = np.ascontiguousarray(last)
             else:

@@ -17,9 +17,12 @@ fastrnn                PyTorch                      Keras 3
 What does not map: neither layer holds an initial state, so a learned
 ``h0_`` is refused on the way out unless ``allow_h0=True`` (the layers then
 start from zeros unless given ``model.start_state(n)``); on the way in,
-``h0`` is an argument of ``from_torch``/``from_keras``. Stacked,
-bidirectional and reversed layers, other nonlinearities and a readout with
-an activation (but a classifier's softmax) are refused. A layer without
+``h0`` is an argument of ``from_torch``/``from_keras``. A stacked or
+bidirectional model maps onto ``nn.RNN(num_layers=L, bidirectional=...)``
+(layer l, direction d: ``W_xh_l1_reverse_`` is ``weight_ih_l1_reverse.T``,
+and so on; its layers must have one size) both ways; Keras' stacks are not
+mapped (a single SimpleRNN only). Reversed layers, other nonlinearities and
+a readout with an activation (but a classifier's softmax) are refused. A layer without
 biases maps onto zero biases (which training then learns). Integer-id
 inputs (``n_symbols``) are one-hot rows for the layers.
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _persist
+from . import _persist, _stack
 
 __all__ = ["WeightsMixin", "to_torch", "torch_weights", "to_keras", "keras_weights"]
 
@@ -63,6 +66,11 @@ def _import_keras():
 
 def _check_h0(model, allow_h0, where):
     model._check_fitted()
+    if "h0_" in model.__dict__ and not allow_h0 and not model._layout().single:
+        raise ValueError(
+            f"{type(model).__name__} has learned initial states (h0_, h0_reverse_, "
+            f"h0_l1_, ...), which {where} has no slot for: pass allow_h0=True, and give "
+            "the layer the model's start state as its initial state (see to_torch)")
     if "h0_" in model.__dict__ and not allow_h0:
         raise ValueError(
             f"{type(model).__name__} has a learned initial state h0_, which {where} has no "
@@ -74,21 +82,35 @@ def _check_h0(model, allow_h0, where):
 # PyTorch
 # --------------------------------------------------------------------------
 
+def _torch_suffix(l, d):
+    """PyTorch's name suffix of layer l, direction d (``_l1_reverse``)."""
+    return f"_l{l}" + ("_reverse" if d else "")
+
+
 def to_torch(model, allow_h0=False):
     """(nn.RNN, nn.Linear or None) computing model (see BaseRNN.to_torch)."""
     torch = _import_torch()
     _check_h0(model, allow_h0, "nn.RNN")
-    W_xh, W_hh = model.W_xh_, model.W_hh_
+    layout = model._layout()
+    if len(set(layout.sizes)) > 1:
+        raise ValueError(
+            f"{type(model).__name__} has layers of {list(layout.sizes)} units; nn.RNN's "
+            "layers all have one hidden_size")
+    W_hh = model.W_hh_
     dtype = torch.float64 if W_hh.dtype == np.float64 else torch.float32
-    D, H = W_xh.shape
-    rnn = torch.nn.RNN(D, H, num_layers=1, nonlinearity=model._check_param("activation"), bias=True,
-                       batch_first=True, dtype=dtype)
+    D, H = model.W_xh_.shape
+    rnn = torch.nn.RNN(D, H, num_layers=len(layout.sizes),
+                       nonlinearity=model._check_param("activation"), bias=True,
+                       batch_first=True, bidirectional=layout.n_dir == 2, dtype=dtype)
     linear = None
+    d = model.__dict__
     with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T.copy()))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T.copy()))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(model.b_))
-        rnn.bias_hh_l0.zero_()
+        for l, direction in layout.slots:
+            ours, theirs = _stack.suffix(l, direction), _torch_suffix(l, direction)
+            getattr(rnn, "weight_ih" + theirs).copy_(torch.from_numpy(d[f"W_xh{ours}_"].T.copy()))
+            getattr(rnn, "weight_hh" + theirs).copy_(torch.from_numpy(d[f"W_hh{ours}_"].T.copy()))
+            getattr(rnn, "bias_ih" + theirs).copy_(torch.from_numpy(d[f"b{ours}_"]))
+            getattr(rnn, "bias_hh" + theirs).zero_()
         if "W_hy_" in model.__dict__:
             H, k = model.W_hy_.shape
             linear = torch.nn.Linear(H, k, bias=True, dtype=dtype)
@@ -113,22 +135,24 @@ def torch_weights(rnn, linear, owner):
     if not isinstance(rnn, torch.nn.RNN):
         raise ValueError(f"{owner}: rnn must be a torch.nn.RNN (an Elman RNN), got "
                          f"{type(rnn).__name__}")
-    refused = {"num_layers": (rnn.num_layers, 1), "bidirectional": (rnn.bidirectional, False),
-               "proj_size": (getattr(rnn, "proj_size", 0), 0)}
-    for name, (value, supported) in refused.items():
-        if value != supported:
-            raise ValueError(f"{owner}: nn.RNN with {name}={value!r} does not map onto "
-                             f"fastrnn's single-layer, one-way model ({name}={supported!r})")
+    if getattr(rnn, "proj_size", 0):
+        raise ValueError(f"{owner}: nn.RNN with proj_size={rnn.proj_size!r} does not map "
+                         "onto fastrnn's model (proj_size=0)")
     if rnn.nonlinearity not in ACTIVATIONS:
         raise ValueError(f"{owner}: nonlinearity={rnn.nonlinearity!r} is not one of "
                          f"{ACTIVATIONS}")
-    W_xh = _numpy(rnn.weight_ih_l0).T
-    W_hh = _numpy(rnn.weight_hh_l0).T
-    if rnn.bias:
-        b = _numpy(rnn.bias_ih_l0) + _numpy(rnn.bias_hh_l0)
-    else:
-        b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)
-    arrays = dict(W_xh=W_xh, W_hh=W_hh, b=b, W_hy=None, b_y=None)
+    arrays = dict(W_hy=None, b_y=None)
+    for l in range(rnn.num_layers):
+        for d in range(2 if rnn.bidirectional else 1):
+            ours, theirs = _stack.suffix(l, d), _torch_suffix(l, d)
+            W_hh = _numpy(getattr(rnn, "weight_hh" + theirs)).T
+            arrays["W_xh" + ours] = _numpy(getattr(rnn, "weight_ih" + theirs)).T
+            arrays["W_hh" + ours] = W_hh
+            if rnn.bias:
+                arrays["b" + ours] = (_numpy(getattr(rnn, "bias_ih" + theirs))
+                                      + _numpy(getattr(rnn, "bias_hh" + theirs)))
+            else:
+                arrays["b" + ours] = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)
     if linear is not None:
         if not isinstance(linear, torch.nn.Linear):
             raise ValueError(f"{owner}: linear must be a torch.nn.Linear or None, got "
@@ -252,13 +276,20 @@ class WeightsMixin:
         ``bias_hh_l0 = 0`` (``bias_ih_l0`` holds ``b_``). Without a readout,
         ``linear`` is None and the outputs are ``rnn(x)[0][..., :n_outputs_]``.
 
+        A stacked or bidirectional model gives ``nn.RNN(num_layers=L,
+        bidirectional=...)``, its weights named as the model's with
+        PyTorch's words (``W_hh_l1_reverse_`` is ``weight_hh_l1_reverse.T``);
+        its layers must have one size. ``output_steps="last"`` of a
+        bidirectional model reads ``torch.cat([h_n[-2], h_n[-1]], 1)``.
+
         Parameters
         ----------
         allow_h0 : bool, default=False
             nn.RNN holds no initial state: a model with a learned ``h0_``
             raises a ValueError unless this is True. The modules then start
             from zeros unless given ``torch.as_tensor(model.start_state(n))[None]``
-            as ``rnn``'s second argument.
+            as ``rnn``'s second argument (for L layers and directions of H
+            units, ``start_state(n).reshape(n, -1, H).transpose(1, 0, 2)``).
 
         Raises
         ------
@@ -275,9 +306,11 @@ class WeightsMixin:
         ``b = bias_ih_l0 + bias_hh_l0``, ``activation = rnn.nonlinearity``,
         ``W_hy = linear.weight.T``, ``b_y = linear.bias`` (zeros for modules
         without biases); ``linear`` None: no readout (regressor only).
-        Stacked (num_layers > 1) or bidirectional RNNs raise a ValueError.
+        A stacked (num_layers > 1) or bidirectional RNN gives a stacked or
+        bidirectional model (``weight_ih_l1_reverse.T`` is ``W_xh_l1_reverse_``).
         ``kwargs`` go to :meth:`from_weights` (``classes`` for a classifier,
-        ``h0``, hyperparameters; the dtype is the modules').
+        ``h0`` (and for a stack ``h0_reverse``, ``h0_l1``, ...),
+        hyperparameters; the dtype is the modules').
         """
         owner = f"{cls.__name__}.from_torch"
         arrays, activation = torch_weights(rnn, linear, owner)
