@@ -433,3 +433,49 @@ def test_importing_fastrnn_imports_neither_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("output_steps", ["all", "last"])
+@pytest.mark.parametrize("layout", [dict(n_hidden=(H, 5)), dict(n_hidden=H, bidirectional=True),
+                                    dict(n_hidden=(H, 5), bidirectional=True)])
+def test_stacked_and_bidirectional_models_map_onto_keras_layers(keras, layout, output_steps):
+    X = inputs("float64")
+    y = np.cumsum(X, axis=1)[..., :2]
+    if output_steps == "last":
+        y = y[:, -1]
+    model = RNNRegressor(**layout, output_steps=output_steps, max_epochs=2, dtype="float64",
+                         random_state=0).fit(X, y)
+    layers, dense = model.to_keras()
+    n_dir = 2 if model.bidirectional else 1
+    assert len(layers) == len(np.atleast_1d(model.n_hidden))
+    assert all(isinstance(layer, keras.layers.Bidirectional) == (n_dir == 2)
+               for layer in layers)
+    net = keras.Sequential([keras.Input((None, D), dtype="float64"), *layers, dense])
+    # float32 products in Keras' float64 (see the module docstring), per layer
+    tol = len(layers) * f32_tol(X, model)
+    np.testing.assert_allclose(numpy(net(X)), model.predict(X), rtol=0, atol=tol)
+    back = RNNRegressor.from_keras(layers, dense, output_steps=output_steps)
+    for k, v in model.get_weights().items():
+        np.testing.assert_array_equal(getattr(back, k + "_"), v, err_msg=k)
+
+
+@pytest.mark.keras
+def test_what_does_not_map_onto_a_keras_stack_is_refused(keras):
+    def built(layer, width=D):
+        layer.build((None, None, width))
+        return layer
+
+    SimpleRNN, Bidirectional = keras.layers.SimpleRNN, keras.layers.Bidirectional
+    refused = [
+        (built(Bidirectional(SimpleRNN(H), merge_mode="sum")), "merge_mode='sum'"),
+        (built(SimpleRNN(H, go_backwards=True)), "go_backwards=True"),
+        ([built(SimpleRNN(H)), built(Bidirectional(SimpleRNN(H)), H)],
+         "all Bidirectional or none"),
+        ([built(SimpleRNN(H)), built(SimpleRNN(H, activation="relu"), H)],
+         "one activation"),
+        ([], "empty list"),
+    ]
+    for layers, match in refused:
+        with pytest.raises(ValueError, match=match):
+            RNNRegressor.from_keras(layers, n_outputs=1)

@@ -67,6 +67,13 @@ def _check_estimators(ns, lines):
     assert lines[2] == "True"                                # the loaded model agrees
 
 
+def _check_stacked_estimators(ns, lines):
+    single, both = (float(line.split()[-1]) for line in lines)
+    assert lines[0].startswith("{'n_hidden': 23} 599 ")
+    assert lines[1].startswith("{'n_hidden': 16, 'bidirectional': True} 609 ")
+    assert single < 0.7 and both > 0.98                       # "0.594", "0.997"
+
+
 def _check_learned_h0(ns, lines):
     assert ns["reg"].h0_.shape == (8,)
     assert float(lines[-1]) >= 0.95                          # "R^2 close to 1"
@@ -126,6 +133,7 @@ CHECKS = {
     "grads = fastrnn.backward(x, h, dh, W_xh, W_hh)": _check_functional,
     "functional.stacked_backward(out.cache, np.ones_like(out.output))": _check_stacked,
     'clf.save("clf.npz")': _check_estimators,
+    "dict(n_hidden=16, bidirectional=True)": _check_stacked_estimators,
     "print(reg.h0_)": _check_learned_h0,
     "clf.fit(X, y, initial_state=S, initial_state_mask=mask)": _check_initial_state_input,
     "net.fit(np.zeros((300, T, 0)), y, initial_state=S)": _check_attractor,

@@ -20,8 +20,9 @@ start from zeros unless given ``model.start_state(n)``); on the way in,
 ``h0`` is an argument of ``from_torch``/``from_keras``. A stacked or
 bidirectional model maps onto ``nn.RNN(num_layers=L, bidirectional=...)``
 (layer l, direction d: ``W_xh_l1_reverse_`` is ``weight_ih_l1_reverse.T``,
-and so on; its layers must have one size) both ways; Keras' stacks are not
-mapped (a single SimpleRNN only). Reversed layers, other nonlinearities and
+and so on; its layers must have one size) both ways, and onto a list of
+Keras layers, each a ``SimpleRNN`` or a ``Bidirectional(SimpleRNN,
+merge_mode="concat")``. A lone reversed SimpleRNN (``go_backwards=True``), other nonlinearities and
 a readout with an activation (but a classifier's softmax) are refused. A layer without
 biases maps onto zero biases (which training then learns). Integer-id
 inputs (``n_symbols``) are one-hot rows for the layers.
@@ -168,17 +169,29 @@ def torch_weights(rnn, linear, owner):
 # --------------------------------------------------------------------------
 
 def to_keras(model, allow_h0=False):
-    """(SimpleRNN, Dense or None), built, computing model (see BaseRNN.to_keras)."""
+    """(SimpleRNN, Dense or None), built, computing model (see BaseRNN.to_keras);
+    a list of SimpleRNN or Bidirectional(SimpleRNN) layers for a stacked or
+    bidirectional model."""
     keras = _import_keras()
     _check_h0(model, allow_h0, "SimpleRNN")
-    W_xh = model.W_xh_
-    dtype = W_xh.dtype.name
-    D, H = W_xh.shape
-    rnn = keras.layers.SimpleRNN(H, activation=model._check_param("activation"),
-                                 use_bias=True, dtype=dtype,
-                                 return_sequences=model._output_steps() != "last")
-    rnn.build((None, None, D))
-    rnn.set_weights([W_xh, model.W_hh_, model.b_])
+    layout, d = model._layout(), model.__dict__
+    dtype = model.W_xh_.dtype.name
+    activation = model._check_param("activation")
+    last = model._output_steps() == "last"
+    layers = []
+    for l, H in enumerate(layout.sizes):
+        top = l == len(layout.sizes) - 1
+        rnn = keras.layers.SimpleRNN(H, activation=activation, use_bias=True, dtype=dtype,
+                                     return_sequences=not (top and last))
+        if layout.n_dir == 2:
+            rnn = keras.layers.Bidirectional(rnn, merge_mode="concat", dtype=dtype)
+        rnn.build((None, None, d[f"W_xh{_stack.suffix(l, 0)}_"].shape[0]))
+        directions = [rnn] if layout.n_dir == 1 else [rnn.forward_layer, rnn.backward_layer]
+        for direction, layer in enumerate(directions):
+            s = _stack.suffix(l, direction)
+            layer.set_weights([d[f"W_xh{s}_"], d[f"W_hh{s}_"], d[f"b{s}_"]])
+        layers.append(rnn)
+    rnn = layers[0] if layout.single else layers
     dense = None
     if "W_hy_" in model.__dict__:
         H, k = model.W_hy_.shape
@@ -209,14 +222,14 @@ def _keras_config(layer, owner, what, cls_name):
     return layer.get_config()
 
 
-def keras_weights(simple_rnn, dense, owner, softmax_ok):
-    """from_weights' arrays and activation of a built SimpleRNN and Dense (or
-    None); ValueError for what fastrnn's model cannot hold. softmax_ok: a
-    Dense with a softmax activation gives logits (a classifier's)."""
-    cfg = _keras_config(simple_rnn, owner, "simple_rnn", "SimpleRNN")
-    if cfg.get("go_backwards"):
+def _simple_rnn_arrays(simple_rnn, owner, what, backwards):
+    """(W_xh, W_hh, b) and activation of one built SimpleRNN, which reads the
+    sequences backwards exactly when backwards is True."""
+    cfg = _keras_config(simple_rnn, owner, what, "SimpleRNN")
+    if bool(cfg.get("go_backwards")) != backwards:
         raise ValueError(f"{owner}: SimpleRNN with go_backwards=True reads the sequences "
-                         "backwards, which fastrnn's model does not")
+                         "backwards, which fastrnn's model does only as the backward "
+                         "direction of a keras.layers.Bidirectional")
     activation = cfg.get("activation")
     if activation not in ACTIVATIONS:
         raise ValueError(f"{owner}: SimpleRNN activation {activation!r} is not one of "
@@ -225,7 +238,57 @@ def keras_weights(simple_rnn, dense, owner, softmax_ok):
     W_xh, W_hh = _keras_numpy(cell.kernel), _keras_numpy(cell.recurrent_kernel)
     b = _keras_numpy(cell.bias) if cell.bias is not None else np.zeros(W_hh.shape[0],
                                                                        W_hh.dtype)
-    arrays = dict(W_xh=W_xh, W_hh=W_hh, b=b, W_hy=None, b_y=None)
+    return (W_xh, W_hh, b), activation
+
+
+def _keras_layer_arrays(layer, l, owner):
+    """The arrays of layer l of a stack (a SimpleRNN or a Bidirectional of
+    one), by from_weights' names, and its activation."""
+    keras = _import_keras()
+    where = "simple_rnn" if l is None else f"simple_rnn[{l}]"
+    if isinstance(layer, keras.layers.Bidirectional):
+        if not layer.built:
+            raise ValueError(f"{owner}: the Bidirectional layer {where} is not built (it "
+                             "has no weights yet): call it on an input, or build it, first")
+        if layer.merge_mode != "concat":
+            raise ValueError(f"{owner}: Bidirectional {where} with merge_mode="
+                             f"{layer.merge_mode!r} does not map (fastrnn's layers put "
+                             "the two directions side by side: merge_mode='concat')")
+        directions = [layer.forward_layer, layer.backward_layer]
+    else:
+        directions = [layer]
+    arrays, activations = {}, set()
+    for d, rnn in enumerate(directions):
+        w, activation = _simple_rnn_arrays(rnn, owner, where, backwards=d == 1)
+        activations.add(activation)
+        s = _stack.suffix(l or 0, d)
+        arrays["W_xh" + s], arrays["W_hh" + s], arrays["b" + s] = w
+    if len(activations) > 1:
+        raise ValueError(f"{owner}: the directions of {where} have different activations "
+                         f"{sorted(activations)}")
+    return arrays, activations.pop(), len(directions)
+
+
+def keras_weights(simple_rnn, dense, owner, softmax_ok):
+    """from_weights' arrays and activation of a built SimpleRNN (or a
+    Bidirectional of one, or a list of either: a stack) and Dense (or None);
+    ValueError for what fastrnn's model cannot hold. softmax_ok: a Dense with
+    a softmax activation gives logits (a classifier's)."""
+    stack = isinstance(simple_rnn, (list, tuple))
+    layers = list(simple_rnn) if stack else [simple_rnn]
+    if not layers:
+        raise ValueError(f"{owner}: simple_rnn is an empty list of layers")
+    arrays, activations, directions = {}, set(), set()
+    for l, layer in enumerate(layers):
+        more, activation, n_dir = _keras_layer_arrays(layer, l if stack else None, owner)
+        arrays.update(more)
+        activations.add(activation)
+        directions.add(n_dir)
+    if len(activations) > 1 or len(directions) > 1:
+        raise ValueError(f"{owner}: the layers of a stack must share one activation and "
+                         "be all Bidirectional or none")
+    activation = activations.pop()
+    arrays.update(W_hy=None, b_y=None)
     if dense is not None:
         dcfg = _keras_config(dense, owner, "dense", "Dense")
         allowed = ("linear", "softmax") if softmax_ok else ("linear",)
@@ -329,6 +392,13 @@ class WeightsMixin:
         None. ``allow_h0`` as in :meth:`to_torch`: with a learned ``h0_``,
         call ``simple_rnn(x, initial_state=model.start_state(n))``.
 
+        A stacked or bidirectional model gives a list of built layers in
+        place of the SimpleRNN, one per layer: a ``SimpleRNN``, or for
+        ``bidirectional=True`` a ``Bidirectional(SimpleRNN,
+        merge_mode="concat")`` (``forward_layer`` holds ``W_xh_``, ...,
+        ``backward_layer`` ``W_xh_reverse_``, ...). Put them in a model with
+        ``keras.Sequential([keras.Input((None, n_features)), *layers, dense])``.
+
         Raises
         ------
         ImportError
@@ -344,8 +414,11 @@ class WeightsMixin:
         ``recurrent_kernel`` and ``bias``, ``W_hy``, ``b_y`` the Dense's
         ``kernel`` and ``bias`` (zeros for layers without biases); ``dense``
         None: no readout (regressor only). The Dense must have no activation,
-        or (classifier) softmax: its inputs are the logits. ``kwargs`` as in
-        :meth:`from_torch`.
+        or (classifier) softmax: its inputs are the logits. ``simple_rnn``
+        may also be a ``Bidirectional`` of a SimpleRNN (``merge_mode="concat"``)
+        or a list of layers, all SimpleRNN or all Bidirectional: a stacked or
+        bidirectional model, as :meth:`to_keras` gives them. ``kwargs`` as
+        in :meth:`from_torch`.
         """
         owner = f"{cls.__name__}.from_keras"
         arrays, activation = keras_weights(
