@@ -438,3 +438,49 @@ def test_stacked_classifier_learns_a_task_that_needs_the_future():
         bi = RNNClassifier(n_hidden=8, bidirectional=True, **kw).fit(X[:150], y[:150])
     assert bi.score(X[150:], y[150:]) > 0.95
     assert fwd.score(X[150:], y[150:]) < 0.7
+
+
+# --------------------------------------------------------------------------
+# inputs: ids, no features, autoscale
+# --------------------------------------------------------------------------
+
+def test_integer_ids_and_inputs_without_features_feed_the_first_layer():
+    rng = np.random.default_rng(6)
+    ids = rng.integers(0, 5, size=(12, 7))
+    onehot = np.eye(5)[ids]
+    y = (ids % 2).astype(float)
+    kw = dict(n_hidden=(6, 4), bidirectional=True, max_epochs=2, dtype="float64",
+              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = RNNRegressor(n_symbols=5, **kw).fit(ids, y)
+        b = RNNRegressor(autoscale=False, **kw).fit(onehot, y)
+    np.testing.assert_allclose(a.predict(ids), b.predict(onehot), rtol=1e-10, atol=1e-12)
+    S = rng.normal(size=(12, 20)) * 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = RNNRegressor(learn_initial_state=True, **kw).fit(np.zeros((12, 7, 0)), y,
+                                                             initial_state=S)
+    assert c.W_xh_.shape == (0, 6) and c.W_xh_l1_.shape == (12, 4)
+    assert np.isfinite(c.predict(np.zeros((12, 7, 0)), initial_state=S)).all()
+
+
+def test_autoscale_converts_both_directions_input_weights():
+    # inputs about 1024 times too large train on the data divided by
+    # input_scale_ (powers of two, exact): the fit of those data without
+    # scaling, with every first-layer W_xh (forward and reverse) divided by
+    # the scales
+    X, y, L = _data(7)
+    kw = dict(n_hidden=(4, 3), bidirectional=True, max_epochs=3, dtype="float64",
+              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scaled = RNNRegressor(autoscale=True, **kw).fit(X * 1024, y, lengths=L)
+        s = scaled.input_scale_
+        assert (s >= 256).all()
+        plain = RNNRegressor(autoscale=False, **kw).fit(X * 1024 / s, y, lengths=L)
+    for k, v in plain.get_weights().items():
+        want = v / s[:, None] if k in ("W_xh", "W_xh_reverse") else v
+        np.testing.assert_array_equal(getattr(scaled, k + "_"), want, err_msg=k)
+    np.testing.assert_allclose(scaled.predict(X * 1024, lengths=L),
+                               plain.predict(X * 1024 / s, lengths=L), rtol=1e-12)
