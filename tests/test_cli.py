@@ -369,6 +369,12 @@ def bad_files(tmp_path_factory, model_file):
         z.writestr("x.npy", b"not an npy")
     X = np.random.default_rng(0).normal(size=(8, 5, 2))
     fastrnn.RNNRegressor(4, max_epochs=1).fit(X, X[:, :, 0]).save(d / "regressor.npz")
+    ids = np.random.default_rng(1).integers(0, 3, size=(6, 8))  # character models
+    chars = np.array(list("abc"))
+    for name, layout in (("bidirectional", dict(n_hidden=4, bidirectional=True)),
+                         ("stacked", dict(n_hidden=(4, 3)))):
+        fastrnn.RNNClassifier(**layout, n_symbols=3, max_epochs=1).fit(
+            ids, chars[(ids + 1) % 3]).save(d / f"{name}.npz")
     (d / "adir").mkdir()
     return d
 
@@ -394,6 +400,8 @@ BAD_TRAIN = {
     "negative seed": (["train", "--seed", "-1"], 2, "--seed"),
     "unknown option": (["train", "--hiden", "3"], 2, "unrecognized"),
     "resume without model": (["train", "--resume", "--out", "{d}/none.npz"], 1, "--resume"),
+    "resume a stacked model": (["train", "{d}/one_char.txt", "--resume", "--out",
+                                "{d}/stacked.npz"], 1, "a model of 2 layers"),
     "out in missing directory": (["train", "--out", "{d}/no/dir/m.npz"], 1, "does not exist"),
     "out is a directory": (["train", "--out", "{d}/adir"], 1, "directory"),
     "no command": ([], 2, "command"),
@@ -406,6 +414,8 @@ BAD_SAMPLE = {
     "npz that is not a model": (["sample", "{d}/arrays.npz"], 1, "model"),
     "zip of garbage": (["sample", "{d}/garbage.npz"], 1, "model"),
     "regressor": (["sample", "{d}/regressor.npz"], 1, "not a character model"),
+    "bidirectional model": (["sample", "{d}/bidirectional.npz"], 1,
+                            "cannot generate text one character at a time"),
     "directory as model": (["sample", "{d}/adir"], 1, "directory"),
     "zero length": (["sample", "{m}", "--length", "0"], 2, "--length"),
     "negative temperature": (["sample", "{m}", "--temperature", "-0.5"], 2, "--temperature"),
@@ -653,3 +663,11 @@ def test_progress_prints_lines_when_not_a_terminal(monkeypatch):
     p.update("d", force=True)  # forced
     assert s.getvalue() == "a\nc\nd\n"
     assert "\r" not in s.getvalue()
+
+
+def test_sample_from_a_stacked_character_model(bad_files, capsys):
+    # step carries every layer's state, so a stack samples as one layer does
+    assert cli.main(["sample", str(bad_files / "stacked.npz"), "--length", "30",
+                     "--seed", "0", "--prime", "ab"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.rstrip("\n")) >= 30 and set(out.strip()) <= set("abc")

@@ -88,6 +88,14 @@ def load_model(path, resume=False):
             or model.n_features_in_ != len(classes)):
         raise CLIError(f"{path}: a fastrnn model, but not a character model written by "
                        "'fastrnn train'")
+    layout = model._layout()
+    if layout.n_dir == 2:
+        raise CLIError(f"{path}: a bidirectional model, whose backward direction reads "
+                       "the text from its end: it cannot generate text one character at "
+                       "a time")
+    if resume and not layout.single:
+        raise CLIError(f"{path}: a model of {len(layout.sizes)} layers; 'fastrnn train "
+                       "--resume' continues the one-layer models 'fastrnn train' writes")
     for w in caught:
         if issubclass(w.category, _io.ModelFileWarning):
             if resume:

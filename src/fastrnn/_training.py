@@ -33,12 +33,9 @@ from . import _stack
 from ._data import Batch, compose_h0, h0_gradient
 from ._sklearn import warn
 
-__all__ = ["NonFiniteLossError", "PARAM_NAMES", "H0_INIT_SCALE", "init_params", "Trainer",
+__all__ = ["NonFiniteLossError", "H0_INIT_SCALE", "init_params", "Trainer",
            "Window", "windows", "split_validation", "optimizer_for", "run_epochs"]
 
-#: the names of the trainable arrays of one forward layer (fitted attributes:
-#: these + "_"); a stack's are fastrnn._stack.Layout.param_names
-PARAM_NAMES = ("W_xh", "W_hh", "b", "h0", "W_hy", "b_y")
 #: a learned h0_ starts from U(-s, s) (tanh) or U(0, s) (relu)
 H0_INIT_SCALE = 0.1
 
@@ -178,7 +175,8 @@ def _select(sub, s, e):
 class Trainer:
     """Loss, gradients and updates of one parameter set.
 
-    params: the arrays by name (PARAM_NAMES), updated in place; loss:
+    params: the arrays by name (fastrnn._stack.Layout.param_names: the
+    fitted attributes' names without their "_"), updated in place; loss:
     losses.SquaredError or losses.SoftmaxCrossEntropy; optimizer: an
     optim.Optimizer (None to compute gradients only).
     """
@@ -233,7 +231,7 @@ class Trainer:
         multiplied by its sequence's weight (see :func:`_row_weights`).
         """
         p, alpha = self.params, self.cfg.alpha
-        h, last, run = self._forward(x, lengths, h0, rows)
+        h, last, run = self._forward(x, lengths, h0)
         N = targets.shape[0]
         row_w = None
         if N and weight is not None:
@@ -272,7 +270,7 @@ class Trainer:
             grads["initial_state"] = dh0
         return last, loss_sum, N, grads
 
-    def _forward(self, x, lengths, h0, rows):
+    def _forward(self, x, lengths, h0):
         """The forward pass of a window: (the readout's input (B, T, width),
         the final states (B, total), run: dL/d(readout input) -> (the
         recurrent weights' gradients by name, dh0))."""

@@ -313,7 +313,9 @@ class WeightsMixin:
         -------
         dict
             ``W_xh``, ``W_hh``, ``b`` and, when the model has them, ``h0`` and
-            ``W_hy``, ``b_y`` (the fitted attributes ``W_xh_``, ...). A
+            ``W_hy``, ``b_y`` (the fitted attributes ``W_xh_``, ...); a stacked
+            or bidirectional model's further layers and directions by their
+            names (``W_hh_l1``, ``W_xh_reverse``, ...). A
             regressor fitted with a y without an output axis gives W_hy as
             (n_hidden,) and b_y as a 0-d array, so that
             ``type(model).from_weights(**model.get_weights(),
