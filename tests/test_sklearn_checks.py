@@ -95,7 +95,11 @@ EXPECTED_FAILED = {
     "RNNClassifier2D": {"check_estimators_empty_data_messages": _ZERO_FEATURES},
 }
 
+# (and a stacked bidirectional network, whose n_hidden is a tuple)
+_STACKED = dict(_SETTINGS, n_hidden=(8, 6), bidirectional=True)
+
 ESTIMATORS = [RNNRegressor2D(**_SETTINGS), RNNClassifier2D(**_SETTINGS),
+              RNNRegressor2D(**_STACKED), RNNClassifier2D(**_STACKED),
               RNNRegressor(n_hidden=8, max_epochs=5, random_state=0),
               RNNClassifier(n_hidden=8, max_epochs=5, random_state=0)]
 
