@@ -396,6 +396,11 @@ def test_from_weights_round_trip_and_errors():
     some = {k: v for k, v in w.items() if k != "h0_l1"}
     with pytest.raises(ValueError, match="learned initial states go together"):
         RNNRegressor.from_weights(**some)
+    with pytest.raises(ValueError, match=r"\['h0_l2'\] given, but the W_hh arrays describe "
+                                         r"n_hidden=\(4, 3\), bidirectional=True"):
+        RNNRegressor.from_weights(**w, h0_l2=np.zeros(3))
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['W_hh_l1_reversed'\]"):
+        RNNRegressor.from_weights(**w, W_hh_l1_reversed=np.eye(3))
 
 
 def test_continuing_with_another_layout_is_refused():

@@ -601,6 +601,10 @@ def from_weights(cls, arrays, params, options, owner=None):
     w["W_hy"], w["b_y"], k, fitted = cls._persist_hooks.readout_from(
         owner, w.get("W_hy"), w.get("b_y"), layout.top, options)
     learned = [f"h0{_stack.suffix(l, d)}" for l, d in layout.slots]
+    stray = sorted(k for k in w if k.startswith("h0") and k not in learned)
+    if stray:
+        raise ValueError(f"{owner}: {stray} given, but the W_hh arrays describe "
+                         f"{layout.describe()}, whose initial states are {learned}")
     if any(key in w for key in learned) and not all(key in w for key in learned):
         raise ValueError(f"{owner}: learned initial states go together: give all of "
                          f"{learned} or none")
