@@ -84,7 +84,7 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
     if K == 0:
         return
     if trans_a:
-        size = _tn_work_size(N, n_threads, &out[0, 0])
+        size = _tn_panel_work(n_threads, &out[0, 0])
     else:
         size = _panels(N, &out[0, 0]) * 2 * _lanes(&out[0, 0]) * K
     buf = <floating*>PyMem_RawMalloc(size * sizeof(floating))
@@ -100,7 +100,7 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
                 _pack(&b[0, 0], 1, ldb, K, N, buf)
             else:
                 _pack(&b[0, 0], ldb, 1, K, N, buf)
-            _gemm_packed(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, NULL, n_threads)
+            _gemm_tall(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, NULL, n_threads)
     PyMem_RawFree(buf)
 
 
