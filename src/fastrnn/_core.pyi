@@ -44,6 +44,19 @@ def _backward(
 def _matmul(
     a: _Array, b: _Array, out: _Array, trans_a: bool, trans_b: bool, n_threads: int
 ) -> None: ...
+def _readout_xent(
+    h: _Array,
+    W_hy: _Array,
+    b_y: _Array,
+    targets: npt.NDArray[np.intp],
+    scale: float,
+    z: _Array,
+    dW: _Array,
+    db: _Array,
+    dh: _Array,
+    row_losses: npt.NDArray[np.float64],
+    n_threads: int,
+) -> float: ...
 def _softmax_xent(
     z: _Array,
     targets: npt.NDArray[np.intp],

@@ -104,6 +104,130 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
     PyMem_RawFree(buf)
 
 
+# --- The readout of a classifier's training window, in one call ---
+#
+# logits z = b_y + h @ W_hy, the softmax cross-entropy's gradient dz =
+# scale * (softmax(z) - onehot(y)) in place of z, dW_hy = h^T dz, db_y =
+# column sums of dz and dh = dz @ W_hy^T: what fastrnn.losses.output_loss
+# does with three matmul calls and the softmax kernel, the same bits, in one
+# parallel region. Each thread takes a share of blocks of rows and, while
+# a block is in cache, forms its logits, their gradient and its rows of dh;
+# after one barrier, each forms its share of dW_hy's panels of rows (over
+# all rows, in blocks of TN_DEPTH, as _gemm_tn does) and of db_y's columns
+# (summed in double in row order, as _softmax_xent does). The rows' loss
+# and gradient are _xent_row's, from _kernels_train.pxi, which every kernel
+# module includes after this file.
+
+cdef void _readout_rows(const floating* h, const floating* Wp, const floating* WTp,
+                        const floating* b_y, const Py_ssize_t* targets, floating scale,
+                        floating* z, floating* dh, double* row_losses,
+                        Py_ssize_t M, Py_ssize_t H, Py_ssize_t V,
+                        Py_ssize_t i0, Py_ssize_t rows) noexcept nogil:
+    """Rows [i0, i0 + rows) of _readout_xent's logits, their gradient, their
+    losses and their rows of dh; W_hy packed at Wp (K = H, N = V) and W_hy^T
+    at WTp (K = V, N = H)."""
+    cdef Py_ssize_t panel = 2 * _lanes(h), i, p, r, n
+    cdef Py_ssize_t step = FASTRNN_TALL_ROWS
+    for i in range(i0, i0 + rows):
+        _copy(z + i * V, b_y, V)
+        _fill(dh + i * H, H, <floating>0)
+    r = 0
+    while r < rows:             # z = b_y + h @ W_hy
+        n = min(step, rows - r)
+        for p in range(_panels(V, h)):
+            _block_rows(h + (i0 + r) * H, H, 1, n, Wp + p * panel * H, panel, H,
+                        min(panel, V - p * panel), z + (i0 + r) * V + p * panel, V, False)
+        r += step
+    for i in range(i0, i0 + rows):
+        row_losses[i] = _xent_row(z + i * V, V, targets[i], scale)
+    r = 0
+    while r < rows:             # dh = dz @ W_hy^T
+        n = min(step, rows - r)
+        for p in range(_panels(H, h)):
+            _block_rows(z + (i0 + r) * V, V, 1, n, WTp + p * panel * V, panel, V,
+                        min(panel, H - p * panel), dh + (i0 + r) * H + p * panel, H, False)
+        r += step
+
+
+cdef void _readout_share(const floating* h, const floating* Wp, const floating* WTp,
+                         const floating* b_y, const Py_ssize_t* targets, floating scale,
+                         floating* z, floating* dW, floating* db, floating* dh,
+                         double* row_losses, double* acc,
+                         Py_ssize_t M, Py_ssize_t H, Py_ssize_t V,
+                         Py_ssize_t tid, Py_ssize_t team, floating* work) noexcept nogil:
+    """Thread tid's share of _readout_xent among team threads; work: its
+    _tn_panel_work(1) elements."""
+    cdef Py_ssize_t n_rows = 4 * FASTRNN_TALL_ROWS
+    cdef Py_ssize_t n_blocks = (M + n_rows - 1) // n_rows, n_panels = _panels(H, h)
+    cdef Py_ssize_t blk, i, j, j0 = tid * V // team, j1 = (tid + 1) * V // team
+    for blk in range(tid * n_blocks // team, (tid + 1) * n_blocks // team):
+        _readout_rows(h, Wp, WTp, b_y, targets, scale, z, dh, row_losses, M, H, V,
+                      blk * n_rows, min(n_rows, M - blk * n_rows))
+    if team > 1:
+        fastrnn_barrier()
+    # dW_hy = h^T dz
+    _tn_panels(h, H, z, V, dW, V, H, V, M, tid * n_panels // team,
+               (tid + 1) * n_panels // team, work)
+    for j in range(j0, j1):     # db_y: column sums of dz
+        acc[j] = 0
+    for i in range(M):
+        for j in range(j0, j1):
+            acc[j] += z[i * V + j]
+    for j in range(j0, j1):
+        db[j] = <floating>acc[j]
+
+
+def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
+                  const floating[::1] b_y, const Py_ssize_t[::1] targets, floating scale,
+                  floating[:, ::1] z, floating[:, ::1] dW, floating[::1] db,
+                  floating[:, ::1] dh, double[::1] row_losses, int n_threads):
+    """The readout and softmax cross-entropy of M rows h (M, H) with class
+    indices targets (M,) in 0..V-1 (checked by the caller, on its own copy):
+    z (M, V) <- scale * (softmax(b_y + h @ W_hy) - onehot(targets)), dW (H,
+    V) <- h^T z, db (V,) <- column sums of z, dh (M, H) <- z @ W_hy^T,
+    row_losses (M,) <- each row's -log softmax[target]; returns their sum (in
+    double, in row order). M, H and V are positive; shapes are checked by
+    the caller. The same bits as the three products and _softmax_xent, for
+    every thread count."""
+    cdef Py_ssize_t M = h.shape[0], H = h.shape[1], V = W_hy.shape[1], i
+    cdef Py_ssize_t panel = 2 * _lanes(&h[0, 0])
+    cdef Py_ssize_t n_wp = _panels(V, &h[0, 0]) * panel * H
+    cdef Py_ssize_t n_wtp = _panels(H, &h[0, 0]) * panel * V
+    cdef Py_ssize_t share = _tn_panel_work(1, &h[0, 0]), tid
+    cdef double total = 0
+    cdef floating* buf
+    cdef double* acc
+    buf = <floating*>PyMem_RawMalloc((n_wp + n_wtp + n_threads * share) * sizeof(floating))
+    acc = <double*>PyMem_RawMalloc(V * sizeof(double))
+    if buf == NULL or acc == NULL:
+        PyMem_RawFree(buf)
+        PyMem_RawFree(acc)
+        raise MemoryError("no memory for the packed readout")
+    global fastrnn_team_size
+    fastrnn_team_size = 1
+    with nogil:
+        _pack(&W_hy[0, 0], V, 1, H, V, buf)             # W_hy: K = H, N = V
+        _pack(&W_hy[0, 0], 1, V, V, H, buf + n_wp)      # W_hy^T: K = V, N = H
+        _fill(&dW[0, 0], H * V, <floating>0)
+        if n_threads == 1:
+            _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], &targets[0], scale,
+                           &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0], &row_losses[0], acc,
+                           M, H, V, 0, 1, buf + n_wp + n_wtp)
+        else:
+            with parallel(num_threads=n_threads):
+                fastrnn_note_team()
+                tid = threadid()
+                _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], &targets[0], scale,
+                               &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0], &row_losses[0],
+                               acc, M, H, V, tid, fastrnn_team_threads(),
+                               buf + n_wp + n_wtp + tid * share)
+        for i in range(M):
+            total += row_losses[i]
+    PyMem_RawFree(buf)
+    PyMem_RawFree(acc)
+    return total
+
+
 # --- Small calls: a few sequences, a few steps ---
 #
 # A fitted model that advances a few sequences by a few steps (sampling a

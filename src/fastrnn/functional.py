@@ -187,6 +187,43 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     return out
 
 
+def readout_xent(h, W_hy, b_y, targets, scale, row_losses=None):
+    """The readout and softmax cross-entropy of a classifier's window in one
+    kernel call (internal interface of :mod:`fastrnn.losses`): logits
+    ``h @ W_hy + b_y`` of h (M, H), their loss against class indices
+    targets (M,) in 0..V-1 and its gradients. Returns ``(loss_sum, dz, dW_hy,
+    db_y, dh)``: dz (M, V) = scale * (softmax - onehot), dW_hy = h^T dz,
+    db_y its column sums, dh = dz @ W_hy^T; row_losses (M,) float64,
+    optional, receives each row's loss. The same bits as :func:`matmul`
+    (plus b_y), :func:`softmax_xent` and :func:`matmul` with trans_a and
+    trans_b. h, W_hy, b_y: C-contiguous, one float dtype (checked here, with
+    the indices' range, on a private copy of them)."""
+    M, H = h.shape
+    V = W_hy.shape[1]
+    dt = W_hy.dtype
+    targets = np.array(targets, dtype=np.intp, order="C", copy=True)
+    if row_losses is None:
+        row_losses = np.empty(M)
+    if (h.ndim != 2 or W_hy.shape != (H, V) or b_y.shape != (V,) or dt not in _SPECIALIZATION
+            or h.dtype != dt or b_y.dtype != dt or targets.shape != (M,)
+            or row_losses.shape != (M,) or row_losses.dtype != np.float64
+            or not (h.flags.c_contiguous and W_hy.flags.c_contiguous
+                    and b_y.flags.c_contiguous)):
+        raise ValueError("readout_xent: inconsistent arguments")
+    if M == 0 or H == 0 or V == 0:
+        raise ValueError("readout_xent: needs rows, hidden units and classes")
+    if int(targets.min()) < 0 or int(targets.max()) >= V:
+        raise ValueError(f"readout_xent: class indices must lie in 0..{V - 1}")
+    z = np.empty((M, V), dtype=dt)
+    dW = np.empty((H, V), dtype=dt)
+    db = np.empty(V, dtype=dt)
+    dh = np.empty((M, H), dtype=dt)
+    n_threads = threads_for(3 * M * H * V * _WORK_WEIGHT[dt], PRODUCT_WORK_PER_THREAD)
+    loss_sum = _kernels_for(V)._readout_xent[_SPECIALIZATION[dt]](
+        h, W_hy, b_y, targets, dt.type(scale), z, dW, db, dh, row_losses, n_threads)
+    return loss_sum, z, dW, db, dh
+
+
 # --------------------------------------------------------------------------
 # Internal interface of fastrnn._training: arrays the caller already checked
 # --------------------------------------------------------------------------
