@@ -118,39 +118,99 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
 # and gradient are _xent_row's, from _kernels_train.pxi, which every kernel
 # module includes after this file.
 
+cdef double _xent_row_v(floating* z, Py_ssize_t C, Py_ssize_t y,
+                        floating scale) noexcept nogil:
+    """_xent_row (_kernels_train.pxi) on whole vectors, the same bits: the
+    row maximum over 16 lanes (a maximum does not depend on the order; the
+    sign of a zero maximum changes no result), the exponentials 16 at a
+    time (a last partial group through a buffer, where _xent_row takes them
+    one by one), then _xent_row's sums, scaling and loss as they are."""
+    cdef floating m[16]
+    cdef floating t[16]
+    cdef floating mx, zy, inv
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, total
+    cdef Py_ssize_t j = 0, l, n
+    for l in range(16):
+        m[l] = z[0]
+    while j + 16 <= C:          # the row maximum (NaN propagates through the sums)
+        for l in range(16):
+            m[l] = z[j + l] if z[j + l] > m[l] else m[l]
+        j += 16
+    while j < C:
+        m[0] = z[j] if z[j] > m[0] else m[0]
+        j += 1
+    mx = m[0]
+    for l in range(1, 16):
+        mx = m[l] if m[l] > mx else mx
+    zy = z[y] - mx
+    j = 0
+    while j + 16 <= C:          # the exponentials in place
+        for l in range(16):
+            z[j + l] = _exp_nonpos(z[j + l] - mx)
+        j += 16
+    if j < C:
+        n = C - j
+        for l in range(16):
+            t[l] = mx
+        for l in range(n):
+            t[l] = z[j + l]
+        for l in range(16):
+            t[l] = _exp_nonpos(t[l] - mx)
+        for l in range(n):
+            z[j + l] = t[l]
+    j = 0
+    while j + 4 <= C:           # their sum in double, four lanes
+        s0 += z[j]
+        s1 += z[j + 1]
+        s2 += z[j + 2]
+        s3 += z[j + 3]
+        j += 4
+    while j < C:
+        s0 += z[j]
+        j += 1
+    total = (s0 + s1) + (s2 + s3)
+    inv = <floating>(1.0 / total) * scale
+    for j in range(C):
+        z[j] = z[j] * inv
+    z[y] -= scale
+    return log(total) - zy
+
+
 cdef void _readout_rows(const floating* h, const floating* Wp, const floating* WTp,
-                        const floating* b_y, const Py_ssize_t* targets, floating scale,
+                        const floating* b_y, const floating* zeros,
+                        const Py_ssize_t* targets, floating scale,
                         floating* z, floating* dh, double* row_losses,
                         Py_ssize_t M, Py_ssize_t H, Py_ssize_t V,
                         Py_ssize_t i0, Py_ssize_t rows) noexcept nogil:
     """Rows [i0, i0 + rows) of _readout_xent's logits, their gradient, their
-    losses and their rows of dh; W_hy packed at Wp (K = H, N = V) and W_hy^T
-    at WTp (K = V, N = H)."""
+    losses and their rows of dh; W_hy packed at Wp (K = H, N = V), W_hy^T
+    at WTp (K = V, N = H), zeros: H zeros. The products store b_y + the sum
+    and 0 + the sum: the bits of a row set to b_y (or 0) and then added to."""
     cdef Py_ssize_t panel = 2 * _lanes(h), i, p, r, n
     cdef Py_ssize_t step = FASTRNN_TALL_ROWS
-    for i in range(i0, i0 + rows):
-        _copy(z + i * V, b_y, V)
-        _fill(dh + i * H, H, <floating>0)
     r = 0
     while r < rows:             # z = b_y + h @ W_hy
         n = min(step, rows - r)
         for p in range(_panels(V, h)):
             _block_rows(h + (i0 + r) * H, H, 1, n, Wp + p * panel * H, panel, H,
-                        min(panel, V - p * panel), z + (i0 + r) * V + p * panel, V, False)
+                        min(panel, V - p * panel), z + (i0 + r) * V + p * panel, V,
+                        b_y + p * panel, False)
         r += step
     for i in range(i0, i0 + rows):
-        row_losses[i] = _xent_row(z + i * V, V, targets[i], scale)
+        row_losses[i] = _xent_row_v(z + i * V, V, targets[i], scale)
     r = 0
     while r < rows:             # dh = dz @ W_hy^T
         n = min(step, rows - r)
         for p in range(_panels(H, h)):
             _block_rows(z + (i0 + r) * V, V, 1, n, WTp + p * panel * V, panel, V,
-                        min(panel, H - p * panel), dh + (i0 + r) * H + p * panel, H, False)
+                        min(panel, H - p * panel), dh + (i0 + r) * H + p * panel, H,
+                        zeros + p * panel, False)
         r += step
 
 
 cdef void _readout_share(const floating* h, const floating* Wp, const floating* WTp,
-                         const floating* b_y, const Py_ssize_t* targets, floating scale,
+                         const floating* b_y, const floating* zeros,
+                         const Py_ssize_t* targets, floating scale,
                          floating* z, floating* dW, floating* db, floating* dh,
                          double* row_losses, double* acc,
                          Py_ssize_t M, Py_ssize_t H, Py_ssize_t V,
@@ -161,7 +221,7 @@ cdef void _readout_share(const floating* h, const floating* Wp, const floating* 
     cdef Py_ssize_t n_blocks = (M + n_rows - 1) // n_rows, n_panels = _panels(H, h)
     cdef Py_ssize_t blk, i, j, j0 = tid * V // team, j1 = (tid + 1) * V // team
     for blk in range(tid * n_blocks // team, (tid + 1) * n_blocks // team):
-        _readout_rows(h, Wp, WTp, b_y, targets, scale, z, dh, row_losses, M, H, V,
+        _readout_rows(h, Wp, WTp, b_y, zeros, targets, scale, z, dh, row_losses, M, H, V,
                       blk * n_rows, min(n_rows, M - blk * n_rows))
     if team > 1:
         fastrnn_barrier()
@@ -197,7 +257,7 @@ def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
     cdef double total = 0
     cdef floating* buf
     cdef double* acc
-    buf = <floating*>PyMem_RawMalloc((n_wp + n_wtp + n_threads * share) * sizeof(floating))
+    buf = <floating*>PyMem_RawMalloc((n_wp + n_wtp + n_threads * share + H) * sizeof(floating))
     acc = <double*>PyMem_RawMalloc(V * sizeof(double))
     if buf == NULL or acc == NULL:
         PyMem_RawFree(buf)
@@ -208,19 +268,20 @@ def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
     with nogil:
         _pack(&W_hy[0, 0], V, 1, H, V, buf)             # W_hy: K = H, N = V
         _pack(&W_hy[0, 0], 1, V, V, H, buf + n_wp)      # W_hy^T: K = V, N = H
+        _fill(buf + n_wp + n_wtp, H, <floating>0)       # a row of zeros
         _fill(&dW[0, 0], H * V, <floating>0)
         if n_threads == 1:
-            _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], &targets[0], scale,
-                           &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0], &row_losses[0], acc,
-                           M, H, V, 0, 1, buf + n_wp + n_wtp)
+            _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], buf + n_wp + n_wtp,
+                           &targets[0], scale, &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0],
+                           &row_losses[0], acc, M, H, V, 0, 1, buf + n_wp + n_wtp + H)
         else:
             with parallel(num_threads=n_threads):
                 fastrnn_note_team()
                 tid = threadid()
-                _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], &targets[0], scale,
-                               &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0], &row_losses[0],
-                               acc, M, H, V, tid, fastrnn_team_threads(),
-                               buf + n_wp + n_wtp + tid * share)
+                _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], buf + n_wp + n_wtp,
+                               &targets[0], scale, &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0],
+                               &row_losses[0], acc, M, H, V, tid, fastrnn_team_threads(),
+                               buf + n_wp + n_wtp + H + tid * share)
         for i in range(M):
             total += row_losses[i]
     PyMem_RawFree(buf)

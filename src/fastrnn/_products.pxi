@@ -197,31 +197,55 @@ cdef extern from *:
 cdef inline void _block_rows(const floating* a, Py_ssize_t ra, Py_ssize_t ka,
                              Py_ssize_t rows, const floating* w, Py_ssize_t ldw,
                              Py_ssize_t K, Py_ssize_t width, floating* c,
-                             Py_ssize_t ldc, bint trans_c) noexcept nogil:
+                             Py_ssize_t ldc, const floating* c0, bint trans_c) noexcept nogil:
     """c[i * ldc + j] += sum over k of A(i, k) * w[k * ldw + j] for i < rows,
-    j < width, A(i, k) = a[i * ra + k * ka] (trans_c: into c[j * ldc + i]):
-    tall blocks of FASTRNN_TALL_ROWS rows, then blocks of 4."""
+    j < width, A(i, k) = a[i * ra + k * ka]; with c0 (a row of the width
+    columns), c[i * ldc + j] = c0[j] + the sum instead; with trans_c, the
+    sum is added to c[j * ldc + i]. Tall blocks of FASTRNN_TALL_ROWS rows,
+    then blocks of 4; a width of one vector or less reads one vector of
+    the panel (the half blocks)."""
     cdef Py_ssize_t i = 0, step = 1 if trans_c else ldc
+    cdef bint half = width <= _lanes(a)
     if FASTRNN_TALL_ROWS > 4:
         while i + FASTRNN_TALL_ROWS <= rows:
             if floating is float:
                 if FASTRNN_TALL_ROWS == 12:
-                    _rows12_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, trans_c)
+                    if half:
+                        _rows12h_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows12_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
                 else:
-                    _rows6_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, trans_c)
+                    if half:
+                        _rows6h_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows6_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
             else:
                 if FASTRNN_TALL_ROWS == 12:
-                    _rows12_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, trans_c)
+                    if half:
+                        _rows12h_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows12_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
                 else:
-                    _rows6_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, trans_c)
+                    if half:
+                        _rows6h_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows6_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
             i += FASTRNN_TALL_ROWS
     while i < rows:
         if floating is float:
-            _rows4w_f(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
-                      c + i * step, ldc, trans_c)
+            if half:
+                _rows4wh_f(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                           c + i * step, ldc, c0, trans_c)
+            else:
+                _rows4w_f(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                          c + i * step, ldc, c0, trans_c)
         else:
-            _rows4w_d(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
-                      c + i * step, ldc, trans_c)
+            if half:
+                _rows4wh_d(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                           c + i * step, ldc, c0, trans_c)
+            else:
+                _rows4w_d(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                          c + i * step, ldc, c0, trans_c)
         i += 4
 
 
@@ -243,7 +267,7 @@ cdef void _tall_row_block(const floating* A, Py_ssize_t lda, const floating* Bp,
         for p in range(_panels(N, A)):
             _block_rows(A + (i0 + r) * lda, lda, 1, min(step, rows - r), Bp + p * panel * K,
                         panel, K, min(panel, N - p * panel), C + (i0 + r) * ldc + p * panel,
-                        ldc, False)
+                        ldc, NULL, False)
         r += step
 
 
@@ -291,11 +315,11 @@ cdef void _tn_panels(const floating* A, Py_ssize_t lda,
             width = min(panel, M - q)
             if width == panel:
                 _block_rows(Bm + k0 * ldb, 1, ldb, N, A + k0 * lda + q, lda, kk, width,
-                            C + q * ldc, ldc, True)
+                            C + q * ldc, ldc, NULL, True)
             else:
                 _pack_panel(A + k0 * lda, lda, 1, kk, q, width, work)
                 _block_rows(Bm + k0 * ldb, 1, ldb, N, work, panel, kk, width,
-                            C + q * ldc, ldc, True)
+                            C + q * ldc, ldc, NULL, True)
 
 
 cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
