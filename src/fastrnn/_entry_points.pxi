@@ -289,6 +289,83 @@ def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
     return total
 
 
+# --- Adam over all of a model's parameters, in one call ---
+#
+# The estimators update five to seven parameter arrays per window. One call
+# takes them all, and its threads split their elements (the update of an
+# element does not depend on the others: the same bits on any number of
+# threads); each part runs _kernels_train.pxi's one-pass update.
+
+cdef void _adam_range(floating** ptrs, const Py_ssize_t* sizes, Py_ssize_t n,
+                      Py_ssize_t lo, Py_ssize_t hi, double beta1, double beta2,
+                      double inv_sqrt_bc2, double eps, double step_size) noexcept nogil:
+    """The update of elements [lo, hi) of the concatenation of the n arrays
+    (p, g, m, v at ptrs[4 i .. 4 i + 3], sizes[i] elements each)."""
+    cdef Py_ssize_t i, start = 0, a, b
+    for i in range(n):
+        a = max(lo, start)
+        b = min(hi, start + sizes[i])
+        if a < b:
+            a -= start
+            b -= start
+            if floating is float:
+                fastrnn_adam_f(ptrs[4 * i] + a, ptrs[4 * i + 1] + a, ptrs[4 * i + 2] + a,
+                               ptrs[4 * i + 3] + a, b - a, <float>beta1,
+                               <float>(1.0 - beta1), <float>beta2, <float>(1.0 - beta2),
+                               <float>inv_sqrt_bc2, <float>eps, <float>step_size)
+            else:
+                fastrnn_adam_d(ptrs[4 * i] + a, ptrs[4 * i + 1] + a, ptrs[4 * i + 2] + a,
+                               ptrs[4 * i + 3] + a, b - a, beta1, 1.0 - beta1, beta2,
+                               1.0 - beta2, inv_sqrt_bc2, eps, step_size)
+        start += sizes[i]
+
+
+def _adam_group(floating[::1] first, list params, list grads, list ms, list vs,
+                double beta1, double beta2, double inv_sqrt_bc2, double eps,
+                double step_size, int n_threads):
+    """_adam over every (params[i], grads[i], ms[i], vs[i]): 1-D arrays of
+    first's type (first is params[0]), each four of one length, no two
+    parameters' arrays overlapping (checked by the caller), on n_threads
+    threads that split the elements."""
+    cdef Py_ssize_t n = len(params), i, total = 0, tid, team
+    cdef floating[::1] p, m, v
+    cdef const floating[::1] g
+    cdef floating** ptrs = <floating**>PyMem_RawMalloc(max(1, 4 * n) * sizeof(floating*))
+    cdef Py_ssize_t* sizes = <Py_ssize_t*>PyMem_RawMalloc(max(1, n) * sizeof(Py_ssize_t))
+    if ptrs == NULL or sizes == NULL:
+        PyMem_RawFree(ptrs)
+        PyMem_RawFree(sizes)
+        raise MemoryError("no memory for the parameters' addresses")
+    try:
+        for i in range(n):
+            p, g, m, v = params[i], grads[i], ms[i], vs[i]
+            sizes[i] = p.shape[0]
+            if sizes[i] == 0:
+                continue
+            ptrs[4 * i] = &p[0]
+            ptrs[4 * i + 1] = <floating*>&g[0]
+            ptrs[4 * i + 2] = &m[0]
+            ptrs[4 * i + 3] = &v[0]
+            total += sizes[i]
+        global fastrnn_team_size
+        fastrnn_team_size = 1
+        with nogil:
+            if n_threads == 1 or total < 2:
+                _adam_range(ptrs, sizes, n, 0, total, beta1, beta2, inv_sqrt_bc2, eps,
+                            step_size)
+            else:
+                with parallel(num_threads=n_threads):
+                    fastrnn_note_team()
+                    tid = threadid()
+                    team = fastrnn_team_threads()
+                    _adam_range(ptrs, sizes, n, tid * total // team,
+                                (tid + 1) * total // team, beta1, beta2, inv_sqrt_bc2,
+                                eps, step_size)
+    finally:
+        PyMem_RawFree(ptrs)
+        PyMem_RawFree(sizes)
+
+
 # --- Small calls: a few sequences, a few steps ---
 #
 # A fitted model that advances a few sequences by a few steps (sampling a
