@@ -141,3 +141,44 @@ def test_output_loss_of_a_classifier_is_the_separate_calls(path, dtype, taught):
     want = np.zeros((B * T, H), dtype)
     want[slice(None) if rows is None else rows] = ref[4]
     np.testing.assert_array_equal(dh.reshape(B * T, H), want)
+
+
+def test_readout_xent_kernel_refuses_a_small_work_buffer():
+    rng = np.random.default_rng(8)
+    h, W, b, t = _problem(rng, np.float32, 20, 33, 7)
+    kernels = functional.kernels
+    need = kernels._readout_xent_work(33, 7, 1, False)
+    out = [np.empty(s, np.float32) for s in ((20, 7), (33, 7), (7,), (20, 33))]
+    with pytest.raises(ValueError, match="work buffer"):
+        kernels._readout_xent["float"](h, W, b, t, np.float32(1.0), *out, np.empty(20),
+                                       np.empty(need - 1, np.float32), 1)
+
+
+def test_readout_xent_from_several_python_threads_at_once():
+    """Each calling thread has its own work buffer: calls that run at the
+    same time (the kernel releases the GIL) give the results of calls one
+    after the other."""
+    import threading
+    rng = np.random.default_rng(9)
+    problems = [_problem(rng, dtype, M, 64, 103) for dtype, M in
+                ((np.float32, 500), (np.float64, 300), (np.float32, 77), (np.float64, 900))]
+    want = [functional.readout_xent(h, W, b, t, 0.1) for h, W, b, t in problems]
+    got, errors = {}, []
+
+    def run(i):
+        try:
+            for _ in range(15):
+                got[i] = functional.readout_xent(*problems[i], 0.1)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(problems))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    for i, w in enumerate(want):
+        assert got[i][0] == w[0]
+        for a, c in zip(got[i][1:], w[1:]):
+            np.testing.assert_array_equal(a, c)

@@ -55,8 +55,10 @@ def _readout_xent(
     db: _Array,
     dh: _Array,
     row_losses: npt.NDArray[np.float64],
+    work: _Array,
     n_threads: int,
 ) -> float: ...
+def _readout_xent_work(H: int, V: int, n_threads: int, double: bool) -> int: ...
 def _softmax_xent(
     z: _Array,
     targets: npt.NDArray[np.intp],

@@ -237,18 +237,38 @@ cdef void _readout_share(const floating* h, const floating* Wp, const floating* 
         db[j] = <floating>acc[j]
 
 
+cdef Py_ssize_t _readout_work_size(Py_ssize_t H, Py_ssize_t V, int n_threads,
+                                   const floating* p) noexcept nogil:
+    """Elements of _readout_xent's work buffer (p selects the type): W_hy
+    and W_hy^T packed, a row of zeros and a work panel per thread."""
+    cdef Py_ssize_t panel = 2 * _lanes(p)
+    return (_panels(V, p) * panel * H + _panels(H, p) * panel * V + H
+            + _tn_panel_work(n_threads, p))
+
+
+def _readout_xent_work(Py_ssize_t H, Py_ssize_t V, int n_threads, bint double):
+    """Elements of _readout_xent's work buffer for float64 (double) or float32."""
+    cdef double d = 0
+    cdef float f = 0
+    return _readout_work_size(H, V, n_threads, &d) if double else \
+        _readout_work_size(H, V, n_threads, &f)
+
+
 def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
                   const floating[::1] b_y, const Py_ssize_t[::1] targets, floating scale,
                   floating[:, ::1] z, floating[:, ::1] dW, floating[::1] db,
-                  floating[:, ::1] dh, double[::1] row_losses, int n_threads):
+                  floating[:, ::1] dh, double[::1] row_losses, floating[::1] work,
+                  int n_threads):
     """The readout and softmax cross-entropy of M rows h (M, H) with class
     indices targets (M,) in 0..V-1 (checked by the caller, on its own copy):
     z (M, V) <- scale * (softmax(b_y + h @ W_hy) - onehot(targets)), dW (H,
     V) <- h^T z, db (V,) <- column sums of z, dh (M, H) <- z @ W_hy^T,
     row_losses (M,) <- each row's -log softmax[target]; returns their sum (in
-    double, in row order). M, H and V are positive; shapes are checked by
-    the caller. The same bits as the three products and _softmax_xent, for
-    every thread count."""
+    double, in row order). work: _readout_xent_work(H, V, n_threads)
+    elements (a buffer the caller keeps: a new one per call would cost the
+    page faults of its first use). M, H and V are positive; shapes are
+    checked by the caller. The same bits as the three products and
+    _softmax_xent, for every thread count."""
     cdef Py_ssize_t M = h.shape[0], H = h.shape[1], V = W_hy.shape[1], i
     cdef Py_ssize_t panel = 2 * _lanes(&h[0, 0])
     cdef Py_ssize_t n_wp = _panels(V, &h[0, 0]) * panel * H
@@ -257,12 +277,12 @@ def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
     cdef double total = 0
     cdef floating* buf
     cdef double* acc
-    buf = <floating*>PyMem_RawMalloc((n_wp + n_wtp + n_threads * share + H) * sizeof(floating))
+    if work.shape[0] < _readout_work_size(H, V, n_threads, &h[0, 0]):
+        raise ValueError("_readout_xent: work buffer too small")
+    buf = &work[0]
     acc = <double*>PyMem_RawMalloc(V * sizeof(double))
-    if buf == NULL or acc == NULL:
-        PyMem_RawFree(buf)
-        PyMem_RawFree(acc)
-        raise MemoryError("no memory for the packed readout")
+    if acc == NULL:
+        raise MemoryError("no memory for the column sums")
     global fastrnn_team_size
     fastrnn_team_size = 1
     with nogil:
@@ -284,7 +304,6 @@ def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
                                buf + n_wp + n_wtp + H + tid * share)
         for i in range(M):
             total += row_losses[i]
-    PyMem_RawFree(buf)
     PyMem_RawFree(acc)
     return total
 

@@ -9,6 +9,7 @@ threads, then make one kernel call that runs without the GIL.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -219,9 +220,28 @@ def readout_xent(h, W_hy, b_y, targets, scale, row_losses=None):
     db = np.empty(V, dtype=dt)
     dh = np.empty((M, H), dtype=dt)
     n_threads = threads_for(3 * M * H * V * _WORK_WEIGHT[dt], PRODUCT_WORK_PER_THREAD)
-    loss_sum = _kernels_for(V)._readout_xent[_SPECIALIZATION[dt]](
-        h, W_hy, b_y, targets, dt.type(scale), z, dW, db, dh, row_losses, n_threads)
+    chosen = _kernels_for(V)
+    work = _work_buffer(dt, chosen._readout_xent_work(H, V, n_threads, dt == np.float64))
+    loss_sum = chosen._readout_xent[_SPECIALIZATION[dt]](
+        h, W_hy, b_y, targets, dt.type(scale), z, dW, db, dh, row_losses, work, n_threads)
     return loss_sum, z, dW, db, dh
+
+
+# readout_xent's work buffers, one per calling thread and dtype, kept between
+# calls: a new buffer of some hundred kB per call costs the page faults of
+# its first use (measured: 4 times as many page faults per training window,
+# and slower windows).
+_WORK = threading.local()
+
+
+def _work_buffer(dtype, size):
+    """This thread's work buffer of at least size elements of dtype (its
+    contents are not kept: one kernel call at a time uses it)."""
+    buffers = _WORK.__dict__.setdefault("buffers", {})
+    buf = buffers.get(dtype)
+    if buf is None or buf.size < size:
+        buf = buffers[dtype] = np.empty(size, dtype)
+    return buf
 
 
 def adam_update_group(group, beta1, beta2, inv_sqrt_bc2, eps, step_size):
