@@ -44,6 +44,21 @@ def _backward(
 def _matmul(
     a: _Array, b: _Array, out: _Array, trans_a: bool, trans_b: bool, n_threads: int
 ) -> None: ...
+def _readout_xent(
+    h: _Array,
+    W_hy: _Array,
+    b_y: _Array,
+    targets: npt.NDArray[np.intp],
+    scale: float,
+    z: _Array,
+    dW: _Array,
+    db: _Array,
+    dh: _Array,
+    row_losses: npt.NDArray[np.float64],
+    work: _Array,
+    n_threads: int,
+) -> float: ...
+def _readout_xent_work(H: int, V: int, n_threads: int, double: bool) -> int: ...
 def _softmax_xent(
     z: _Array,
     targets: npt.NDArray[np.intp],
@@ -52,6 +67,19 @@ def _softmax_xent(
     row_losses: npt.NDArray[np.float64],
     n_threads: int,
 ) -> float: ...
+def _adam_group(
+    first: _Array,
+    params: list[_Array],
+    grads: list[_Array],
+    ms: list[_Array],
+    vs: list[_Array],
+    beta1: float,
+    beta2: float,
+    inv_sqrt_bc2: float,
+    eps: float,
+    step_size: float,
+    n_threads: int,
+) -> None: ...
 def _adam(
     p: _Array,
     g: _Array,

@@ -3,11 +3,14 @@
 from ._core import ACTIVATION_CODES as ACTIVATION_CODES
 from ._core import SPLIT_BATCH_SEQUENCES as SPLIT_BATCH_SEQUENCES
 from ._core import _adam as _adam
+from ._core import _adam_group as _adam_group
 from ._core import _all_finite as _all_finite
 from ._core import _backward as _backward
 from ._core import _forward as _forward
 from ._core import _last_team_size as _last_team_size
 from ._core import _matmul as _matmul
 from ._core import _omp_max_threads as _omp_max_threads
+from ._core import _readout_xent as _readout_xent
+from ._core import _readout_xent_work as _readout_xent_work
 from ._core import _softmax_xent as _softmax_xent
 from ._core import _tanh_hook as _tanh_hook

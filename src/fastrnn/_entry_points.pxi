@@ -84,7 +84,7 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
     if K == 0:
         return
     if trans_a:
-        size = _tn_work_size(N, n_threads, &out[0, 0])
+        size = _tn_panel_work(n_threads, &out[0, 0])
     else:
         size = _panels(N, &out[0, 0]) * 2 * _lanes(&out[0, 0]) * K
     buf = <floating*>PyMem_RawMalloc(size * sizeof(floating))
@@ -100,8 +100,289 @@ def _matmul(const floating[:, ::1] a, const floating[:, ::1] b,
                 _pack(&b[0, 0], 1, ldb, K, N, buf)
             else:
                 _pack(&b[0, 0], ldb, 1, K, N, buf)
-            _gemm_packed(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, NULL, n_threads)
+            _gemm_tall(&a[0, 0], lda, buf, &out[0, 0], N, M, N, K, NULL, n_threads)
     PyMem_RawFree(buf)
+
+
+# --- The readout of a classifier's training window, in one call ---
+#
+# logits z = b_y + h @ W_hy, the softmax cross-entropy's gradient dz =
+# scale * (softmax(z) - onehot(y)) in place of z, dW_hy = h^T dz, db_y =
+# column sums of dz and dh = dz @ W_hy^T: what fastrnn.losses.output_loss
+# does with three matmul calls and the softmax kernel, the same bits, in one
+# parallel region. Each thread takes a share of blocks of rows and, while
+# a block is in cache, forms its logits, their gradient and its rows of dh;
+# after one barrier, each forms its share of dW_hy's panels of rows (over
+# all rows, in blocks of TN_DEPTH, as _gemm_tn does) and of db_y's columns
+# (summed in double in row order, as _softmax_xent does). The rows' loss
+# and gradient are _xent_row's, from _kernels_train.pxi, which every kernel
+# module includes after this file.
+
+cdef double _xent_row_v(floating* z, Py_ssize_t C, Py_ssize_t y,
+                        floating scale) noexcept nogil:
+    """_xent_row (_kernels_train.pxi) on whole vectors, the same bits: the
+    row maximum over 16 lanes (a maximum does not depend on the order; the
+    sign of a zero maximum changes no result), the exponentials 16 at a
+    time (a last partial group through a buffer, where _xent_row takes them
+    one by one), then _xent_row's sums, scaling and loss as they are."""
+    cdef floating m[16]
+    cdef floating t[16]
+    cdef floating mx, zy, inv
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, total
+    cdef Py_ssize_t j = 0, l, n
+    for l in range(16):
+        m[l] = z[0]
+    while j + 16 <= C:          # the row maximum (NaN propagates through the sums)
+        for l in range(16):
+            m[l] = z[j + l] if z[j + l] > m[l] else m[l]
+        j += 16
+    while j < C:
+        m[0] = z[j] if z[j] > m[0] else m[0]
+        j += 1
+    mx = m[0]
+    for l in range(1, 16):
+        mx = m[l] if m[l] > mx else mx
+    zy = z[y] - mx
+    j = 0
+    while j + 16 <= C:          # the exponentials in place
+        for l in range(16):
+            z[j + l] = _exp_nonpos(z[j + l] - mx)
+        j += 16
+    if j < C:
+        n = C - j
+        for l in range(16):
+            t[l] = mx
+        for l in range(n):
+            t[l] = z[j + l]
+        for l in range(16):
+            t[l] = _exp_nonpos(t[l] - mx)
+        for l in range(n):
+            z[j + l] = t[l]
+    j = 0
+    while j + 4 <= C:           # their sum in double, four lanes
+        s0 += z[j]
+        s1 += z[j + 1]
+        s2 += z[j + 2]
+        s3 += z[j + 3]
+        j += 4
+    while j < C:
+        s0 += z[j]
+        j += 1
+    total = (s0 + s1) + (s2 + s3)
+    inv = <floating>(1.0 / total) * scale
+    for j in range(C):
+        z[j] = z[j] * inv
+    z[y] -= scale
+    return log(total) - zy
+
+
+cdef void _readout_rows(const floating* h, const floating* Wp, const floating* WTp,
+                        const floating* b_y, const floating* zeros,
+                        const Py_ssize_t* targets, floating scale,
+                        floating* z, floating* dh, double* row_losses,
+                        Py_ssize_t M, Py_ssize_t H, Py_ssize_t V,
+                        Py_ssize_t i0, Py_ssize_t rows) noexcept nogil:
+    """Rows [i0, i0 + rows) of _readout_xent's logits, their gradient, their
+    losses and their rows of dh; W_hy packed at Wp (K = H, N = V), W_hy^T
+    at WTp (K = V, N = H), zeros: H zeros. The products store b_y + the sum
+    and 0 + the sum: the bits of a row set to b_y (or 0) and then added to."""
+    cdef Py_ssize_t panel = 2 * _lanes(h), i, p, r, n
+    cdef Py_ssize_t step = FASTRNN_TALL_ROWS
+    r = 0
+    while r < rows:             # z = b_y + h @ W_hy
+        n = min(step, rows - r)
+        for p in range(_panels(V, h)):
+            _block_rows(h + (i0 + r) * H, H, 1, n, Wp + p * panel * H, panel, H,
+                        min(panel, V - p * panel), z + (i0 + r) * V + p * panel, V,
+                        b_y + p * panel, False)
+        r += step
+    for i in range(i0, i0 + rows):
+        row_losses[i] = _xent_row_v(z + i * V, V, targets[i], scale)
+    r = 0
+    while r < rows:             # dh = dz @ W_hy^T
+        n = min(step, rows - r)
+        for p in range(_panels(H, h)):
+            _block_rows(z + (i0 + r) * V, V, 1, n, WTp + p * panel * V, panel, V,
+                        min(panel, H - p * panel), dh + (i0 + r) * H + p * panel, H,
+                        zeros + p * panel, False)
+        r += step
+
+
+cdef void _readout_share(const floating* h, const floating* Wp, const floating* WTp,
+                         const floating* b_y, const floating* zeros,
+                         const Py_ssize_t* targets, floating scale,
+                         floating* z, floating* dW, floating* db, floating* dh,
+                         double* row_losses, double* acc,
+                         Py_ssize_t M, Py_ssize_t H, Py_ssize_t V,
+                         Py_ssize_t tid, Py_ssize_t team, floating* work) noexcept nogil:
+    """Thread tid's share of _readout_xent among team threads; work: its
+    _tn_panel_work(1) elements."""
+    cdef Py_ssize_t n_rows = 4 * FASTRNN_TALL_ROWS
+    cdef Py_ssize_t n_blocks = (M + n_rows - 1) // n_rows, n_panels = _panels(H, h)
+    cdef Py_ssize_t blk, i, j, j0 = tid * V // team, j1 = (tid + 1) * V // team
+    for blk in range(tid * n_blocks // team, (tid + 1) * n_blocks // team):
+        _readout_rows(h, Wp, WTp, b_y, zeros, targets, scale, z, dh, row_losses, M, H, V,
+                      blk * n_rows, min(n_rows, M - blk * n_rows))
+    if team > 1:
+        fastrnn_barrier()
+    # dW_hy = h^T dz
+    _tn_panels(h, H, z, V, dW, V, H, V, M, tid * n_panels // team,
+               (tid + 1) * n_panels // team, work)
+    for j in range(j0, j1):     # db_y: column sums of dz
+        acc[j] = 0
+    for i in range(M):
+        for j in range(j0, j1):
+            acc[j] += z[i * V + j]
+    for j in range(j0, j1):
+        db[j] = <floating>acc[j]
+
+
+cdef Py_ssize_t _readout_work_size(Py_ssize_t H, Py_ssize_t V, int n_threads,
+                                   const floating* p) noexcept nogil:
+    """Elements of _readout_xent's work buffer (p selects the type): W_hy
+    and W_hy^T packed, a row of zeros and a work panel per thread."""
+    cdef Py_ssize_t panel = 2 * _lanes(p)
+    return (_panels(V, p) * panel * H + _panels(H, p) * panel * V + H
+            + _tn_panel_work(n_threads, p))
+
+
+def _readout_xent_work(Py_ssize_t H, Py_ssize_t V, int n_threads, bint double):
+    """Elements of _readout_xent's work buffer for float64 (double) or float32."""
+    cdef double d = 0
+    cdef float f = 0
+    return _readout_work_size(H, V, n_threads, &d) if double else \
+        _readout_work_size(H, V, n_threads, &f)
+
+
+def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
+                  const floating[::1] b_y, const Py_ssize_t[::1] targets, floating scale,
+                  floating[:, ::1] z, floating[:, ::1] dW, floating[::1] db,
+                  floating[:, ::1] dh, double[::1] row_losses, floating[::1] work,
+                  int n_threads):
+    """The readout and softmax cross-entropy of M rows h (M, H) with class
+    indices targets (M,) in 0..V-1 (checked by the caller, on its own copy):
+    z (M, V) <- scale * (softmax(b_y + h @ W_hy) - onehot(targets)), dW (H,
+    V) <- h^T z, db (V,) <- column sums of z, dh (M, H) <- z @ W_hy^T,
+    row_losses (M,) <- each row's -log softmax[target]; returns their sum (in
+    double, in row order). work: _readout_xent_work(H, V, n_threads)
+    elements (a buffer the caller keeps: a new one per call would cost the
+    page faults of its first use). M, H and V are positive; shapes are
+    checked by the caller. The same bits as the three products and
+    _softmax_xent, for every thread count."""
+    cdef Py_ssize_t M = h.shape[0], H = h.shape[1], V = W_hy.shape[1], i
+    cdef Py_ssize_t panel = 2 * _lanes(&h[0, 0])
+    cdef Py_ssize_t n_wp = _panels(V, &h[0, 0]) * panel * H
+    cdef Py_ssize_t n_wtp = _panels(H, &h[0, 0]) * panel * V
+    cdef Py_ssize_t share = _tn_panel_work(1, &h[0, 0]), tid
+    cdef double total = 0
+    cdef floating* buf
+    cdef double* acc
+    if work.shape[0] < _readout_work_size(H, V, n_threads, &h[0, 0]):
+        raise ValueError("_readout_xent: work buffer too small")
+    buf = &work[0]
+    acc = <double*>PyMem_RawMalloc(V * sizeof(double))
+    if acc == NULL:
+        raise MemoryError("no memory for the column sums")
+    global fastrnn_team_size
+    fastrnn_team_size = 1
+    with nogil:
+        _pack(&W_hy[0, 0], V, 1, H, V, buf)             # W_hy: K = H, N = V
+        _pack(&W_hy[0, 0], 1, V, V, H, buf + n_wp)      # W_hy^T: K = V, N = H
+        _fill(buf + n_wp + n_wtp, H, <floating>0)       # a row of zeros
+        _fill(&dW[0, 0], H * V, <floating>0)
+        if n_threads == 1:
+            _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], buf + n_wp + n_wtp,
+                           &targets[0], scale, &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0],
+                           &row_losses[0], acc, M, H, V, 0, 1, buf + n_wp + n_wtp + H)
+        else:
+            with parallel(num_threads=n_threads):
+                fastrnn_note_team()
+                tid = threadid()
+                _readout_share(&h[0, 0], buf, buf + n_wp, &b_y[0], buf + n_wp + n_wtp,
+                               &targets[0], scale, &z[0, 0], &dW[0, 0], &db[0], &dh[0, 0],
+                               &row_losses[0], acc, M, H, V, tid, fastrnn_team_threads(),
+                               buf + n_wp + n_wtp + H + tid * share)
+        for i in range(M):
+            total += row_losses[i]
+    PyMem_RawFree(acc)
+    return total
+
+
+# --- Adam over all of a model's parameters, in one call ---
+#
+# The estimators update five to seven parameter arrays per window. One call
+# takes them all, and its threads split their elements (the update of an
+# element does not depend on the others: the same bits on any number of
+# threads); each part runs _kernels_train.pxi's one-pass update.
+
+cdef void _adam_range(floating** ptrs, const Py_ssize_t* sizes, Py_ssize_t n,
+                      Py_ssize_t lo, Py_ssize_t hi, double beta1, double beta2,
+                      double inv_sqrt_bc2, double eps, double step_size) noexcept nogil:
+    """The update of elements [lo, hi) of the concatenation of the n arrays
+    (p, g, m, v at ptrs[4 i .. 4 i + 3], sizes[i] elements each)."""
+    cdef Py_ssize_t i, start = 0, a, b
+    for i in range(n):
+        a = max(lo, start)
+        b = min(hi, start + sizes[i])
+        if a < b:
+            a -= start
+            b -= start
+            if floating is float:
+                fastrnn_adam_f(ptrs[4 * i] + a, ptrs[4 * i + 1] + a, ptrs[4 * i + 2] + a,
+                               ptrs[4 * i + 3] + a, b - a, <float>beta1,
+                               <float>(1.0 - beta1), <float>beta2, <float>(1.0 - beta2),
+                               <float>inv_sqrt_bc2, <float>eps, <float>step_size)
+            else:
+                fastrnn_adam_d(ptrs[4 * i] + a, ptrs[4 * i + 1] + a, ptrs[4 * i + 2] + a,
+                               ptrs[4 * i + 3] + a, b - a, beta1, 1.0 - beta1, beta2,
+                               1.0 - beta2, inv_sqrt_bc2, eps, step_size)
+        start += sizes[i]
+
+
+def _adam_group(floating[::1] first, list params, list grads, list ms, list vs,
+                double beta1, double beta2, double inv_sqrt_bc2, double eps,
+                double step_size, int n_threads):
+    """_adam over every (params[i], grads[i], ms[i], vs[i]): 1-D arrays of
+    first's type (first is params[0]), each four of one length, no two
+    parameters' arrays overlapping (checked by the caller), on n_threads
+    threads that split the elements."""
+    cdef Py_ssize_t n = len(params), i, total = 0, tid, team
+    cdef floating[::1] p, m, v
+    cdef const floating[::1] g
+    cdef floating** ptrs = <floating**>PyMem_RawMalloc(max(1, 4 * n) * sizeof(floating*))
+    cdef Py_ssize_t* sizes = <Py_ssize_t*>PyMem_RawMalloc(max(1, n) * sizeof(Py_ssize_t))
+    if ptrs == NULL or sizes == NULL:
+        PyMem_RawFree(ptrs)
+        PyMem_RawFree(sizes)
+        raise MemoryError("no memory for the parameters' addresses")
+    try:
+        for i in range(n):
+            p, g, m, v = params[i], grads[i], ms[i], vs[i]
+            sizes[i] = p.shape[0]
+            if sizes[i] == 0:
+                continue
+            ptrs[4 * i] = &p[0]
+            ptrs[4 * i + 1] = <floating*>&g[0]
+            ptrs[4 * i + 2] = &m[0]
+            ptrs[4 * i + 3] = &v[0]
+            total += sizes[i]
+        global fastrnn_team_size
+        fastrnn_team_size = 1
+        with nogil:
+            if n_threads == 1 or total < 2:
+                _adam_range(ptrs, sizes, n, 0, total, beta1, beta2, inv_sqrt_bc2, eps,
+                            step_size)
+            else:
+                with parallel(num_threads=n_threads):
+                    fastrnn_note_team()
+                    tid = threadid()
+                    team = fastrnn_team_threads()
+                    _adam_range(ptrs, sizes, n, tid * total // team,
+                                (tid + 1) * total // team, beta1, beta2, inv_sqrt_bc2,
+                                eps, step_size)
+    finally:
+        PyMem_RawFree(ptrs)
+        PyMem_RawFree(sizes)
 
 
 # --- Small calls: a few sequences, a few steps ---

@@ -178,11 +178,28 @@ cdef extern from *:
     static inline fastrnn_vd fastrnn_vzero_d(void) {
         fastrnn_vd z; memset(&z, 0, sizeof z); return z;
     }
+    /* Where the target has FMA, the multiply-add is fmaf/fma, one rounding,
+     * as the vector extensions' acc + a * w compiles: whether GCC contracts
+     * a plain acc += a * w in these loops depends on how it inlines and
+     * vectorizes each copy, and products that must give the same bits
+     * (a single row, or a row in a block of 4) then differed. */
+    #if defined(__FMA__)
+    #include <math.h>
+    #define FASTRNN_MULADD_F(acc, a, w) fmaf((a), (w), (acc))
+    #define FASTRNN_MULADD_D(acc, a, w) fma((a), (w), (acc))
+    #else
+    #define FASTRNN_MULADD_F(acc, a, w) ((acc) + (a) * (w))
+    #define FASTRNN_MULADD_D(acc, a, w) ((acc) + (a) * (w))
+    #endif
     static inline fastrnn_vf fastrnn_vfma_f(fastrnn_vf acc, float a, fastrnn_vf w) {
-        int i; for (i = 0; i < FASTRNN_LANES_F; i++) acc.v[i] += a * w.v[i]; return acc;
+        int i;
+        for (i = 0; i < FASTRNN_LANES_F; i++) acc.v[i] = FASTRNN_MULADD_F(acc.v[i], a, w.v[i]);
+        return acc;
     }
     static inline fastrnn_vd fastrnn_vfma_d(fastrnn_vd acc, double a, fastrnn_vd w) {
-        int i; for (i = 0; i < FASTRNN_LANES_D; i++) acc.v[i] += a * w.v[i]; return acc;
+        int i;
+        for (i = 0; i < FASTRNN_LANES_D; i++) acc.v[i] = FASTRNN_MULADD_D(acc.v[i], a, w.v[i]);
+        return acc;
     }
     static inline fastrnn_vf fastrnn_vadd_f(fastrnn_vf x, fastrnn_vf y) {
         int i; for (i = 0; i < FASTRNN_LANES_F; i++) x.v[i] += y.v[i]; return x;

@@ -125,8 +125,9 @@ cdef enum:
     # Rows of A per parallel block in _gemm_packed: a block's rows stay in
     # cache while every panel of B passes them.
     ROW_BLOCK = 32
-    # _gemm_tn's blocking: K in blocks of TN_DEPTH rows, whose panels of B
-    # are packed together; C in tiles of TN_ROWS rows by a group of panels,
+    # The weight gradients' blocking (_gemm_tn, _weight_grads): K in blocks
+    # of TN_DEPTH rows, each element summed over a block and then added to
+    # C; _weight_grads' tiles of C are TN_ROWS rows by a group of panels,
     # whose TN_DEPTH x TN_ROWS part of A is copied and stays in cache while
     # the tile's panels pass it.
     TN_DEPTH = 256
@@ -168,29 +169,192 @@ cdef void _gemm_packed(const floating* A, Py_ssize_t lda, const floating* Bp,
             _gemm_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
 
 
+# --- The readout's products: tall blocks ---
+#
+# The readout multiplies B * T rows by a narrow matrix: h (B * T, H) @ W_hy
+# (H, V), dY (B * T, V) @ W_hy^T, and the weight gradient h^T dY (H, V) summed
+# over all B * T rows. Their register blocks are tall (_block_rows: R = 12
+# rows with 64-byte vectors, 6 with 32-byte ones, 4 in the baseline build,
+# whose 16 128-bit registers hold no more), so that each panel load serves
+# more multiply-adds than the 4-row block of the recurrence's per-step
+# products. Every element is the same chain of multiply-adds in k order as
+# in the 4-row blocks: the blocking does not change a bit.
+
+cdef extern from *:
+    """
+    #if FASTRNN_VECTOR_BYTES == 64
+    #define FASTRNN_TALL_ROWS 12
+    #elif defined(__AVX__) && !defined(FASTRNN_PORTABLE_VECTORS)
+    #define FASTRNN_TALL_ROWS 6
+    #else
+    #define FASTRNN_TALL_ROWS 4
+    #endif
+    """
+    enum:
+        FASTRNN_TALL_ROWS
+
+
+cdef inline void _block_rows(const floating* a, Py_ssize_t ra, Py_ssize_t ka,
+                             Py_ssize_t rows, const floating* w, Py_ssize_t ldw,
+                             Py_ssize_t K, Py_ssize_t width, floating* c,
+                             Py_ssize_t ldc, const floating* c0, bint trans_c) noexcept nogil:
+    """c[i * ldc + j] += sum over k of A(i, k) * w[k * ldw + j] for i < rows,
+    j < width, A(i, k) = a[i * ra + k * ka]; with c0 (a row of the width
+    columns), c[i * ldc + j] = c0[j] + the sum instead; with trans_c, the
+    sum is added to c[j * ldc + i]. Tall blocks of FASTRNN_TALL_ROWS rows,
+    then blocks of 4; a width of one vector or less reads one vector of
+    the panel (the half blocks)."""
+    cdef Py_ssize_t i = 0, step = 1 if trans_c else ldc
+    cdef bint half = width <= _lanes(a)
+    if FASTRNN_TALL_ROWS > 4:
+        while i + FASTRNN_TALL_ROWS <= rows:
+            if floating is float:
+                if FASTRNN_TALL_ROWS == 12:
+                    if half:
+                        _rows12h_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows12_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                else:
+                    if half:
+                        _rows6h_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows6_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+            else:
+                if FASTRNN_TALL_ROWS == 12:
+                    if half:
+                        _rows12h_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows12_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                else:
+                    if half:
+                        _rows6h_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+                    else:
+                        _rows6_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+            i += FASTRNN_TALL_ROWS
+    while i < rows:
+        if floating is float:
+            if half:
+                _rows4wh_f(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                           c + i * step, ldc, c0, trans_c)
+            else:
+                _rows4w_f(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                          c + i * step, ldc, c0, trans_c)
+        else:
+            if half:
+                _rows4wh_d(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                           c + i * step, ldc, c0, trans_c)
+            else:
+                _rows4w_d(a + i * ra, ra, ka, min(4, rows - i), w, ldw, K, width,
+                          c + i * step, ldc, c0, trans_c)
+        i += 4
+
+
+cdef void _tall_row_block(const floating* A, Py_ssize_t lda, const floating* Bp,
+                          floating* C, Py_ssize_t ldc,
+                          Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                          const floating* c0, Py_ssize_t blk) noexcept nogil:
+    """Rows [blk * 4R, (blk + 1) * 4R) of _gemm_tall (R = FASTRNN_TALL_ROWS)."""
+    cdef Py_ssize_t panel = 2 * _lanes(A), n_rows = 4 * FASTRNN_TALL_ROWS
+    cdef Py_ssize_t i0 = blk * n_rows, rows = min(n_rows, M - i0), i, p, r
+    cdef Py_ssize_t step = FASTRNN_TALL_ROWS
+    for i in range(i0, i0 + rows):
+        if c0 != NULL:
+            _copy(C + i * ldc, c0, N)
+        else:
+            _fill(C + i * ldc, N, <floating>0)
+    r = 0
+    while r < rows:
+        for p in range(_panels(N, A)):
+            _block_rows(A + (i0 + r) * lda, lda, 1, min(step, rows - r), Bp + p * panel * K,
+                        panel, K, min(panel, N - p * panel), C + (i0 + r) * ldc + p * panel,
+                        ldc, NULL, False)
+        r += step
+
+
+cdef void _gemm_tall(const floating* A, Py_ssize_t lda, const floating* Bp,
+                     floating* C, Py_ssize_t ldc,
+                     Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                     const floating* c0, int n_threads) noexcept nogil:
+    """_gemm_packed on tall blocks: C (M x N, row stride ldc) = c0 + A (M x
+    K, row stride lda) @ B, B packed by _pack, c0 one row (N,) or NULL.
+    Threads take blocks of 4 * FASTRNN_TALL_ROWS rows."""
+    cdef Py_ssize_t n_rows = 4 * FASTRNN_TALL_ROWS
+    cdef Py_ssize_t n_blocks = (M + n_rows - 1) // n_rows, blk
+    if n_threads == 1:
+        for blk in range(n_blocks):
+            _tall_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
+    else:
+        for blk in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            fastrnn_note_team()
+            _tall_row_block(A, lda, Bp, C, ldc, M, N, K, c0, blk)
+
+
+cdef inline Py_ssize_t _tn_panel_work(int n_threads, const floating* p) noexcept nogil:
+    """Elements of _gemm_tn's work buffer: per thread, one packed panel of
+    TN_DEPTH rows (p selects the type)."""
+    return n_threads * 2 * _lanes(p) * TN_DEPTH
+
+
+cdef void _tn_panels(const floating* A, Py_ssize_t lda,
+                     const floating* Bm, Py_ssize_t ldb,
+                     floating* C, Py_ssize_t ldc,
+                     Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                     Py_ssize_t p0, Py_ssize_t p1, floating* work) noexcept nogil:
+    """Rows [p0 * PANEL, p1 * PANEL) of C += A^T B (see _gemm_tn), in blocks
+    of TN_DEPTH rows of K: C^T = B^T A, with the rows of C^T (columns of B,
+    read in place: consecutive in each row of B) in tall blocks and a panel
+    of A's columns read in place (a partial last panel is packed into work
+    first), each block stored transposed into C."""
+    cdef Py_ssize_t panel = 2 * _lanes(A), n_kb = (K + TN_DEPTH - 1) // TN_DEPTH
+    cdef Py_ssize_t kb, k0, kk, p, q, width
+    for kb in range(n_kb):
+        k0 = kb * TN_DEPTH
+        kk = min(TN_DEPTH, K - k0)
+        for p in range(p0, p1):
+            q = p * panel
+            width = min(panel, M - q)
+            if width == panel:
+                _block_rows(Bm + k0 * ldb, 1, ldb, N, A + k0 * lda + q, lda, kk, width,
+                            C + q * ldc, ldc, NULL, True)
+            else:
+                _pack_panel(A + k0 * lda, lda, 1, kk, q, width, work)
+                _block_rows(Bm + k0 * ldb, 1, ldb, N, work, panel, kk, width,
+                            C + q * ldc, ldc, NULL, True)
+
+
+cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
+                   const floating* Bm, Py_ssize_t ldb,
+                   floating* C, Py_ssize_t ldc,
+                   Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                   floating* work, int n_threads) noexcept nogil:
+    """C (M x N) += A^T @ B for A (K x M, row stride lda) and B (K x N, row
+    stride ldb): the readout's weight gradient, a sum over all K = B * T
+    rows, in blocks of TN_DEPTH rows (each element: a chain of
+    multiply-adds over a block in k order, added to C block after block).
+    work holds _tn_panel_work(n_threads) elements. Each thread takes a
+    contiguous share of C's panels of rows and runs the whole of K for them:
+    no thread waits for another until the end, and every element is summed
+    by one thread in the same order whatever the thread count."""
+    cdef Py_ssize_t n_panels = _panels(M, A), share = _tn_panel_work(1, A)
+    cdef Py_ssize_t tid, team
+    if M == 0:
+        return
+    if n_threads == 1:
+        _tn_panels(A, lda, Bm, ldb, C, ldc, M, N, K, 0, n_panels, work)
+        return
+    with parallel(num_threads=n_threads):
+        fastrnn_note_team()
+        tid = threadid()
+        team = fastrnn_team_threads()
+        _tn_panels(A, lda, Bm, ldb, C, ldc, M, N, K, tid * n_panels // team,
+                   (tid + 1) * n_panels // team, work + tid * share)
+
+
 cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
                                      const floating* p) noexcept nogil:
     """Elements of _gemm_tn's work buffer (p selects the type): per thread,
     a block of B's panels and a block of A's tile."""
     return n_threads * (_panels(N, p) * 2 * _lanes(p) * TN_DEPTH + TN_ROWS * TN_DEPTH)
-
-
-cdef inline Py_ssize_t _tn_group(Py_ssize_t M, Py_ssize_t N, int n_threads,
-                                 const floating* p) noexcept nogil:
-    """Panels per tile of an M x N weight gradient: all of them (the tile's
-    copy of A then serves every panel), unless that leaves fewer than 2
-    tiles per thread (p selects the type)."""
-    cdef Py_ssize_t n_panels = _panels(N, p)
-    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
-    cdef Py_ssize_t n_groups = min(n_panels, max(1, (2 * n_threads + n_row_tiles - 1)
-                                                 // n_row_tiles))
-    return (n_panels + n_groups - 1) // n_groups
-
-
-cdef inline Py_ssize_t _tn_tiles(Py_ssize_t M, Py_ssize_t N, Py_ssize_t group,
-                                 const floating* p) noexcept nogil:
-    """Tiles of an M x N weight gradient with `group` panels per tile."""
-    return (M + TN_ROWS - 1) // TN_ROWS * ((_panels(N, p) + group - 1) // group)
 
 
 cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
@@ -241,63 +405,6 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
             _rows4(Ap + g * kk, 1, 4, Bp + p * panel * kk, kk,
                    C + (i0 + g) * ldc + p * panel, ldc, min(panel, N - p * panel),
                    min(4, rows - g))
-
-
-cdef void _gemm_tn_tiles(const floating* A, Py_ssize_t lda,
-                         const floating* Bm, Py_ssize_t ldb,
-                         floating* C, Py_ssize_t ldc,
-                         Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                         Py_ssize_t group, Py_ssize_t t0, Py_ssize_t t1,
-                         floating* work) noexcept nogil:
-    """Tiles t0 .. t1 - 1 of _gemm_tn over all of K, with work (one thread's
-    share of _tn_work_size) for the panels of B they use, block by block."""
-    cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
-    cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
-    cdef Py_ssize_t n_kb = (K + TN_DEPTH - 1) // TN_DEPTH, kb, kk, p, tile
-    cdef Py_ssize_t p0 = (t0 // n_row_tiles) * group
-    cdef Py_ssize_t p1 = min(((t1 - 1) // n_row_tiles + 1) * group, n_panels)
-    cdef floating* Ap = work + n_panels * panel * TN_DEPTH
-    for kb in range(n_kb):
-        kk = min(TN_DEPTH, K - kb * TN_DEPTH)
-        for p in range(p0, p1):
-            _pack_panel(Bm + kb * TN_DEPTH * ldb, ldb, 1, kk, p * panel,
-                        min(panel, N - p * panel), work + p * panel * kk)
-        for tile in range(t0, t1):
-            _tn_tile(A, lda, 0, NULL, work, kb * TN_DEPTH, kk, C, ldc, M, N, group,
-                     tile, Ap)
-
-
-cdef void _gemm_tn(const floating* A, Py_ssize_t lda,
-                   const floating* Bm, Py_ssize_t ldb,
-                   floating* C, Py_ssize_t ldc,
-                   Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                   floating* work, int n_threads) noexcept nogil:
-    """C (M x N) += A^T @ B for A (K x M, row stride lda) and B (K x N, row
-    stride ldb): the readout's weight gradient, a sum over all K = B * T
-    rows. work holds _tn_work_size(N, n_threads) elements. Each thread takes
-    a contiguous share of C's tiles and runs the whole of K for them,
-    packing the panels of B that they use into its own part of work: no
-    thread waits for another until the end (a barrier per block of K costs
-    a time slice whenever another process holds a core). Every tile is
-    summed over K in block order by one thread: the results do not depend
-    on the thread count."""
-    cdef Py_ssize_t group = _tn_group(M, N, n_threads, A)
-    cdef Py_ssize_t n_tiles = _tn_tiles(M, N, group, A)
-    cdef Py_ssize_t share = _tn_work_size(N, 1, A), tid, team, t0, t1
-    if M == 0:
-        return
-    if n_threads == 1:
-        _gemm_tn_tiles(A, lda, Bm, ldb, C, ldc, M, N, K, group, 0, n_tiles, work)
-        return
-    with parallel(num_threads=n_threads):
-        fastrnn_note_team()
-        tid = threadid()
-        team = fastrnn_team_threads()
-        t0 = tid * n_tiles // team
-        t1 = (tid + 1) * n_tiles // team
-        if t0 < t1:
-            _gemm_tn_tiles(A, lda, Bm, ldb, C, ldc, M, N, K, group, t0, t1,
-                           work + tid * share)
 
 
 # --- The gradients of the weights: one pass over dA ---

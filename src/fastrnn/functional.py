@@ -9,6 +9,7 @@ threads, then make one kernel call that runs without the GIL.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -185,6 +186,89 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     _kernels_for(n)._matmul[_SPECIALIZATION[a.dtype]](a, b, out, trans_a, trans_b,
                                                       n_threads)
     return out
+
+
+def readout_xent(h, W_hy, b_y, targets, scale, row_losses=None):
+    """The readout and softmax cross-entropy of a classifier's window in one
+    kernel call (internal interface of :mod:`fastrnn.losses`): logits
+    ``h @ W_hy + b_y`` of h (M, H), their loss against class indices
+    targets (M,) in 0..V-1 and its gradients. Returns ``(loss_sum, dz, dW_hy,
+    db_y, dh)``: dz (M, V) = scale * (softmax - onehot), dW_hy = h^T dz,
+    db_y its column sums, dh = dz @ W_hy^T; row_losses (M,) float64,
+    optional, receives each row's loss. The same bits as :func:`matmul`
+    (plus b_y), :func:`softmax_xent` and :func:`matmul` with trans_a and
+    trans_b. h, W_hy, b_y: C-contiguous, one float dtype (checked here, with
+    the indices' range, on a private copy of them)."""
+    M, H = h.shape
+    V = W_hy.shape[1]
+    dt = W_hy.dtype
+    targets = np.array(targets, dtype=np.intp, order="C", copy=True)
+    if row_losses is None:
+        row_losses = np.empty(M)
+    if (h.ndim != 2 or W_hy.shape != (H, V) or b_y.shape != (V,) or dt not in _SPECIALIZATION
+            or h.dtype != dt or b_y.dtype != dt or targets.shape != (M,)
+            or row_losses.shape != (M,) or row_losses.dtype != np.float64
+            or not (h.flags.c_contiguous and W_hy.flags.c_contiguous
+                    and b_y.flags.c_contiguous)):
+        raise ValueError("readout_xent: inconsistent arguments")
+    if M == 0 or H == 0 or V == 0:
+        raise ValueError("readout_xent: needs rows, hidden units and classes")
+    if int(targets.min()) < 0 or int(targets.max()) >= V:
+        raise ValueError(f"readout_xent: class indices must lie in 0..{V - 1}")
+    z = np.empty((M, V), dtype=dt)
+    dW = np.empty((H, V), dtype=dt)
+    db = np.empty(V, dtype=dt)
+    dh = np.empty((M, H), dtype=dt)
+    n_threads = threads_for(3 * M * H * V * _WORK_WEIGHT[dt], PRODUCT_WORK_PER_THREAD)
+    chosen = _kernels_for(V)
+    work = _work_buffer(dt, chosen._readout_xent_work(H, V, n_threads, dt == np.float64))
+    loss_sum = chosen._readout_xent[_SPECIALIZATION[dt]](
+        h, W_hy, b_y, targets, dt.type(scale), z, dW, db, dh, row_losses, work, n_threads)
+    return loss_sum, z, dW, db, dh
+
+
+# readout_xent's work buffers, one per calling thread and dtype, kept between
+# calls: a new buffer of some hundred kB per call costs the page faults of
+# its first use (measured: 4 times as many page faults per training window,
+# and slower windows).
+_WORK = threading.local()
+
+
+def _work_buffer(dtype, size):
+    """This thread's work buffer of at least size elements of dtype (its
+    contents are not kept: one kernel call at a time uses it)."""
+    buffers = _WORK.__dict__.setdefault("buffers", {})
+    buf = buffers.get(dtype)
+    if buf is None or buf.size < size:
+        buf = buffers[dtype] = np.empty(size, dtype)
+    return buf
+
+
+def adam_update_group(group, beta1, beta2, inv_sqrt_bc2, eps, step_size):
+    """:func:`adam_update` of every ``(p, g, m, v)`` of group (internal
+    interface of :class:`fastrnn.optim.Adam`): one kernel call per dtype,
+    whose threads split all the elements; the same bits as one
+    adam_update each. Each four arrays of one shape and dtype, p, m and v
+    C-contiguous; parameters given twice take one adam_update each."""
+    by_dtype = {}
+    for p, g, m, v in group:
+        if not (p.shape == g.shape == m.shape == v.shape
+                and p.dtype == g.dtype == m.dtype == v.dtype and p.dtype in _SPECIALIZATION
+                and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+            raise ValueError("adam_update_group: inconsistent arguments")
+        by_dtype.setdefault(p.dtype, []).append((p, g, m, v))
+    for dt, items in by_dtype.items():
+        if len({id(p) for p, _, _, _ in items}) < len(items):
+            for item in items:
+                adam_update(*item, beta1, beta2, inv_sqrt_bc2, eps, step_size)
+            continue
+        ps = [p.reshape(-1) for p, _, _, _ in items]
+        total = sum(p.size for p in ps)
+        n_threads = threads_for(total * 8 * _WORK_WEIGHT[dt], PRODUCT_WORK_PER_THREAD)
+        kernels._adam_group[_SPECIALIZATION[dt]](
+            ps[0], ps, [np.ascontiguousarray(g).reshape(-1) for _, g, _, _ in items],
+            [m.reshape(-1) for _, _, m, _ in items], [v.reshape(-1) for _, _, _, v in items],
+            beta1, beta2, inv_sqrt_bc2, eps, step_size, n_threads)
 
 
 # --------------------------------------------------------------------------

@@ -280,6 +280,12 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
     B, T, H = h.shape
     hflat = h.reshape(B * T, H)
     hs = hflat if rows is None else hflat[rows]
+    if (loss is SoftmaxCrossEntropy and W_hy is not None and mask is None
+            and row_scale is None and hs.shape[0] and _fused_readout(hs, W_hy, b_y)):
+        # readout, loss and gradients in one kernel call: the same bits
+        loss_sum, _, dW_hy, db_y, dhs = functional.readout_xent(
+            hs, W_hy, b_y, targets, scale)
+        return loss_sum, _scatter_rows(dhs, rows, B, T, H), dW_hy, db_y
     k = targets.shape[1] if targets.ndim == 2 else None
     out = readout(hs, W_hy, b_y, k)
     db_y = None if W_hy is None else np.empty(out.shape[1], dtype=out.dtype)
@@ -301,13 +307,27 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
     else:
         dW_hy = matmul_tn(hs, dout)
         dhs = matmul_nt(dout, W_hy)
+    return loss_sum, _scatter_rows(dhs, rows, B, T, H), dW_hy, db_y
+
+
+def _fused_readout(hs, W_hy, b_y):
+    """Whether functional.readout_xent applies: C-contiguous float32 or
+    float64 arrays of one dtype (as the estimators' always are)."""
+    return (hs.dtype == W_hy.dtype == b_y.dtype and hs.dtype in _FUSED_DTYPES
+            and hs.flags.c_contiguous and W_hy.flags.c_contiguous
+            and b_y.flags.c_contiguous and W_hy.shape[0] > 0 and W_hy.shape[1] > 0)
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _scatter_rows(dhs, rows, B, T, H):
+    """dh (B, T, H): the rows' gradients dhs at their rows, zero elsewhere."""
     if rows is None:
-        dh = dhs.reshape(B, T, H)
-    else:
-        dh = np.zeros((B * T, H), dtype=h.dtype)
-        dh[rows] = dhs
-        dh = dh.reshape(B, T, H)
-    return loss_sum, dh, dW_hy, db_y
+        return dhs.reshape(B, T, H)
+    dh = np.zeros((B * T, H), dtype=dhs.dtype)
+    dh[rows] = dhs
+    return dh.reshape(B, T, H)
 
 
 # --------------------------------------------------------------------------
