@@ -260,6 +260,7 @@ class Adam(Optimizer):
         if fused:  # one kernel call for all of them, on the kernels' threads
             functional.adam_update_group(fused, b1, b2, inv_sqrt_bc2, self.eps, step_size)
 
+
 def _fused(p, g, m, v):
     """Whether the kernels' one-pass update applies: C-contiguous float32 or
     float64 arrays of one dtype and shape (as the estimators' always are)."""
