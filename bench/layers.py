@@ -22,13 +22,16 @@ On 2 x86-64 cores with AVX-512, otherwise idle (2026-12-02; torch 2.13.0+cpu;
 the AVX-512 build; ``--repeat 3 --min-time 0.6``)::
 
     network               B, T, D, H fastrnn ms  seq. ms   ref ms torch ms  x seq  x ref x torch
-    2 layers         32, 64, 65, 128       3.95        -    13.40    11.23      -   3.39    2.85
-    2 layers       64, 100, 128, 256      39.69        -    87.80    52.73      -   2.21    1.37
-    bidirectional    32, 64, 65, 128       4.47     4.38    11.67    10.83   0.97   2.64    2.42
-    bidirectional  64, 100, 128, 256      44.43    43.99    82.59    52.29   0.98   1.94    1.18
+    2 layers         32, 64, 65, 128       4.50        -    14.95    13.22      -   3.24    2.94
+    2 layers       64, 100, 128, 256      45.09        -    97.46    60.58      -   2.16    1.34
+    bidirectional    32, 64, 65, 128       4.97     5.05    12.94    12.26   1.01   2.60    2.46
+    bidirectional  64, 100, 128, 256      46.19    49.29    91.58    60.31   1.05   2.02    1.33
 
-(With the AVX2 build, in an earlier quiet spell, the larger rows were 53.5
-and 55.4 ms against PyTorch's 50.4 and 52.7.) At the larger size one
+(An earlier run the same day gave 1.37 and 1.18 times PyTorch at the larger
+size. A single layer's training step at B, T, D, H = 64, 100, 128, 256 is
+1.3 times PyTorch's in `fastrnn bench`, so a stack of such layers cannot be
+much more. With the AVX2 build, in an earlier quiet spell, the larger rows
+were 53.5 and 55.4 ms against PyTorch's 50.4 and 52.7.) At the larger size one
 direction's pass on the kernels costs a little less than PyTorch's one
 layer, and the stack adds the splitting, reversing and joining of the
 directions' arrays and the checks of x and dy (about 6 ms for the
