@@ -67,19 +67,6 @@ def _softmax_xent(
     row_losses: npt.NDArray[np.float64],
     n_threads: int,
 ) -> float: ...
-def _adam_group(
-    first: _Array,
-    params: list[_Array],
-    grads: list[_Array],
-    ms: list[_Array],
-    vs: list[_Array],
-    beta1: float,
-    beta2: float,
-    inv_sqrt_bc2: float,
-    eps: float,
-    step_size: float,
-    n_threads: int,
-) -> None: ...
 def _adam(
     p: _Array,
     g: _Array,

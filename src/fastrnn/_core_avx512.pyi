@@ -3,7 +3,6 @@
 from ._core import ACTIVATION_CODES as ACTIVATION_CODES
 from ._core import SPLIT_BATCH_SEQUENCES as SPLIT_BATCH_SEQUENCES
 from ._core import _adam as _adam
-from ._core import _adam_group as _adam_group
 from ._core import _all_finite as _all_finite
 from ._core import _backward as _backward
 from ._core import _forward as _forward

@@ -244,33 +244,6 @@ def _work_buffer(dtype, size):
     return buf
 
 
-def adam_update_group(group, beta1, beta2, inv_sqrt_bc2, eps, step_size):
-    """:func:`adam_update` of every ``(p, g, m, v)`` of group (internal
-    interface of :class:`fastrnn.optim.Adam`): one kernel call per dtype,
-    whose threads split all the elements; the same bits as one
-    adam_update each. Each four arrays of one shape and dtype, p, m and v
-    C-contiguous; parameters given twice take one adam_update each."""
-    by_dtype = {}
-    for p, g, m, v in group:
-        if not (p.shape == g.shape == m.shape == v.shape
-                and p.dtype == g.dtype == m.dtype == v.dtype and p.dtype in _SPECIALIZATION
-                and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
-            raise ValueError("adam_update_group: inconsistent arguments")
-        by_dtype.setdefault(p.dtype, []).append((p, g, m, v))
-    for dt, items in by_dtype.items():
-        if len({id(p) for p, _, _, _ in items}) < len(items):
-            for item in items:
-                adam_update(*item, beta1, beta2, inv_sqrt_bc2, eps, step_size)
-            continue
-        ps = [p.reshape(-1) for p, _, _, _ in items]
-        total = sum(p.size for p in ps)
-        n_threads = threads_for(total * 8 * _WORK_WEIGHT[dt], PRODUCT_WORK_PER_THREAD)
-        kernels._adam_group[_SPECIALIZATION[dt]](
-            ps[0], ps, [np.ascontiguousarray(g).reshape(-1) for _, g, _, _ in items],
-            [m.reshape(-1) for _, _, m, _ in items], [v.reshape(-1) for _, _, _, v in items],
-            beta1, beta2, inv_sqrt_bc2, eps, step_size, n_threads)
-
-
 # --------------------------------------------------------------------------
 # Internal interface of fastrnn._training: arrays the caller already checked
 # --------------------------------------------------------------------------

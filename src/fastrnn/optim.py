@@ -234,13 +234,12 @@ class Adam(Optimizer):
         b1, b2 = self.beta1, self.beta2
         step_size = self.learning_rate / (1.0 - b1**t)
         inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2**t)
-        fused = []
         for key, g in grads.items():
             p = params[key]
             m = self._slot(key, p, "m")
             v = self._slot(key, p, "v")
             if _fused(p, g, m, v):  # the same steps in one pass, the same bits
-                fused.append((p, g, m, v))
+                functional.adam_update(p, g, m, v, b1, b2, inv_sqrt_bc2, self.eps, step_size)
                 continue
             tmp = self._scratch(key, p)
             # in place, with one scratch array: no allocation per step
@@ -257,8 +256,6 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
-        if fused:  # one kernel call for all of them, on the kernels' threads
-            functional.adam_update_group(fused, b1, b2, inv_sqrt_bc2, self.eps, step_size)
 
 
 def _fused(p, g, m, v):
