@@ -20,8 +20,8 @@ __all__ = ["FORWARDED", "RNNParams", "PARAMS_DOC", "TEST_PARAMS", "to_sequences"
            "missing_toolkit"]
 
 #: the hyperparameters passed on to fastrnn's estimators (those of RNNParams)
-FORWARDED = ("n_hidden", "bidirectional", "activation", "learn_initial_state", "optimizer", "learning_rate",
-             "alpha", "clip_norm", "batch_size", "max_epochs", "bptt_steps",
+FORWARDED = ("n_hidden", "bidirectional", "activation", "learn_initial_state", "optimizer",
+             "learning_rate", "alpha", "clip_norm", "batch_size", "max_epochs", "bptt_steps",
              "early_stopping", "validation_fraction", "tol", "n_iter_no_change", "dtype",
              "autoscale", "random_state", "verbose", "n_threads")
 
@@ -103,10 +103,10 @@ class RNNParams:
 
     _fastrnn_class = None  # fastrnn.RNNClassifier or fastrnn.RNNRegressor
 
-    def __init__(self, n_hidden=64, *, bidirectional=False, activation="tanh", learn_initial_state=False,
-                 optimizer="adam", learning_rate=0.001, alpha=0.0001, clip_norm=5.0,
-                 batch_size=32, max_epochs=100, bptt_steps=None, early_stopping=False,
-                 validation_fraction=0.1, tol=0.0001, n_iter_no_change=10,
+    def __init__(self, n_hidden=64, *, bidirectional=False, activation="tanh",
+                 learn_initial_state=False, optimizer="adam", learning_rate=0.001,
+                 alpha=0.0001, clip_norm=5.0, batch_size=32, max_epochs=100,
+                 bptt_steps=None, early_stopping=False, validation_fraction=0.1, tol=0.0001, n_iter_no_change=10,
                  dtype="float32", autoscale=True, random_state=None, verbose=0,
                  n_threads=None):
         self.n_hidden = n_hidden

@@ -22,8 +22,9 @@ bidirectional model maps onto ``nn.RNN(num_layers=L, bidirectional=...)``
 (layer l, direction d: ``W_xh_l1_reverse_`` is ``weight_ih_l1_reverse.T``,
 and so on; its layers must have one size) both ways, and onto a list of
 Keras layers, each a ``SimpleRNN`` or a ``Bidirectional(SimpleRNN,
-merge_mode="concat")``. A lone reversed SimpleRNN (``go_backwards=True``), other nonlinearities and
-a readout with an activation (but a classifier's softmax) are refused. A layer without
+merge_mode="concat")``. A lone reversed SimpleRNN (``go_backwards=True``),
+other nonlinearities and a readout with an activation (but a classifier's
+softmax) are refused. A layer without
 biases maps onto zero biases (which training then learns). Integer-id
 inputs (``n_symbols``) are one-hot rows for the layers.
 
@@ -227,6 +228,9 @@ def _simple_rnn_arrays(simple_rnn, owner, what, backwards):
     sequences backwards exactly when backwards is True."""
     cfg = _keras_config(simple_rnn, owner, what, "SimpleRNN")
     if bool(cfg.get("go_backwards")) != backwards:
+        if backwards:
+            raise ValueError(f"{owner}: the backward layer of Bidirectional {what} has "
+                             "go_backwards=False: it does not read the sequences backwards")
         raise ValueError(f"{owner}: SimpleRNN with go_backwards=True reads the sequences "
                          "backwards, which fastrnn's model does only as the backward "
                          "direction of a keras.layers.Bidirectional")
