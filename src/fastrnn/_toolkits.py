@@ -106,9 +106,9 @@ class RNNParams:
     def __init__(self, n_hidden=64, *, bidirectional=False, activation="tanh",
                  learn_initial_state=False, optimizer="adam", learning_rate=0.001,
                  alpha=0.0001, clip_norm=5.0, batch_size=32, max_epochs=100,
-                 bptt_steps=None, early_stopping=False, validation_fraction=0.1, tol=0.0001, n_iter_no_change=10,
-                 dtype="float32", autoscale=True, random_state=None, verbose=0,
-                 n_threads=None):
+                 bptt_steps=None, early_stopping=False, validation_fraction=0.1, tol=0.0001,
+                 n_iter_no_change=10, dtype="float32", autoscale=True, random_state=None,
+                 verbose=0, n_threads=None):
         self.n_hidden = n_hidden
         self.bidirectional = bidirectional
         self.activation = activation
