@@ -149,8 +149,8 @@ def test_predict_matches_the_reference_composition(layout, output_steps):
 
 
 def test_bidirectional_last_output_reads_the_backward_state_at_step_0():
-    # PyTorch's h_n: changing the last input changes the backward direction's
-    # state at step 0 too, but a 1-step sequence reads one step either way
+    # PyTorch's h_n: the backward direction's final state is its state at
+    # step 0 (after reading the whole sequence), not at the last step
     reg, X, _, L = _fitted("bidirectional", "last")
     H = 4
     p = reg.get_weights()

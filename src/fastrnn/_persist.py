@@ -532,7 +532,7 @@ _STACK_AXES = {"W_xh": "(the layer's input width, its n_hidden)",
                "b_y": "(n_outputs,)"}
 
 
-def layer_arrays(owner, params):
+def layer_arrays(params):
     """from_weights' keyword arguments split into the further layers' and
     directions' arrays (``W_hh_l1``, ``W_xh_reverse``, ...) and the
     hyperparameters."""
@@ -541,9 +541,9 @@ def layer_arrays(owner, params):
 
 
 def _layout_of(owner, w):
-    """The layout that the square W_hh arrays given describe (ValueError when
-    the layers or directions given have gaps)."""
-    for key in sorted((k for k in w if k.startswith("W_hh")), key=len):
+    """The layout that the W_hh arrays given describe (ValueError when one is
+    not square, or the layers or directions given have gaps)."""
+    for key in (k for k in w if k.startswith("W_hh")):
         arr = w[key]
         if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
             raise ValueError(f"{owner}: {key} must be a square matrix (n_hidden, n_hidden), "
@@ -577,7 +577,7 @@ def from_weights(cls, arrays, params, options, owner=None):
     options: the class's own arguments (its hooks' ``options``, see
     :meth:`Hooks.readout_from`); owner: the method the errors name."""
     owner = owner or f"{cls.__name__}.from_weights"
-    more, params = layer_arrays(owner, params)
+    more, params = layer_arrays(params)
     arrays = {**arrays, **more}
     names = cls._get_param_names()
     unknown = sorted(set(params) - set(names))
