@@ -128,3 +128,22 @@ def test_lengths_changed_by_another_thread(problem, function):
     assert wrong == 0, f"{wrong} of {completed} completed calls read an unchecked length"
     assert not others, f"{len(others)} calls raised neither a result nor ValueError: {others[0]}"
     assert completed > 0 and refused > 0, (completed, refused)
+
+
+def test_step_ids_changed_by_another_thread(problem):
+    """A fitted model's small calls (its stepper) check the ids on their own
+    copy too."""
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, V, size=(6, 20))
+    model = fastrnn.RNNClassifier(n_hidden=H, max_epochs=1, n_symbols=V,
+                                  random_state=0).fit(ids, ids % 3)
+    x = ids[:1, :32].astype(np.intp)                 # a small call: the stepper
+    x[-1, -1] = 0
+    state = model.start_state(1)
+    assert model._step_small(x, state) is not None
+    expected = model.step(x, state, return_proba=True)
+    call = lambda: model.step(x, state, return_proba=True)  # noqa: E731
+    completed, refused, wrong, others = _race(call, x, (-1, -1), 0, [V + 3, -1], expected)
+    assert wrong == 0, f"{wrong} of {completed} completed calls read an unchecked id"
+    assert not others, f"{len(others)} calls raised neither a result nor ValueError: {others[0]}"
+    assert completed > 0 and refused > 0, (completed, refused)

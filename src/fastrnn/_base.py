@@ -47,14 +47,15 @@ from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
 from ._params import ParamsMixin, check_int, make_rng
-from ._validation import ACTIVATION_CODES, ACTIVATIONS
+from ._validation import ACTIVATION_CODES, FLOAT_DTYPES
 
 __all__ = ["BaseRNN", "with_threads", "SMALL_STEP"]
 
 # predict runs the recurrence over at most this many hidden-state values at once
 PREDICT_CHUNK_VALUES = 1 << 22
-# step() on at most this many (sequence, step) pairs reads the weights in
-# place instead of packing them (BaseRNN._step_small).
+# step() (and predict) on at most this many (sequence, step) pairs reads
+# the weights in place instead of packing them, through the model's stepper
+# (BaseRNN._step_small).
 SMALL_STEP = 32
 
 
@@ -434,7 +435,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         if output_steps is None:
             output_steps = self._output_steps()
         if lengths is None and initial_state is None and initial_state_mask is None:
-            small = self._step_small(X, None)  # a few short sequences: no packing
+            small = self._step_small(X, None, keep=False)  # a few short sequences
             if small is not None and (isinstance(output_steps, str)
                                       or output_steps <= small[0].shape[1]):
                 out, h_last = small
@@ -499,12 +500,13 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
             return np.zeros((n, H), dtype=dt)
         return np.array(np.broadcast_to(h0, (n, H)), dtype=dt, order="C")
 
-    def _step_raw(self, X, state):
-        """Outputs of every step of a chunk (n, k_steps, n_outputs) and the new state."""
-        self._check_fitted()
-        small = self._step_small(X, state)
+    def _step_raw(self, X, state, proba=False):
+        """Outputs of every step of a chunk (n, k_steps, n_outputs), their
+        softmax with proba, and the new state."""
+        small = self._step_small(X, state, proba)
         if small is not None:
             return small
+        self._check_fitted()
         layout = self._layout()
         if layout.n_dir == 2:
             raise ValueError(
@@ -518,62 +520,74 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         data.init = _data.check_initial_state(state, n, layout.total, self.W_hh_.dtype,
                                               name="state")
         out, _, h_last = self._forward_outputs(data, "all", True)
-        return out, h_last
+        return (_F.softmax(out) if proba else out), h_last
 
-    def _step_small(self, X, state):
+    def _step_small(self, X, state, proba=False, keep=True):
         """_step_raw's fast path for a few sequences and steps of a model with
-        a readout: (out, new state), or None when the call is not such a call
-        or anything in it needs the full checks (which then raise).
-
-        Nothing is packed (the kernel reads the weights in place) and the
-        weights' values are not scanned again: only their dtypes, shapes and
-        layout, and the inputs and state, are checked here. Results are the
-        same bits as the full path's."""
+        a readout (the model's stepper): (out, new state), or None when the
+        call is not such a call or anything in it needs the full checks
+        (which then raise). The results are the same bits as the full
+        path's. keep=False (predict) builds a missing stepper for this call
+        only: predict leaves the model's attributes as they were."""
         d = self.__dict__
-        W_hy = d.get("W_hy_")
-        W_hh = d.get("W_hh_")
-        if (W_hy is None or W_hh is None or self.activation not in ACTIVATIONS
-                or "W_hh_l1_" in d or "W_hh_reverse_" in d):  # (one forward layer only)
+        stepper = d.get("_stepper")
+        if (stepper is None or type(stepper) is not _F.kernels._Stepper
+                or not stepper.holds(d)):
+            stepper = self._ready_stepper(keep)
+            if stepper is None:
+                return None
+        if type(X) is not np.ndarray or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X)
+        if state is None:
+            if X.ndim < 2 or X.shape[0] == 0:
+                return None
+            state = self.start_state(X.shape[0])
+        elif type(state) is not np.ndarray or not state.flags.c_contiguous:
+            state = np.ascontiguousarray(state)
+        return stepper.run(X, state, SMALL_STEP, proba)
+
+    def _ready_stepper(self, keep=True):
+        """A new kernels' _Stepper holding this model's weights, for its small
+        calls, kept (with keep) in ``_stepper``, where _step_small finds it while it
+        holds the model's weight arrays and activation (it is built again
+        when one was replaced; a value written into a weight array takes
+        effect at the next call: the weights are read in place). None for
+        a model that has none: not fitted, no readout, several layers or
+        directions, or weights that are not C-contiguous arrays of one
+        float dtype of the fitted shapes.
+
+        Only the weights' dtypes, shapes and layout are checked here, when
+        the stepper is built; their values were checked when they were set
+        or fitted."""
+        d = self.__dict__
+        if keep:
+            d.pop("_stepper", None)
+        activation = d.get("activation")
+        code = ACTIVATION_CODES.get(activation) if isinstance(activation, str) else None
+        W_hy, W_hh, V = d.get("W_hy_"), d.get("W_hh_"), d.get("n_features_in_")
+        if (W_hy is None or W_hh is None or code is None or V is None
+                or "W_hh_l1_" in d or "W_hh_reverse_" in d  # (one forward layer only)
+                or np.ndim(W_hh) != 2 or np.ndim(W_hy) != 2):
             return None
-        dt = W_hh.dtype
-        H, (_, N) = W_hh.shape[0], W_hy.shape
-        V = self.n_features_in_
-        weights = ((self.W_xh_, (V, H)), (W_hh, (H, H)), (self.b_, (H,)), (W_hy, (H, N)),
-                   (self.b_y_, (N,)))
+        dt, H, N = W_hh.dtype, W_hh.shape[0], W_hy.shape[-1]
+        if dt not in FLOAT_DTYPES:
+            return None
+        weights = (d.get("W_xh_"), (V, H)), (W_hh, (H, H)), (d.get("b_"), (H,)), \
+            (W_hy, (H, N)), (d.get("b_y_"), (N,))
         for w, shape in weights:
             if (not isinstance(w, np.ndarray) or w.dtype != dt or w.shape != shape
                     or not w.flags.c_contiguous):
                 return None
-        X = np.asarray(X)
-        if X.ndim < 2 or X.shape[0] * X.shape[1] > SMALL_STEP or 0 in X.shape[:2]:
-            return None
-        n, k = X.shape[:2]
-        x = ids = None
-        if X.dtype.kind in "iu" and X.ndim == 2:
-            ids = np.array(X, dtype=np.intp, copy=True)  # checked and used: one private copy
-            values = ids.ravel().tolist()  # (a few values: faster than two reductions)
-            if min(values) < 0 or max(values) >= V:
-                return None
-        elif X.dtype.kind == "f" and X.ndim == 3 and X.shape[2] == V:
-            x = np.array(X, dtype=dt, order="C", copy=True)
-            if not _F.all_finite(x.reshape(-1)):
-                return None
-        else:
-            return None
-        if state is None:
-            h0 = self.start_state(n)
-        else:
-            h0 = np.array(state, dtype=dt, order="C", copy=True) if np.ndim(state) == 2 else None
-            if h0 is None or h0.shape != (n, H) or not _F.all_finite(h0.reshape(-1)):
-                return None
-        h_work = np.empty((n, H), dtype=dt)
-        h_last = np.empty((n, H), dtype=dt)
-        out = np.empty((n, k, N), dtype=dt)
-        t_work = np.empty(max(H, N), dtype=dt)
-        _F.step_rows_kernel(dt)(
-            x, ids, self.W_xh_, W_hh, self.b_, h0, W_hy, self.b_y_, h_work, h_last, out,
-            t_work, ACTIVATION_CODES[self.activation])
-        return out, h_last
+        stepper = _F.kernels._Stepper(*(w for w, _ in weights), activation, code)
+        if keep:
+            d["_stepper"] = stepper
+        return stepper
+
+    def __getstate__(self):
+        # (the stepper holds the weights' buffers: it is rebuilt, not pickled)
+        state = self.__dict__.copy()
+        state.pop("_stepper", None)
+        return state
 
     # ------------------------------------------------------------------- save
 

@@ -46,19 +46,20 @@ def generate(model, prime_ids, length: int, temperature: float,
     prime = np.asarray(prime_ids, dtype=np.intp)[None]
     p, h = model.step(prime, return_proba=True)
     out = np.empty(length, dtype=np.intp)
+    x = np.empty((1, 1), dtype=np.intp)  # each step's input (step reads a copy)
+    inv_temperature = 1 / temperature if temperature else 0.0
     for i in range(length):
         q = p[0, -1].astype(np.float64)
         if temperature == 0:
             c = int(q.argmax())
         else:
-            with np.errstate(divide="ignore"):
-                z = np.log(q) / temperature
-            w = np.exp(z - z.max())
-            cdf = np.cumsum(w)
-            c = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")),
-                    len(w) - 1)
-        out[i] = c
-        p, h = model.step(np.array([[c]], dtype=np.intp), h, return_proba=True)
+            # (q / max q) ** (1 / T): the largest weight is 1, so no
+            # temperature makes them all underflow to 0
+            cdf = np.cumsum(np.power(q / q.max(), inv_temperature))
+            c = min(int(cdf.searchsorted(rng.random() * cdf[-1], side="right")),
+                    len(cdf) - 1)
+        out[i] = x[0, 0] = c
+        p, h = model.step(x, h, return_proba=True)
     return out
 
 

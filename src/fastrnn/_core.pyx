@@ -41,3 +41,4 @@ def _cpu_has_avx2_fma():
 def _cpu_has_avx512():
     """True when this CPU (and OS) runs the AVX-512 code of fastrnn._core_avx512."""
     return bool(fastrnn_cpu_has_avx512())
+include "_stepper.pxi"

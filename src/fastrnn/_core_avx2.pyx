@@ -4,3 +4,4 @@
 
 include "_kernels.pxi"
 include "_kernels_train.pxi"
+include "_stepper.pxi"

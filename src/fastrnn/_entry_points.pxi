@@ -312,90 +312,87 @@ def _readout_xent(const floating[:, ::1] h, const floating[:, ::1] W_hy,
 #
 # A fitted model that advances a few sequences by a few steps (sampling a
 # character model one symbol at a time) would spend most of a forward call
-# packing W_hh, and the readout's call packing W_hy. _step_rows reads the
+# packing W_hh, and the readout's call packing W_hy. _step_core reads the
 # weights in place instead, row by row: c += a @ W as axpys over W's rows,
 # each row of products summed from zero in k order and then added to c:
 # the same chain of multiply-adds per element as the packed products, so
 # the results are the same bits as forward followed by the readout. It runs
-# on the caller's thread; nothing is prepared, so the weights it reads are
-# always the model's current ones.
+# on the caller's thread, for the model's _Stepper (_stepper.pxi).
 
 cdef void _rows_times(const floating* a, Py_ssize_t ra, Py_ssize_t M, Py_ssize_t K,
-                      const floating* W, Py_ssize_t N, floating* c, Py_ssize_t ldc,
-                      floating* t) noexcept nogil:
+                      const floating* W, Py_ssize_t N, floating* c,
+                      Py_ssize_t ldc) noexcept nogil:
     """c[i * ldc + j] += sum over k of a[i * ra + k] * W[k * N + j] for i < M,
-    j < N, with W row-major and unpacked; t holds N elements of work. The
-    columns go 64 at a time (8 vectors of floats, 16 of doubles: GCC keeps
-    the fixed-size block in registers over the whole k loop), then the rest
-    together."""
-    cdef Py_ssize_t i, k, j, j0
-    cdef floating ak
-    cdef const floating* w
-    cdef floating acc[64]
+    j < N, with W row-major and unpacked: each row of A by the in-place row
+    blocks (_register_blocks.pxi), 8 vectors of columns at a time, then 4,
+    2, 1 and the last columns."""
+    cdef Py_ssize_t i, j0, L = _lanes(W)
+    cdef const floating* ai
+    cdef floating* ci
     for i in range(M):
-        j0 = 0
-        while j0 + 64 <= N:
-            for j in range(64):
-                acc[j] = 0
-            w = W + j0
-            for k in range(K):
-                ak = a[i * ra + k]
-                for j in range(64):
-                    acc[j] += ak * w[j]
-                w += N
-            _add(c + i * ldc + j0, acc, 64)
-            j0 += 64
+        ai, ci, j0 = a + i * ra, c + i * ldc, 0
+        while j0 + 8 * L <= N:
+            if floating is float:
+                _row_in_place8_f(ai, K, W + j0, N, ci + j0)
+            else:
+                _row_in_place8_d(ai, K, W + j0, N, ci + j0)
+            j0 += 8 * L
+        if j0 + 4 * L <= N:
+            if floating is float:
+                _row_in_place4_f(ai, K, W + j0, N, ci + j0)
+            else:
+                _row_in_place4_d(ai, K, W + j0, N, ci + j0)
+            j0 += 4 * L
+        if j0 + 2 * L <= N:
+            if floating is float:
+                _row_in_place2_f(ai, K, W + j0, N, ci + j0)
+            else:
+                _row_in_place2_d(ai, K, W + j0, N, ci + j0)
+            j0 += 2 * L
+        if j0 + L <= N:
+            if floating is float:
+                _row_in_place1_f(ai, K, W + j0, N, ci + j0)
+            else:
+                _row_in_place1_d(ai, K, W + j0, N, ci + j0)
+            j0 += L
         if j0 < N:
-            for j in range(N - j0):
-                t[j] = 0
-            for k in range(K):
-                ak = a[i * ra + k]
-                w = W + k * N + j0
-                for j in range(N - j0):
-                    t[j] += ak * w[j]
-            _add(c + i * ldc + j0, t, N - j0)
+            if floating is float:
+                _row_in_place_tail_f(ai, K, W + j0, N, N - j0, ci + j0)
+            else:
+                _row_in_place_tail_d(ai, K, W + j0, N, N - j0, ci + j0)
 
 
-def _step_rows(const floating[:, :, ::1] x, const Py_ssize_t[:, ::1] ids,
-               const floating[:, ::1] W_xh, const floating[:, ::1] W_hh,
-               const floating[::1] b, const floating[:, ::1] h_prev,
-               const floating[:, ::1] W_hy, const floating[::1] b_y,
-               floating[:, ::1] h_work, floating[:, ::1] h_out,
-               floating[:, :, ::1] y, floating[::1] t_work, int activation):
-    """k steps of B sequences (k = y.shape[1]) from h_prev:
-    h_t = act(b + x_t @ W_xh + h_{t-1} @ W_hh) (for ids: b + W_xh[id]) and
-    y_t = b_y + h_t @ W_hy. Either x or ids is given. h_work (B, H) and
-    t_work (max(H, N)) are work buffers; h_out (B, H) receives the last
-    state. Shapes and ids are checked by the caller."""
-    cdef Py_ssize_t B = h_out.shape[0], H = h_out.shape[1]
-    cdef Py_ssize_t k = y.shape[1], N = y.shape[2], D = W_xh.shape[0]
+cdef void _step_core(const floating* x, const Py_ssize_t* ids, const floating* W_xh,
+                     const floating* W_hh, const floating* b, const floating* h_prev,
+                     const floating* W_hy, const floating* b_y, floating* h_work,
+                     floating* h_out, floating* y, Py_ssize_t B,
+                     Py_ssize_t k, Py_ssize_t D, Py_ssize_t H, Py_ssize_t N,
+                     int activation) noexcept nogil:
+    """k >= 1 steps of B >= 1 sequences from h_prev (B, H):
+    h_t = act(b + x_t @ W_xh + h_{t-1} @ W_hh) (for ids (B, k): b + W_xh[id])
+    and y_t = b_y + h_t @ W_hy into y (B, k, N). Either x (B, k, D) or ids
+    is given (x may be NULL with D = 0); h_work (B, H) is work; h_out
+    (B, H) receives the last state."""
     cdef Py_ssize_t t, s
-    cdef const Py_ssize_t* id_p = NULL if ids is None else &ids[0, 0]
-    cdef const floating* x_p = NULL if x is None or D == 0 else &x[0, 0, 0]
-    cdef const floating* W_xh_p = _ptr2(W_xh)
-    cdef const floating* prev
+    cdef const floating* prev = h_prev
     cdef floating* cur
     cdef floating* bufs[2]
-    if B == 0 or k == 0:
-        return
-    prev = &h_prev[0, 0]
-    bufs[0] = &h_work[0, 0]
-    bufs[1] = &h_out[0, 0]
-    with nogil:
-        for t in range(k):
-            cur = bufs[1 - (k - 1 - t) % 2]     # the last step lands in h_out
-            for s in range(B):
-                _copy(cur + s * H, &b[0], H)
-                if id_p != NULL:            # one-hot row: a row of W_xh
-                    _add(cur + s * H, W_xh_p + id_p[s * k + t] * H, H)
-            if x_p != NULL:
-                _rows_times(x_p + t * D, k * D, B, D, W_xh_p, H, cur, H, &t_work[0])
-            _rows_times(prev, H, B, H, &W_hh[0, 0], H, cur, H, &t_work[0])
-            for s in range(B):
-                _activate(cur + s * H, H, activation)
-                _copy(&y[s, t, 0], &b_y[0], N)
-            _rows_times(cur, H, B, H, &W_hy[0, 0], N, &y[0, t, 0], k * N, &t_work[0])
-            prev = cur
+    bufs[0] = h_work
+    bufs[1] = h_out
+    for t in range(k):
+        cur = bufs[1 - (k - 1 - t) % 2]     # the last step lands in h_out
+        for s in range(B):
+            _copy(cur + s * H, b, H)
+            if ids != NULL:                 # one-hot row: a row of W_xh
+                _add(cur + s * H, W_xh + ids[s * k + t] * H, H)
+        if x != NULL and D > 0:
+            _rows_times(x + t * D, k * D, B, D, W_xh, H, cur, H)
+        _rows_times(prev, H, B, H, W_hh, H, cur, H)
+        for s in range(B):
+            _activate(cur + s * H, H, activation)
+            _copy(y + (s * k + t) * N, b_y, N)
+        _rows_times(cur, H, B, H, W_hy, N, y + t * N, k * N)
+        prev = cur
 
 
 def _omp_max_threads():

@@ -131,14 +131,11 @@ cdef inline floating _exp_nonpos(floating y) noexcept nogil:
         return fastrnn_exp_nonpos_d(y)
 
 
-cdef double _xent_row(floating* z, Py_ssize_t C, Py_ssize_t y, floating scale) noexcept nogil:
-    """Row z of C logits <- scale * (softmax(z) - onehot(y)); returns
-    -log softmax(z)[y] = log(sum exp(z - max)) - (z[y] - max)."""
-    cdef floating m0 = z[0], m1 = z[0], m2 = z[0], m3 = z[0], mx
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, total
-    cdef floating zy, inv
+cdef inline floating _row_max(const floating* z, Py_ssize_t C) noexcept nogil:
+    """The largest of C >= 1 values, four lanes (a NaN among them propagates
+    through the sums that follow, not through this maximum)."""
+    cdef floating m0 = z[0], m1 = z[0], m2 = z[0], m3 = z[0]
     cdef Py_ssize_t j = 0
-    # the row maximum, four lanes (NaN propagates through the sums below)
     while j + 4 <= C:
         m0 = z[j] if z[j] > m0 else m0
         m1 = z[j + 1] if z[j + 1] > m1 else m1
@@ -148,12 +145,17 @@ cdef double _xent_row(floating* z, Py_ssize_t C, Py_ssize_t y, floating scale) n
     while j < C:
         m0 = z[j] if z[j] > m0 else m0
         j += 1
-    mx = max(max(m0, m1), max(m2, m3))
-    zy = z[y] - mx
+    return max(max(m0, m1), max(m2, m3))
+
+
+cdef inline double _exp_sum(floating* z, Py_ssize_t C, floating mx) noexcept nogil:
+    """z <- exp(z - mx) in place; returns their sum, in double, four lanes."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t j
     for j in range(C):          # vectorized: the exponentials in place
         z[j] = _exp_nonpos(z[j] - mx)
     j = 0
-    while j + 4 <= C:           # their sum in double, four lanes
+    while j + 4 <= C:
         s0 += z[j]
         s1 += z[j + 1]
         s2 += z[j + 2]
@@ -162,12 +164,40 @@ cdef double _xent_row(floating* z, Py_ssize_t C, Py_ssize_t y, floating scale) n
     while j < C:
         s0 += z[j]
         j += 1
-    total = (s0 + s1) + (s2 + s3)
-    inv = <floating>(1.0 / total) * scale
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef double _xent_row(floating* z, Py_ssize_t C, Py_ssize_t y, floating scale) noexcept nogil:
+    """Row z of C logits <- scale * (softmax(z) - onehot(y)); returns
+    -log softmax(z)[y] = log(sum exp(z - max)) - (z[y] - max)."""
+    cdef floating mx = _row_max(z, C)
+    cdef floating zy = z[y] - mx
+    cdef double total = _exp_sum(z, C, mx)
+    cdef floating inv = <floating>(1.0 / total) * scale
+    cdef Py_ssize_t j
     for j in range(C):
         z[j] = z[j] * inv
     z[y] -= scale
     return log(total) - zy
+
+
+cdef void _softmax_row(floating* z, Py_ssize_t C) noexcept nogil:
+    """Row z of C >= 1 logits <- softmax(z): with scale 1, the
+    probabilities of _xent_row's gradient, the same bits."""
+    cdef floating mx = _row_max(z, C)
+    cdef double total = _exp_sum(z, C, mx)
+    cdef floating inv = <floating>(1.0 / total)
+    cdef Py_ssize_t j
+    for j in range(C):
+        z[j] = z[j] * inv
+
+
+def _softmax_rows(floating[:, ::1] z):
+    """Each row of z (N, C), C >= 1 (checked by the caller) <- its softmax, in place."""
+    cdef Py_ssize_t N = z.shape[0], C = z.shape[1], i
+    with nogil:
+        for i in range(N):
+            _softmax_row(&z[i, 0], C)
 
 
 def _softmax_xent(floating[:, ::1] z, const Py_ssize_t[::1] targets, floating scale,

@@ -217,6 +217,50 @@ cdef extern from *:
     }
     static inline void fastrnn_vstore_f(float* p, fastrnn_vf v) { memcpy(p, &v, sizeof v); }
     static inline void fastrnn_vstore_d(double* p, fastrnn_vd v) { memcpy(p, &v, sizeof v); }
+    /* The first n (0 < n < lanes) elements at p in a vector, the other lanes
+     * 0, reading nothing past p + n: a masked load with AVX-512 or AVX2
+     * (the lanes left out are not read, so they cannot fault), else
+     * element by element. */
+    #if !defined(FASTRNN_PORTABLE_VECTORS) && defined(__GNUC__) \
+        && defined(__AVX512F__) && FASTRNN_VECTOR_BYTES == 64
+    #include <immintrin.h>
+    static inline fastrnn_vf fastrnn_vload_part_f(const float* p, Py_ssize_t n) {
+        __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+        fastrnn_vf r; memcpy(&r, &v, sizeof r); return r;
+    }
+    static inline fastrnn_vd fastrnn_vload_part_d(const double* p, Py_ssize_t n) {
+        __m512d v = _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1u), p);
+        fastrnn_vd r; memcpy(&r, &v, sizeof r); return r;
+    }
+    #elif !defined(FASTRNN_PORTABLE_VECTORS) && defined(__GNUC__) \
+        && defined(__AVX2__) && FASTRNN_VECTOR_BYTES == 32
+    #include <immintrin.h>
+    static inline fastrnn_vf fastrnn_vload_part_f(const float* p, Py_ssize_t n) {
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 v = _mm256_maskload_ps(p, mask);
+        fastrnn_vf r; memcpy(&r, &v, sizeof r); return r;
+    }
+    static inline fastrnn_vd fastrnn_vload_part_d(const double* p, Py_ssize_t n) {
+        __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n),
+                                          _mm256_setr_epi64x(0, 1, 2, 3));
+        __m256d v = _mm256_maskload_pd(p, mask);
+        fastrnn_vd r; memcpy(&r, &v, sizeof r); return r;
+    }
+    #else
+    static inline fastrnn_vf fastrnn_vload_part_f(const float* p, Py_ssize_t n) {
+        float t[FASTRNN_LANES_F] = {0};
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) t[i] = p[i];
+        return fastrnn_vload_f(t);
+    }
+    static inline fastrnn_vd fastrnn_vload_part_d(const double* p, Py_ssize_t n) {
+        double t[FASTRNN_LANES_D] = {0};
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) t[i] = p[i];
+        return fastrnn_vload_d(t);
+    }
+    #endif
     """
     enum:
         FASTRNN_VECTOR_BYTES
@@ -236,6 +280,8 @@ cdef extern from *:
     fastrnn_vd fastrnn_vload_d(const double* p) noexcept nogil
     void fastrnn_vstore_f(float* p, fastrnn_vf v) noexcept nogil
     void fastrnn_vstore_d(double* p, fastrnn_vd v) noexcept nogil
+    fastrnn_vf fastrnn_vload_part_f(const float* p, Py_ssize_t n) noexcept nogil
+    fastrnn_vd fastrnn_vload_part_d(const double* p, Py_ssize_t n) noexcept nogil
 
 
 cdef extern from *:

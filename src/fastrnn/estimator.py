@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _data, _docs, _persist, _sklearn
+from . import functional as _F
 from . import losses as _losses
 from ._base import BaseRNN, with_threads
 from ._params import BOOLEAN, PARAMETERS, Rule
@@ -415,7 +416,7 @@ class RNNClassifier(_sklearn.ClassifierRoutingMixin, BaseRNN):
         """
         out, valid, h_last = self._predict_raw(X, lengths, initial_state, initial_state_mask,
                                                return_state)
-        proba = _losses.softmax(out)
+        proba = _F.softmax(out)
         if valid is not None:
             proba[~valid] = 0
         proba = self._shape_output(proba, self._output_steps()).astype(np.float64, copy=False)
@@ -504,9 +505,9 @@ class RNNClassifier(_sklearn.ClassifierRoutingMixin, BaseRNN):
         new_state : ndarray (n_sequences, n_hidden)
             The hidden state after the last step of the chunk.
         """
-        out, h_last = self._step_raw(X, state)
+        out, h_last = self._step_raw(X, state, return_proba)
         if return_proba:
-            return _losses.softmax(out), h_last
+            return out, h_last
         return self.classes_[out.argmax(axis=2)], h_last
 
     @with_threads

@@ -140,21 +140,6 @@ def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
 PRODUCT_WORK_PER_THREAD = 1 << 18
 
 
-# Internal interface of fastrnn._base (the estimators' small-call path).
-_STEP_ROWS = {}
-
-
-def step_rows_kernel(dtype):
-    """The kernels' _step_rows for dtype: a few steps of a few sequences with
-    the readout, reading the weights in place (the fused function's
-    specialization, looked up once per kernel build)."""
-    key = (kernels, dtype)
-    fn = _STEP_ROWS.get(key)
-    if fn is None:
-        fn = _STEP_ROWS[key] = kernels._step_rows[_SPECIALIZATION[dtype]]
-    return fn
-
-
 def all_finite(flat):
     """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
     return kernels._all_finite(flat) if flat.size else True
@@ -333,6 +318,21 @@ def softmax_xent(z, targets, scale, col_sums, row_losses=None):
     n_threads = threads_for(N * C * 8 * _WORK_WEIGHT[z.dtype], PRODUCT_WORK_PER_THREAD)
     return kernels._softmax_xent[_SPECIALIZATION[z.dtype]](
         z, targets, z.dtype.type(scale), col_sums, row_losses, n_threads)
+
+
+def softmax(z):
+    """Softmax along the last axis of a float32 or float64 array z, as a new
+    C-contiguous array of z's dtype: the probabilities behind
+    softmax_xent's gradient (the kernels' exponential, sums in double), the
+    same bits as a fitted model's stepper gives (the estimators'
+    predict_proba and step)."""
+    z = np.array(z, order="C", copy=True)
+    if z.dtype not in _SPECIALIZATION or z.ndim == 0:
+        raise ValueError(f"softmax takes an array of float32 or float64 rows, got {z.dtype} "
+                         f"with {z.ndim} dimensions")
+    if z.size:
+        kernels._softmax_rows[_SPECIALIZATION[z.dtype]](z.reshape(-1, z.shape[-1]))
+    return z
 
 
 def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size):
