@@ -131,10 +131,12 @@ def test_lengths_changed_by_another_thread(problem, function):
 
 
 def test_step_ids_changed_by_another_thread(problem):
-    """A fitted model's small calls (its stepper) check the ids on their own
-    copy too."""
+    """A fitted model's small calls (its stepper) run the kernel on their own
+    copy of the ids too. (The copy and its check are made with the GIL held,
+    so this flipping thread cannot write between them; what it can catch is
+    a kernel that reads the caller's array while the GIL is released.)"""
     rng = np.random.default_rng(1)
-    ids = rng.integers(0, V, size=(6, 20))
+    ids = rng.integers(0, V, size=(6, 32))
     model = fastrnn.RNNClassifier(n_hidden=H, max_epochs=1, n_symbols=V,
                                   random_state=0).fit(ids, ids % 3)
     x = ids[:1, :32].astype(np.intp)                 # a small call: the stepper

@@ -146,6 +146,7 @@ def test_refit_replaces_the_stepper():
 def test_predict_leaves_the_attributes_as_they_were():
     model, X, _ = _fitted("classifier", "float64", "tanh", ids=True)
     before = dict(model.__dict__)
+    assert model._step_small(X[:2, :3], None, keep=False) is not None
     model.predict(X[:2, :3])                        # the small path
     assert model.__dict__.keys() == before.keys()
 
@@ -218,6 +219,10 @@ def test_dense_input_and_state_of_either_float_dtype(model_dtype, input_dtype,
 def test_inputs_the_stepper_does_not_take_go_the_full_path(bad, monkeypatch):
     model, X, _ = _fitted("classifier", "float32", "tanh", ids=True)
     state = model.start_state(1)
+    if isinstance(bad, np.ndarray):
+        assert model._step_small(bad, state) is None
+    else:
+        assert model._step_small(bad, state) is not None
     try:
         expected = _full_step(model, bad, state, monkeypatch)
     except (ValueError, TypeError) as exc:
@@ -233,15 +238,58 @@ def test_stepper_refuses_weights_it_cannot_hold(kernels):
     b4 = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match="one dtype"):
         kernels._Stepper(f4, f8, b4, f4, b4, "tanh", 0)
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match=r"W_hh \(H, H\)"):
         kernels._Stepper(f4, np.zeros((3, 2), np.float32), b4, f4, b4, "tanh", 0)
-    with pytest.raises(ValueError, match="contiguous"):
+    with pytest.raises(ValueError, match="C-contiguous"):
         kernels._Stepper(f4, np.zeros((3, 6), np.float32)[:, ::2], b4, f4, b4, "tanh", 0)
-    stepper = kernels._Stepper(f4, f4, b4, f4, b4, "tanh", 0)
-    with pytest.raises(ValueError, match="resize"):
-        f4.resize((4, 4))                               # held: not resizable
-    del stepper
-    f4.resize((4, 4))                                   # released
+    with pytest.raises(ValueError, match="H, N > 0"):
+        kernels._Stepper(f4, f4, b4, np.zeros((3, 0), np.float32), b4[:0], "tanh", 0)
+
+
+@pytest.mark.parametrize("name, shape", [("W_hh_", (4, 4)), ("W_hy_", (37, 1)),
+                                         ("b_y_", (2,))])
+def test_a_weight_resized_in_place_goes_the_full_path(name, shape):
+    """resize(refcheck=False) ignores the stepper's reference: each call takes
+    the weights' buffers again and sends a changed shape to the checked
+    path, which refuses it (the kernels never read past the new array)."""
+    model, X, _ = _fitted("classifier", "float32", "tanh", ids=True)
+    state = model.start_state(1)
+    model.step(X[:1, :2], state)
+    stepper = model.__dict__["_stepper"]
+    getattr(model, name).resize(shape, refcheck=False)
+    assert stepper.holds(model.__dict__)                 # the same arrays ...
+    assert model._step_small(X[:1, :2], state) is None   # ... but not their shapes
+    with pytest.raises(ValueError):
+        model.step(X[:1, :2], state)
+
+
+def test_no_stepper_without_units_or_outputs():
+    model, X, _ = _fitted("regressor", "float64", "tanh", ids=True)
+    model = type(model).from_weights(model.W_xh_, model.W_hh_, model.b_,
+                                     W_hy=model.W_hy_[:, :0], b_y=model.b_y_[:0])
+    assert model._ready_stepper() is None
+    out, state = model.step(X[:1, :2])
+    assert out.shape == (1, 2, 0) and state.shape == (1, 37)
+    assert model.predict(X[:1, :2]).shape[:2] == (1, 2)
+
+
+def test_step_with_an_activation_of_a_str_subclass(monkeypatch):
+    model, X, _ = _fitted("classifier", "float32", "tanh", ids=True)
+    model.set_params(activation=np.array(["tanh", "relu"])[1])   # numpy.str_
+    assert model._step_small(X[:1, :2], model.start_state(1)) is not None
+    fast = model.step(X[:1, :2], return_proba=True)
+    full = _full_step(model, X[:1, :2], None, monkeypatch, return_proba=True)
+    for a, b in zip(fast, full):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_large_predict_does_not_prepare_a_small_call(monkeypatch):
+    model, X, _ = _fitted("classifier", "float32", "tanh", ids=True)
+    calls = []
+    monkeypatch.setattr(type(model), "start_state",
+                        lambda self, n, *a: calls.append(n) or np.zeros((n, 37), np.float32))
+    model.predict(np.zeros((4000, 2), dtype=int))
+    assert 4000 not in calls
 
 
 def test_softmax_kernel_against_numpy(kernels, dtype):

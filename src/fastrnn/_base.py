@@ -207,6 +207,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         params = _training.init_params(cfg, n_features, n_outputs, rng)
         for key in [k for k in self.__dict__ if _stack.is_param_attribute(k)]:
             del self.__dict__[key]  # (an earlier fit's, of another layout)
+        self.__dict__.pop("_stepper", None)  # (it holds the earlier weights)
         for key, value in params.items():
             setattr(self, key + "_", value)
         self.n_features_in_ = n_features
@@ -536,11 +537,13 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
             stepper = self._ready_stepper(keep)
             if stepper is None:
                 return None
-        if type(X) is not np.ndarray or not X.flags.c_contiguous:
+        if type(X) is not np.ndarray:
+            X = np.asarray(X)
+        if X.ndim < 2 or not 0 < X.shape[0] * X.shape[1] <= SMALL_STEP:
+            return None  # (before anything is converted or allocated for it)
+        if not X.flags.c_contiguous:
             X = np.ascontiguousarray(X)
         if state is None:
-            if X.ndim < 2 or X.shape[0] == 0:
-                return None
             state = self.start_state(X.shape[0])
         elif type(state) is not np.ndarray or not state.flags.c_contiguous:
             state = np.ascontiguousarray(state)
@@ -553,8 +556,8 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         when one was replaced; a value written into a weight array takes
         effect at the next call: the weights are read in place). None for
         a model that has none: not fitted, no readout, several layers or
-        directions, or weights that are not C-contiguous arrays of one
-        float dtype of the fitted shapes.
+        directions, no units or outputs, or weights that are not
+        C-contiguous arrays of one float dtype of the fitted shapes.
 
         Only the weights' dtypes, shapes and layout are checked here, when
         the stepper is built; their values were checked when they were set
@@ -570,7 +573,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
                 or np.ndim(W_hh) != 2 or np.ndim(W_hy) != 2):
             return None
         dt, H, N = W_hh.dtype, W_hh.shape[0], W_hy.shape[-1]
-        if dt not in FLOAT_DTYPES:
+        if dt not in FLOAT_DTYPES or H == 0 or N == 0:
             return None
         weights = (d.get("W_xh_"), (V, H)), (W_hh, (H, H)), (d.get("b_"), (H,)), \
             (W_hy, (H, N)), (d.get("b_y_"), (N,))

@@ -4,15 +4,17 @@
 #
 # Sampling a character model calls step once per symbol, and at that size
 # the work is a few microseconds of multiply-adds: what a call costs around
-# them decides its speed. A _Stepper takes the buffers of the weights once,
-# when the model builds it, and holds them (so the arrays cannot be resized
-# while it exists); each call then checks only its own input and state,
-# which it copies first and checks on the copy (another thread may write
-# the caller's arrays meanwhile), runs _step_core on the caller's thread
+# them decides its speed. A _Stepper holds the model's weight arrays, whose
+# layout it checked when the model built it; each call takes their buffers
+# (which only confirms their shapes: an array resized in place since sends
+# the call to the checked path), checks its own input and state, which it
+# copies first and checks on the copy (another thread may write the
+# caller's arrays meanwhile), runs _step_core on the caller's thread
 # without the GIL and, when asked, the softmax of each output in place.
 # Nothing is packed: the weights are read in place, so values written into
-# them take effect at the next call. The model compares the weights it has
-# with the ones held (holds) and builds a new stepper when any was replaced.
+# them take effect at the next call. The model compares the weight arrays
+# it has with the ones held (holds) and builds a new stepper when any was
+# replaced.
 
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
@@ -102,47 +104,69 @@ cdef bint _copy_finite(const void* src, int code, Py_ssize_t n, floating* dst) n
     return total == 0
 
 
+cdef int _take_weights(_Stepper st, Py_buffer* views) except -2:
+    """views[0..4] <- the buffers of st's W_xh, W_hh, b, W_hy and b_y; 0 when
+    they are C-contiguous arrays of one float dtype with consistent shapes,
+    the shapes and dtype st was built with (set in st on its first call:
+    D, H, N and the item size), else -1 with no buffer held."""
+    cdef int i, held = 0, size
+    cdef int ndims[5]
+    cdef bint ok
+    cdef Py_ssize_t D = 0, H = 0, N = 0
+    ndims[:] = [2, 2, 1, 2, 1]
+    arrays = (st.W_xh, st.W_hh, st.b, st.W_hy, st.b_y)
+    try:
+        for i in range(5):
+            PyObject_GetBuffer(arrays[i], &views[i], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+            held += 1
+    except (BufferError, TypeError, ValueError):
+        for i in range(held):
+            PyBuffer_Release(&views[i])
+        return -1
+    size = _float_code(&views[0])
+    ok = size != 0
+    for i in range(5):
+        ok = ok and _float_code(&views[i]) == size and views[i].ndim == ndims[i]
+    if ok:
+        D, H, N = views[0].shape[0], views[0].shape[1], views[3].shape[1]
+        ok = (H > 0 and N > 0 and views[1].shape[0] == H and views[1].shape[1] == H
+              and views[2].shape[0] == H and views[3].shape[0] == H and views[4].shape[0] == N)
+    if ok and st._size == 0:                # the first call: the model's sizes
+        st._size, st.D, st.H, st.N = size, D, H, N
+        st.dtype = _np_float32 if size == 4 else _np_float64
+    if not ok or size != st._size or D != st.D or H != st.H or N != st.N:
+        for i in range(5):
+            PyBuffer_Release(&views[i])
+        return -1
+    return 0
+
+
 @cython.auto_pickle(False)        # (never pickled: the model drops it, see BaseRNN)
 cdef class _Stepper:
-    """The weights of a fitted single-layer model with a readout, held for its
-    small calls (see the comment above). Built from C-contiguous arrays of
-    one float dtype: W_xh (D, H), W_hh (H, H), b (H,), W_hy (H, N), b_y (N,),
-    the activation's name and its code; ValueError for anything else."""
+    """A fitted single-layer model with a readout, ready for its small calls
+    (see the comment above). Built from C-contiguous arrays of one float
+    dtype: W_xh (D, H), W_hh (H, H), b (H,), W_hy (H, N), b_y (N,), with H
+    and N > 0, the activation's name and its code; ValueError for anything
+    else."""
 
     cdef readonly object W_xh, W_hh, b, W_hy, b_y, dtype
-    cdef readonly str activation_name
+    cdef readonly object activation_name
     cdef readonly int activation
     cdef readonly Py_ssize_t D, H, N
-    cdef Py_buffer _views[5]
-    cdef int _held, _size
+    cdef int _size
 
-    def __cinit__(self, W_xh, W_hh, b, W_hy, b_y, str activation_name, int activation):
+    def __cinit__(self, W_xh, W_hh, b, W_hy, b_y, activation_name, int activation):
+        cdef Py_buffer views[5]
         cdef int i
-        self._held = 0
-        arrays = (W_xh, W_hh, b, W_hy, b_y)
-        for i in range(5):
-            PyObject_GetBuffer(arrays[i], &self._views[i], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
-            self._held += 1
-        self.W_xh, self.W_hh, self.b, self.W_hy, self.b_y = arrays
+        self.W_xh, self.W_hh, self.b, self.W_hy, self.b_y = W_xh, W_hh, b, W_hy, b_y
         self.activation_name, self.activation = activation_name, activation
-        self._size = _float_code(&self._views[0])
-        ndims = [self._views[i].ndim for i in range(5)]
-        if self._size == 0 or ndims != [2, 2, 1, 2, 1] or any(
-                _float_code(&self._views[i]) != self._size for i in range(5)):
-            raise ValueError("_Stepper: the weights must be float32 or float64 arrays "
-                             "of one dtype with 2, 2, 1, 2 and 1 dimensions")
-        self.D, self.H = self._views[0].shape[0], self._views[0].shape[1]
-        self.N = self._views[3].shape[1]
-        if (self.H == 0 or self.N == 0 or self._views[1].shape[0] != self.H
-                or self._views[1].shape[1] != self.H or self._views[2].shape[0] != self.H
-                or self._views[3].shape[0] != self.H or self._views[4].shape[0] != self.N):
-            raise ValueError("_Stepper: the weights' shapes disagree")
-        self.dtype = _np_float32 if self._size == 4 else _np_float64
-
-    def __dealloc__(self):
-        cdef int i
-        for i in range(self._held):
-            PyBuffer_Release(&self._views[i])
+        self._size = 0
+        if _take_weights(self, views) != 0:
+            raise ValueError("_Stepper: the weights must be C-contiguous float32 or float64 "
+                             "arrays of one dtype, W_xh (D, H), W_hh (H, H), b (H,), "
+                             "W_hy (H, N) and b_y (N,) with H, N > 0")
+        for i in range(5):
+            PyBuffer_Release(&views[i])
 
     def holds(self, dict d):
         """True when d (the model's attributes) holds these very arrays as
@@ -157,10 +181,13 @@ cdef class _Stepper:
         state NumPy floats (n, H), both C-contiguous, float32 or float64
         (converted to the weights' dtype) and finite; y (n, k, N) holds the
         readout of each step (its softmax with proba), new_state the state
-        after the last step. None when the call is anything else (the
-        caller's checked path then takes it, and raises what is wrong)."""
+        after the last step. None when the call is anything else, or when a
+        weight array no longer has the shape it was built with (resized
+        in place): the caller's checked path then takes it, and raises what
+        is wrong."""
         cdef Py_buffer xv, sv
-        cdef int code, state_code
+        cdef Py_buffer views[5]
+        cdef int code, state_code, i
         try:
             PyObject_GetBuffer(X, &xv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
         except (BufferError, TypeError, ValueError):  # (not a buffer of numbers)
@@ -182,22 +209,29 @@ cdef class _Stepper:
             try:
                 state_code = _float_code(&sv)
                 if (state_code == 0 or sv.ndim != 2 or sv.shape[0] != xv.shape[0]
-                        or sv.shape[1] != self.H):
+                        or sv.shape[1] != self.H or _take_weights(self, views) != 0):
                     return None
-                if self._size == 4:
-                    return _stepper_run(self, <float*>NULL, &xv, code, &sv, state_code, proba)
-                return _stepper_run(self, <double*>NULL, &xv, code, &sv, state_code, proba)
+                try:
+                    if self._size == 4:
+                        return _stepper_run(self, <float*>NULL, views, &xv, code, &sv,
+                                            state_code, proba)
+                    return _stepper_run(self, <double*>NULL, views, &xv, code, &sv,
+                                        state_code, proba)
+                finally:
+                    for i in range(5):
+                        PyBuffer_Release(&views[i])
             finally:
                 PyBuffer_Release(&sv)
         finally:
             PyBuffer_Release(&xv)
 
 
-cdef object _stepper_run(_Stepper st, floating* kind, const Py_buffer* xv, int code,
-                         const Py_buffer* sv, int state_code, bint proba):
-    """_Stepper.run for weights of kind's type, once the buffers' formats and
-    shapes are checked: copies and checks the input and state, then runs
-    the steps into new arrays."""
+cdef object _stepper_run(_Stepper st, floating* kind, const Py_buffer* views,
+                         const Py_buffer* xv, int code, const Py_buffer* sv, int state_code,
+                         bint proba):
+    """_Stepper.run for weights (views, checked) of kind's type, once the
+    buffers' formats and shapes are checked: copies and checks the input
+    and state, then runs the steps into new arrays."""
     cdef Py_ssize_t n = xv.shape[0], k = xv.shape[1], D = st.D, H = st.H, N = st.N
     cdef Py_ssize_t i, n_x = n * k * D if xv.ndim == 3 else 0
     cdef Py_ssize_t n_ids = 0 if xv.ndim == 3 else n * k
@@ -232,11 +266,11 @@ cdef object _stepper_run(_Stepper st, floating* kind, const Py_buffer* xv, int c
             PyObject_GetBuffer(h_out, &hv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
             try:
                 with nogil:
-                    _step_core(x, ids, <const floating*>st._views[0].buf,
-                               <const floating*>st._views[1].buf,
-                               <const floating*>st._views[2].buf, prev,
-                               <const floating*>st._views[3].buf,
-                               <const floating*>st._views[4].buf, h_work,
+                    _step_core(x, ids, <const floating*>views[0].buf,
+                               <const floating*>views[1].buf,
+                               <const floating*>views[2].buf, prev,
+                               <const floating*>views[3].buf,
+                               <const floating*>views[4].buf, h_work,
                                <floating*>hv.buf, <floating*>yv.buf, n, k, D, H, N,
                                st.activation)
                     if proba:
