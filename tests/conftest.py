@@ -10,12 +10,20 @@ build this machine runs (``path`` depends on ``kernels``).
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import functional
+from fastrnn import _threads, functional
+
+# Thread counts that follow the machine's load (fastrnn._threads.ADAPT_TO_LOAD)
+# would make the counts the tests observe depend on what else runs: off for
+# the suite and for the processes it starts; tests/test_threads.py turns it
+# on where it tests it.
+_threads.ADAPT_TO_LOAD = False
+os.environ["FASTRNN_ADAPT_THREADS"] = "0"
 
 # The compiled kernel modules this CPU runs, by name ("baseline", and "avx2" and
 # "avx512" where built and supported); fastrnn.functional calls `functional.kernels`.

@@ -1,13 +1,17 @@
-"""The kernels' threads: results that do not depend on the thread count, and
-processes forked after the threads ran."""
+"""The kernels' threads: results that do not depend on the thread count,
+processes forked after the threads ran, the limits that set the count, and
+fewer threads while other processes keep the CPUs busy."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -256,3 +260,96 @@ def test_openmp_waits_are_short_unless_set_or_loaded_before(tmp_path, case, env,
     waits, spin_left_set = proc.stdout.splitlines()
     assert waits == expected
     assert spin_left_set == str("GOMP_SPINCOUNT" in env)
+
+
+# --- fewer threads while other processes keep the CPUs busy ------------------
+
+@pytest.fixture
+def adapting(monkeypatch):
+    """Adaptation on, on a machine of 4 CPUs with the default limit, a fake
+    clock (a new sample at every call) and fake samples of other work."""
+    clock = iter(range(10**6))
+    samples = []
+    monkeypatch.setattr(_threads, "ADAPT_TO_LOAD", True)
+    monkeypatch.setattr(_threads, "CPUS", 4)
+    monkeypatch.setattr(_threads, "MACHINE_CPUS", 4)
+    monkeypatch.setattr(_threads, "ENV_THREADS", None)
+    monkeypatch.setattr(_threads, "_omp_max_threads", lambda: 4)
+    monkeypatch.setattr(_threads, "_clock", lambda: next(clock) * 2 * _threads.LOAD_INTERVAL)
+    monkeypatch.setattr(_threads, "_others_runnable", lambda: samples.pop(0))
+    monkeypatch.setattr(_threads, "_load_samples", [])
+    monkeypatch.setattr(_threads, "_load_sampled_at", -math.inf)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    return samples
+
+
+def _counts(samples, others):
+    samples.extend(others)
+    return [_threads.threads_for(10**9, 1) for _ in others]
+
+
+def test_threads_follow_other_processes(adapting):
+    # three samples in a row must show other work; the smallest counts
+    assert _counts(adapting, [2, 2, 2, 3, 1, 0, 3, 3]) == [4, 4, 2, 2, 3, 4, 4, 4]
+    assert _counts(adapting, [5, 5]) == [1, 1]           # never fewer than one thread
+    assert _threads.threads_for(10**9, 10**9) == 1       # little work: one thread
+
+
+@pytest.mark.parametrize("control", ["threads", "FASTRNN_NUM_THREADS", "OMP_NUM_THREADS",
+                                     "omp limit", "affinity"])
+def test_explicit_limits_do_not_follow_the_load(adapting, monkeypatch, control):
+    adapting.extend([3] * 10)
+    if control == "FASTRNN_NUM_THREADS":
+        monkeypatch.setattr(_threads, "ENV_THREADS", 4)
+    elif control == "OMP_NUM_THREADS":
+        monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    elif control == "omp limit":                          # threadpoolctl's, or joblib's
+        monkeypatch.setattr(_threads, "_omp_max_threads", lambda: 3)
+    elif control == "affinity":                           # 4 of the machine's 8 CPUs
+        monkeypatch.setattr(_threads, "MACHINE_CPUS", 8)
+    expected = 3 if control == "omp limit" else 4
+    with fastrnn.threads(4) if control == "threads" else contextlib.nullcontext():
+        assert [_threads.threads_for(10**9, 1) for _ in range(5)] == [expected] * 5
+
+
+def test_no_load_figures_turn_adaptation_off(adapting, monkeypatch):
+    monkeypatch.setattr(_threads, "_others_runnable", lambda: None)
+    assert _threads.threads_for(10**9, 1) == 4
+    assert _threads.ADAPT_TO_LOAD is False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux's /proc only")
+def test_the_kernels_take_fewer_threads_beside_busy_processes(monkeypatch):
+    """The real figures: beside busy-loop processes the kernels' teams shrink
+    by their number (at least one thread), and this process's own running
+    threads are not counted as others."""
+    from fastrnn.bench import BusyProcesses
+
+    monkeypatch.setattr(_threads, "ADAPT_TO_LOAD", True)
+    monkeypatch.setattr(_threads, "_load_samples", [])
+    monkeypatch.setattr(_threads, "_load_sampled_at", -math.inf)
+    monkeypatch.setattr(functional, "SEQUENCE_WORK_PER_THREAD", 0)
+    # (other tests' OpenMP limits, such as dask's OMP_NUM_THREADS=1, are not
+    # this test's: the default limit, whatever OpenMP was last told)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_threads, "_omp_max_threads", lambda: _threads.CPUS)
+    if not _threads._default_limit() or _threads.MACHINE_CPUS != _threads.CPUS:
+        pytest.skip("the default limit does not apply here")
+    assert _threads._others_runnable() >= 0
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 50, 8))
+    W_xh, W_hh, b = rng.standard_normal((8, 32)), rng.standard_normal((32, 32)) / 8, np.zeros(32)
+    expected = fastrnn.forward(x, W_xh, W_hh, b)
+    with BusyProcesses(2, limit=30):
+        time.sleep(0.3)
+        teams = []
+        deadline = time.perf_counter() + 5
+        while time.perf_counter() < deadline and len(teams) < 20:
+            np.testing.assert_array_equal(fastrnn.forward(x, W_xh, W_hh, b), expected)
+            teams.append(functional.last_team_size())
+            time.sleep(_threads.LOAD_INTERVAL)
+    assert min(teams[LOAD_SAMPLES_SEEN:]) >= 1
+    assert max(teams[LOAD_SAMPLES_SEEN:]) <= max(1, _threads.CPUS - 2), teams
+
+
+LOAD_SAMPLES_SEEN = 4  # calls after which LOAD_SAMPLES samples are in

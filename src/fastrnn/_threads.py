@@ -12,14 +12,18 @@ first:
 4. the CPUs this process may run on.
 
 The kernels then take as many threads as the work of a call pays for, up to
-that limit (:func:`fastrnn.functional._n_threads`).
+that limit (:func:`fastrnn.functional._n_threads`), and under the default
+limit no more than the CPUs that other processes leave idle
+(``ADAPT_TO_LOAD``, below).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
+import time
 from typing import Iterator
 
 __all__ = ["threads", "get_num_threads"]
@@ -58,6 +62,7 @@ def _cpus() -> int:
 
 ENV_THREADS = _env_threads()
 CPUS = _cpus()
+MACHINE_CPUS = os.cpu_count() or 1
 
 # How long a waiting OpenMP thread spins before it sleeps. GCC's runtime
 # spins 300,000 times by default (milliseconds): on cores shared with other
@@ -133,7 +138,9 @@ except ImportError:  # no build: fastrnn.functional says how to build
 def get_num_threads() -> int:
     """The most threads the next kernel call from this thread may use.
 
-    See :func:`threads` for the order of the controls.
+    See :func:`threads` for the order of the controls. Under the default
+    limit (the CPUs), a call takes fewer while other processes keep CPUs
+    busy (on Linux; ``FASTRNN_ADAPT_THREADS=0`` turns that off).
     """
     if _forked_child:
         return 1
@@ -173,12 +180,87 @@ def threads(n: int | None) -> Iterator[None]:
         _LIMIT.reset(token)
 
 
+# Cores shared with other processes. Measured on 2 cores, a float32 training
+# step at B, T, D, H = 32, 64, 65, 128 took 2.2 times its quiet time (on 2
+# threads) beside one busy-loop process and 2.6-2.8 times beside two, but
+# 1.5-1.6 times on 1 thread in both cases; `fastrnn train` beside two ran at
+# 40% of its quiet rate on 2 threads, 46% on 1. A thread that loses its
+# core holds up the others at every meeting point (a barrier, the end of a
+# pass), so a team larger than the idle cores is slower than a smaller one.
+# Where the default limit applies (no fastrnn.threads, FASTRNN_NUM_THREADS,
+# OMP_NUM_THREADS or threadpoolctl limit below the CPUs), a call therefore
+# takes at most the CPUs that other processes leave: CPUS less the tasks of
+# other processes that are running or waiting to run, at least 1. That
+# count is Linux's (/proc/loadavg's runnable tasks less this process's own,
+# from /proc/self/task), sampled at most every LOAD_INTERVAL seconds, and
+# the smallest of the last LOAD_SAMPLES samples is used: a reduction needs
+# that many samples in a row that all show other work, so a short-lived
+# process does not cost a quiet machine its threads, while a return to the
+# full count takes one sample. Only where the process may run on every CPU
+# of the machine (otherwise the machine-wide count says nothing of its own
+# CPUs), and not in a forked child. FASTRNN_ADAPT_THREADS=0 (read at import)
+# or ADAPT_TO_LOAD = False turns it off.
+ADAPT_TO_LOAD = os.environ.get("FASTRNN_ADAPT_THREADS", "1").strip() != "0"
+LOAD_INTERVAL = 0.05
+LOAD_SAMPLES = 3
+_clock = time.monotonic
+_load_samples: list[int] = []
+_load_sampled_at = -math.inf
+
+
+def _others_runnable() -> int | None:
+    """Tasks of other processes that are running or waiting for a CPU now
+    (/proc/loadavg's runnable count less this process's running threads), or
+    None where Linux's /proc does not tell."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            runnable = int(f.read().split()[3].split(b"/")[0])
+        ours = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:  # the thread has ended
+                continue
+            end = stat.rfind(b")")  # the state follows the command name in parentheses
+            ours += stat[end + 2:end + 3] == b"R"
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, runnable - ours)
+
+
+def _load_limit(limit: int) -> int:
+    """limit, or fewer threads while other processes keep CPUs busy (see above)."""
+    global _load_sampled_at, ADAPT_TO_LOAD
+    now = _clock()
+    if now - _load_sampled_at >= LOAD_INTERVAL:
+        _load_sampled_at = now
+        others = _others_runnable()
+        if others is None:  # not Linux: never adapt
+            ADAPT_TO_LOAD = False
+            return limit
+        _load_samples.append(others)
+        del _load_samples[:-LOAD_SAMPLES]
+    if len(_load_samples) < LOAD_SAMPLES:
+        return limit
+    return max(1, min(limit, CPUS - min(_load_samples)))
+
+
+def _default_limit() -> bool:
+    """Whether the limit of the next call is the default one (the CPUs)."""
+    return (_LIMIT.get() is None and ENV_THREADS is None and not _forked_child
+            and "OMP_NUM_THREADS" not in os.environ and _omp_max_threads() >= CPUS)
+
+
 def threads_for(work: int, work_per_thread: int) -> int:
     """One thread per work_per_thread multiply-adds (0: as many as allowed),
-    from 1 up to get_num_threads()."""
+    from 1 up to get_num_threads(), or up to the CPUs that other processes
+    leave idle where the default limit applies (see ADAPT_TO_LOAD)."""
     global _threads_used
     limit = get_num_threads()
     n = limit if work_per_thread <= 0 else max(1, min(limit, work // work_per_thread))
+    if n > 1 and ADAPT_TO_LOAD and MACHINE_CPUS == CPUS and _default_limit():
+        n = _load_limit(n)
     if n > 1:
         _threads_used = True
     return int(n)

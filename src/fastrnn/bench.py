@@ -294,6 +294,7 @@ def machine_info() -> dict:
             "kernels": functional.kernels.__name__,
             "max_threads": functional.get_num_threads(),
             "openmp_waits": _threads.OPENMP_WAITS,
+            "threads_follow_load": _threads.ADAPT_TO_LOAD,
             "date": time.strftime("%Y-%m-%d")}
     try:
         import torch
