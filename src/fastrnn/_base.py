@@ -47,7 +47,7 @@ from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
 from ._params import ParamsMixin, check_int, make_rng
-from ._validation import ACTIVATION_CODES, FLOAT_DTYPES
+from ._validation import ACTIVATION_CODES
 
 __all__ = ["BaseRNN", "with_threads", "SMALL_STEP"]
 
@@ -567,27 +567,21 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
             d.pop("_stepper", None)
         activation = d.get("activation")
         code = ACTIVATION_CODES.get(activation) if isinstance(activation, str) else None
-        W_hy, W_hh, V = d.get("W_hy_"), d.get("W_hh_"), d.get("n_features_in_")
-        if (W_hy is None or W_hh is None or code is None or V is None
-                or "W_hh_l1_" in d or "W_hh_reverse_" in d  # (one forward layer only)
-                or np.ndim(W_hh) != 2 or np.ndim(W_hy) != 2):
+        weights = [d.get(name) for name in ("W_xh_", "W_hh_", "b_", "W_hy_", "b_y_")]
+        if (code is None or "W_hh_l1_" in d or "W_hh_reverse_" in d  # (one forward layer)
+                or not all(isinstance(w, np.ndarray) for w in weights)
+                or weights[0].shape[:1] != (d.get("n_features_in_"),)):
             return None
-        dt, H, N = W_hh.dtype, W_hh.shape[0], W_hy.shape[-1]
-        if dt not in FLOAT_DTYPES or H == 0 or N == 0:
+        try:  # (the stepper checks the dtypes, shapes and layout)
+            stepper = _F.kernels._Stepper(*weights, activation, code)
+        except ValueError:
             return None
-        weights = (d.get("W_xh_"), (V, H)), (W_hh, (H, H)), (d.get("b_"), (H,)), \
-            (W_hy, (H, N)), (d.get("b_y_"), (N,))
-        for w, shape in weights:
-            if (not isinstance(w, np.ndarray) or w.dtype != dt or w.shape != shape
-                    or not w.flags.c_contiguous):
-                return None
-        stepper = _F.kernels._Stepper(*(w for w, _ in weights), activation, code)
         if keep:
             d["_stepper"] = stepper
         return stepper
 
     def __getstate__(self):
-        # (the stepper holds the weights' buffers: it is rebuilt, not pickled)
+        # (the stepper is a kernel object: rebuilt at the next small call, not pickled)
         state = self.__dict__.copy()
         state.pop("_stepper", None)
         return state

@@ -140,11 +140,6 @@ def _n_threads(B: int, T: int, D: int, H: int, dtype=np.dtype(np.float32),
 PRODUCT_WORK_PER_THREAD = 1 << 18
 
 
-def all_finite(flat):
-    """No NaN or inf in a small 1-D float array (the kernels' allocation-free scan)."""
-    return kernels._all_finite(flat) if flat.size else True
-
-
 def matmul(a, b, *, trans_a=False, trans_b=False):
     """``op(a) @ op(b)`` on the kernels' own products and threads, for 2-D
     float32 or float64 arrays of one dtype; ``op`` transposes when asked
