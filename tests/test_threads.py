@@ -283,16 +283,27 @@ def adapting(monkeypatch):
     return samples
 
 
-def _counts(samples, others):
+SHORT = 10**6  # the multiply-adds of a short call
+
+
+def _counts(samples, others, work=SHORT):
     samples.extend(others)
-    return [_threads.threads_for(10**9, 1) for _ in others]
+    return [_threads.threads_for(work, 1) for _ in others]
 
 
 def test_threads_follow_other_processes(adapting):
     # three samples in a row must show other work; the smallest counts
     assert _counts(adapting, [2, 2, 2, 3, 1, 0, 3, 3]) == [4, 4, 2, 2, 3, 4, 4, 4]
     assert _counts(adapting, [5, 5]) == [1, 1]           # never fewer than one thread
-    assert _threads.threads_for(10**9, 10**9) == 1       # little work: one thread
+    assert _threads.threads_for(SHORT, SHORT) == 1       # little work: one thread
+
+
+def test_long_calls_keep_their_threads(adapting):
+    long = _threads.LONG_CALL_WORK
+    assert _counts(adapting, [3, 3, 3]) == [4, 4, 1]
+    assert _counts(adapting, [3, 3], work=long) == [4, 4]
+    assert _counts(adapting, [3], work=long - 1) == [1]
+    assert _threads.threads_for(long, long // 2) == 2     # its own count stands
 
 
 @pytest.mark.parametrize("control", ["threads", "FASTRNN_NUM_THREADS", "OMP_NUM_THREADS",
@@ -309,12 +320,12 @@ def test_explicit_limits_do_not_follow_the_load(adapting, monkeypatch, control):
         monkeypatch.setattr(_threads, "MACHINE_CPUS", 8)
     expected = 3 if control == "omp limit" else 4
     with fastrnn.threads(4) if control == "threads" else contextlib.nullcontext():
-        assert [_threads.threads_for(10**9, 1) for _ in range(5)] == [expected] * 5
+        assert [_threads.threads_for(SHORT, 1) for _ in range(5)] == [expected] * 5
 
 
 def test_no_load_figures_turn_adaptation_off(adapting, monkeypatch):
     monkeypatch.setattr(_threads, "_others_runnable", lambda: None)
-    assert _threads.threads_for(10**9, 1) == 4
+    assert _threads.threads_for(SHORT, 1) == 4
     assert _threads.ADAPT_TO_LOAD is False
 
 

@@ -200,9 +200,21 @@ def threads(n: int | None) -> Iterator[None]:
 # of the machine (otherwise the machine-wide count says nothing of its own
 # CPUs), and not in a forked child. FASTRNN_ADAPT_THREADS=0 (read at import)
 # or ADAPT_TO_LOAD = False turns it off.
+#
+# Only short calls lose threads: one of at least LONG_CALL_WORK multiply-adds
+# (float64 counting twice) keeps them. Its threads work apart for many
+# scheduler slices (whole sequences each), so they lose little at the end
+# of the pass, and a team of n beside k busy processes gets n / (n + k) of
+# the CPUs where one thread gets 1 / (1 + k). Beside two busy processes, a
+# float32 training step took on 1 and on 2 threads, over its quiet time on 2:
+# 1.56 and 2.83 times at B, T, D, H = 32, 64, 65, 128 (50 million
+# multiply-adds a pass); 2.12 and 2.02 at 32, 64, 1, 256 (134 million);
+# 2.46 and 2.16 at 64, 64, 128, 256 (403 million); 2.72 and 2.04 at 64, 100,
+# 128, 256 (629 million); 2.51 and 2.07 at 16, 50, 512, 1024 (629 million).
 ADAPT_TO_LOAD = os.environ.get("FASTRNN_ADAPT_THREADS", "1").strip() != "0"
 LOAD_INTERVAL = 0.05
 LOAD_SAMPLES = 3
+LONG_CALL_WORK = 1 << 28
 _clock = time.monotonic
 _load_samples: list[int] = []
 _load_sampled_at = -math.inf
@@ -254,12 +266,14 @@ def _default_limit() -> bool:
 
 def threads_for(work: int, work_per_thread: int) -> int:
     """One thread per work_per_thread multiply-adds (0: as many as allowed),
-    from 1 up to get_num_threads(), or up to the CPUs that other processes
-    leave idle where the default limit applies (see ADAPT_TO_LOAD)."""
+    from 1 up to get_num_threads(); for a call of fewer than LONG_CALL_WORK
+    multiply-adds, up to the CPUs that other processes leave idle where the
+    default limit applies (see ADAPT_TO_LOAD)."""
     global _threads_used
     limit = get_num_threads()
     n = limit if work_per_thread <= 0 else max(1, min(limit, work // work_per_thread))
-    if n > 1 and ADAPT_TO_LOAD and MACHINE_CPUS == CPUS and _default_limit():
+    if (n > 1 and work < LONG_CALL_WORK and ADAPT_TO_LOAD and MACHINE_CPUS == CPUS
+            and _default_limit()):
         n = _load_limit(n)
     if n > 1:
         _threads_used = True
