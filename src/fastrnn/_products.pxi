@@ -96,10 +96,10 @@ cdef void _panel_block(const floating* A, Py_ssize_t ra, Py_ssize_t ka,
     """C[i * ldc + j] += sum over k of A[i * ra + k * ka] * wp[k * PANEL + j]
     for i < M, j < width: M rows of A times one packed panel, in blocks of 4
     rows; in the AVX-512 build, blocks of 12 first (_block_rows), where each
-    load of the panel serves 12 rows: the training step took 5 to 26% less
-    time at every grid row from 16 sequences of 64 units on. (The AVX2
-    build's 6-row blocks made the row 16, 100, 32, 64 7% slower and the
-    others no faster: it keeps blocks of 4.)"""
+    load of the panel serves 12 rows: the training step ran 1.04 to 1.31
+    times as fast at every grid row from 16 sequences of 64 units on. (With
+    the AVX2 build's 6-row blocks the row 16, 100, 32, 64 ran 0.89 to 0.94
+    times as fast and the others at most 1.05: that build keeps blocks of 4.)"""
     cdef Py_ssize_t i = 0
     if FASTRNN_TALL_ROWS == 12 and M >= 12:
         i = M // 12 * 12
@@ -366,8 +366,9 @@ cdef inline Py_ssize_t _tn_work_size(Py_ssize_t N, int n_threads,
                                      const floating* p) noexcept nogil:
     """Elements of _gemm_tn's work buffer (p selects the type): per thread,
     a block of B's panels and a block of A's tile."""
-    return n_threads * (_panels(N, p) * 2 * _lanes(p) * TN_DEPTH
-                        + (TN_ROWS + FASTRNN_TN_GROUP - 1) // FASTRNN_TN_GROUP * FASTRNN_TN_GROUP * TN_DEPTH)
+    cdef Py_ssize_t tile_rows = ((TN_ROWS + FASTRNN_TN_GROUP - 1) // FASTRNN_TN_GROUP
+                                 * FASTRNN_TN_GROUP)    # whole groups of _tn_tile
+    return n_threads * (_panels(N, p) * 2 * _lanes(p) * TN_DEPTH + tile_rows * TN_DEPTH)
 
 
 cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
@@ -381,12 +382,13 @@ cdef void _tn_tile(const floating* A, Py_ssize_t lda, Py_ssize_t T,
     dA: A is h (B * T rows of lda = H) and row k of A' is the true
     predecessor of flat row k = (b, t): h row k - 1 for t > 0, and h0 row b
     (zeros when h0 is NULL) for t == 0, never the last row of sequence b - 1.
-    The tile's columns of A' are copied first into Ap (TN_ROWS, rounded up to
-    whole groups, x TN_DEPTH elements), FASTRNN_TN_GROUP at a time (12 in the AVX-512
-    build, else 4; zeros past the last row), each group with its kk rows
-    in turn: the product then reads them in order, instead of one cache
-    line (and, for large M, one page) per k; a group of 12 in one tall
-    block (_block_rows), where each load of a panel of B serves 12 rows."""
+    The tile's columns of A' are copied first into Ap (TN_ROWS rounded up
+    to whole groups, x TN_DEPTH elements), FASTRNN_TN_GROUP at a time (12
+    in the AVX-512 build, else 4; zeros past the last row), each group
+    with its kk rows in turn: the product then reads them in order, instead
+    of one cache line (and, for large M, one page) per k. A group of 12 is
+    one tall block (_block_rows), where each load of a panel of B serves
+    12 rows."""
     cdef Py_ssize_t panel = 2 * _lanes(A), n_panels = _panels(N, A)
     cdef Py_ssize_t n_row_tiles = (M + TN_ROWS - 1) // TN_ROWS
     cdef Py_ssize_t i0 = (tile % n_row_tiles) * TN_ROWS
