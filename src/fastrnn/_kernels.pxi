@@ -40,6 +40,7 @@
 from cython cimport floating
 
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from libc.string cimport memcpy
 
 from cython.parallel cimport parallel, prange, threadid
 
