@@ -210,7 +210,7 @@ def threads(n: int | None) -> Iterator[None]:
 # 1.56 and 2.83 times at B, T, D, H = 32, 64, 65, 128 (50 million
 # multiply-adds a pass); 2.12 and 2.02 at 32, 64, 1, 256 (134 million);
 # 2.46 and 2.16 at 64, 64, 128, 256 (403 million); 2.72 and 2.04 at 64, 100,
-# 128, 256 (629 million); 2.51 and 2.07 at 16, 50, 512, 1024 (629 million)
+# 128, 256 (629 million); 2.51 and 2.07 at 16, 50, 512, 1024 (1258 million)
 # (python bench/busy_threads.py float32 2 B,T,D,H ...).
 ADAPT_TO_LOAD = os.environ.get("FASTRNN_ADAPT_THREADS", "1").strip() != "0"
 LOAD_INTERVAL = 0.05
