@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,70 @@ def test_adam_one_pass_kernel_gives_the_bits_of_the_numpy_steps(dtype):
         np.testing.assert_array_equal(a.state["w"]["m"], b.state["w"]["m"])
         np.testing.assert_array_equal(a.state["w"]["v"], b.state["w"]["v"])
     assert not np.array_equal(fused["w"], start)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("scale", [1.0, 0.37])
+def test_checked_step_is_a_step_on_scaled_gradients(name, dtype, order, scale):
+    """checked_step = copy to backup, g *= scale, step: the same bits, for the
+    kernels' one-pass Adam (C order) and the NumPy steps (F order)."""
+    rng = np.random.default_rng(1)
+    shapes = {"W": (13, 11), "b": (11,)}
+    start = {k: np.asarray(rng.standard_normal(s), dtype, order=order)
+             for k, s in shapes.items()}
+    plain = {k: v.copy(order="K") for k, v in start.items()}
+    checked = {k: v.copy(order="K") for k, v in start.items()}
+    backup = {k: np.empty_like(v) for k, v in start.items()}
+    a, b = optim.make_optimizer(name, 3e-2), optim.make_optimizer(name, 3e-2)
+    for _ in range(4):
+        g = {k: np.asarray(rng.standard_normal(s) * 10, dtype, order=order)
+             for k, s in shapes.items()}
+        before = {k: v.copy() for k, v in checked.items()}
+        scaled = {k: v.copy(order="K") for k, v in g.items()}
+        for v in scaled.values():
+            v *= scale
+        a.step(plain, scaled)
+        assert b.checked_step(checked, {k: v.copy(order="K") for k, v in g.items()},
+                              backup, scale) is None
+        for k in shapes:
+            np.testing.assert_array_equal(checked[k], plain[k])
+            np.testing.assert_array_equal(backup[k], before[k])
+            for slot, arr in a.state[k].items():
+                np.testing.assert_array_equal(b.state[k][slot], arr)
+    assert a.n_steps == b.n_steps == 4
+    assert not np.array_equal(checked["W"], start["W"])
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_checked_step_names_the_first_parameter_that_is_not_finite(name, order, bad):
+    rng = np.random.default_rng(2)
+    params = {k: np.asarray(rng.standard_normal((5, 4)), order=order) for k in "abc"}
+    old = {k: v.copy() for k, v in params.items()}
+    backup = {k: np.empty_like(v) for k, v in params.items()}
+    grads = {k: np.asarray(rng.standard_normal((5, 4)), order=order) for k in "abc"}
+    grads["b"][3, 1] = bad
+    grads["c"][0, 0] = bad
+    opt = optim.make_optimizer(name, 0.1)
+    assert opt.checked_step(params, grads, backup, 1.0) == "b"
+    for k in "abc":  # every parameter was backed up: the caller can undo all
+        np.testing.assert_array_equal(backup[k], old[k])
+    assert np.isfinite(params["a"]).all() and not np.isfinite(params["b"]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_of_squares_is_accumulated_in_double(dtype):
+    rng = np.random.default_rng(3)
+    for n in list(range(0, 40)) + [4095, 4097, 100_003]:
+        f = (rng.standard_normal(n) * 3).astype(dtype)
+        exact = math.fsum(float(v) ** 2 for v in f)
+        assert optim.sum_of_squares(f) == pytest.approx(exact, rel=1e-13, abs=0)
+    # float32 values whose squares overflow float32 but not double
+    assert optim.sum_of_squares(np.full(8, 1e30, np.float32)) == pytest.approx(
+        8 * float(np.float32(1e30)) ** 2, rel=1e-15)
+    assert optim.sum_of_squares(np.array([1.0, np.nan], dtype)) != optim.sum_of_squares(
+        np.array([1.0, np.nan], dtype))  # nan
+    assert optim.sum_of_squares(np.array([1.0, -np.inf], dtype)) == np.inf

@@ -134,6 +134,16 @@ MUTATIONS = [
              "            t = gi * c2;",
              "the one-pass Adam update weighs the first moment's gradient by 1 - beta2",
              ("tests/test_optim.py",)),
+    Mutation("adam-backup-skipped", PKG + "_kernels_train.pxi",
+             "        if (backup != NULL)",
+             "        if (0)",
+             "the one-pass Adam update keeps no copy for the trainer's undo",
+             ("tests/test_optim.py", "tests/test_training.py")),
+    Mutation("adam-finite-check", PKG + "_kernels_train.pxi",
+             "            bad += !(t - t == 0);",
+             "            bad += 0;",
+             "the one-pass Adam update never reports a parameter that is not finite",
+             ("tests/test_optim.py", "tests/test_training.py")),
     # --- functional layer --------------------------------------------------
     Mutation("shared-h0-gradient-mean", PKG + "functional.py",
              "dh0 = dh0.sum(axis=0)",
@@ -202,20 +212,10 @@ MUTATIONS = [
              "Nesterov momentum without the momentum factor",
              ("tests/test_optim.py", "tests/test_estimator.py")),
     # --- estimators --------------------------------------------------------
-    Mutation("clip-after-update", PKG + "_training.py",
-             "        norm = _optim.clip_grad_norm(grads.values(), self.cfg.clip_norm)\n"
-             "        if not math.isfinite(norm):\n"
-             "            raise NonFiniteLossError(f\"the gradient norm is not finite ({norm})\")\n"
-             "        for key in grads:\n"
-             "            np.copyto(backup[key], params[key])\n"
-             "        self.optimizer.step(params, grads)\n",
-             "        for key in grads:\n"
-             "            np.copyto(backup[key], params[key])\n"
-             "        self.optimizer.step(params, grads)\n"
-             "        norm = _optim.clip_grad_norm(grads.values(), self.cfg.clip_norm)\n"
-             "        if not math.isfinite(norm):\n"
-             "            raise NonFiniteLossError(f\"the gradient norm is not finite ({norm})\")\n",
-             "gradients are clipped after the update (so never)",
+    Mutation("clip-never", PKG + "_training.py",
+             "scale = _optim.clip_scale(norm, self.cfg.clip_norm)",
+             "scale = 1.0",
+             "gradients are never clipped",
              ("tests/test_estimator.py", "tests/test_optim.py")),
     Mutation("l2-gradient", PKG + "_training.py",
              'grads["W_hh"] += alpha * W_hh',

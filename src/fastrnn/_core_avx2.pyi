@@ -13,5 +13,6 @@ from ._core import _readout_xent as _readout_xent
 from ._core import _readout_xent_work as _readout_xent_work
 from ._core import _softmax_rows as _softmax_rows
 from ._core import _softmax_xent as _softmax_xent
+from ._core import _sum_squares as _sum_squares
 from ._core import _Stepper as _Stepper
 from ._core import _tanh_hook as _tanh_hook

@@ -1,11 +1,13 @@
 # fastrnn kernels, the training step around the recurrence: the softmax
-# cross-entropy of the readout's logits with its gradient, and the Adam
-# update. Included after _kernels.pxi by _core.pyx and _core_avx2.pyx.
+# cross-entropy of the readout's logits with its gradient, the sums of
+# squares behind the gradient's norm, and the Adam update. Included after
+# _kernels.pxi by _core.pyx, _core_avx2.pyx and _core_avx512.pyx.
 #
 # Each is one pass where NumPy needs several over the same array: the loss
 # and its gradient over the (B * T, C) logits (NumPy: max, subtract, exp,
 # sum, divide, pick, scale and the column sums), the update over each
-# parameter (NumPy: eleven).
+# parameter (NumPy: eleven, and the trainer's copy for undoing it, its
+# clipping and its finiteness check).
 
 from libc.math cimport log
 
@@ -80,20 +82,27 @@ cdef extern from *:
      * optim.Adam's NumPy steps (each product and sum rounded to the
      * parameters' type): the same bits. GCC would otherwise fuse a product
      * and a sum into one multiply-add, rounded once. (Vectorized: the build
-     * passes -fno-math-errno, so sqrt needs no errno branch.) */
+     * passes -fno-math-errno, so sqrt needs no errno branch.) The gradient
+     * is used as g[i] * scale (the clipping factor; 1 leaves it as it is),
+     * each old parameter is first copied to backup (unless NULL), and the
+     * result is the number of updated parameters that are not finite
+     * (p - p is 0 only for a finite p): the trainer's undo and its check,
+     * in the same pass. */
     #if defined(__GNUC__) && !defined(__clang__)
     #define FASTRNN_NO_FMA __attribute__((optimize("fp-contract=off")))
     #else
     #define FASTRNN_NO_FMA
     #endif
     #define FASTRNN_ADAM(NAME, T, SQRT)                                        \\
-    static FASTRNN_NO_FMA void NAME(T* p, const T* g,        \\
-                                    T* m, T* v, Py_ssize_t n, \\
+    static FASTRNN_NO_FMA Py_ssize_t NAME(T* p, const T* g, T* m, T* v,        \\
+                                    T* backup, Py_ssize_t n, T scale,          \\
                                     T b1, T c1, T b2, T c2, T inv_sqrt_bc2,    \\
                                     T eps, T step_size) {                      \\
-        Py_ssize_t i;                                                          \\
+        Py_ssize_t i, bad = 0;                                                 \\
+        if (backup != NULL)                                                    \\
+            memcpy(backup, p, (size_t)n * sizeof(T));                          \\
         for (i = 0; i < n; i++) {                                              \\
-            T gi = g[i], t;                                                    \\
+            T gi = g[i] * scale, t;                                            \\
             T mi = m[i] * b1;                                                  \\
             t = gi * c1;                                                       \\
             mi = mi + t;                                                       \\
@@ -108,20 +117,49 @@ cdef extern from *:
             t = t * step_size;                                                 \\
             m[i] = mi;                                                         \\
             v[i] = vi;                                                         \\
-            p[i] = p[i] - t;                                                   \\
+            t = p[i] - t;                                                      \\
+            p[i] = t;                                                          \\
+            bad += !(t - t == 0);                                              \\
         }                                                                      \\
+        return bad;                                                            \\
     }
     FASTRNN_ADAM(fastrnn_adam_f, float, sqrtf)
     FASTRNN_ADAM(fastrnn_adam_d, double, sqrt)
+
+    /* sum(x[i]^2) in double, in 8 running sums (a loop GCC vectorizes without
+     * reassociating; no multiply-add, so every build gives the same bits):
+     * a float32 square is exact in double, so a float32 array's sum cannot
+     * overflow. */
+    #define FASTRNN_SUMSQ(NAME, T)                                             \\
+    static FASTRNN_NO_FMA double NAME(const T* x, Py_ssize_t n) {              \\
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t;                             \\
+        Py_ssize_t i, j;                                                       \\
+        for (i = 0; i + 8 <= n; i += 8)                                        \\
+            for (j = 0; j < 8; j++) {                                          \\
+                t = (double)x[i + j];                                          \\
+                s[j] += t * t;                                                 \\
+            }                                                                  \\
+        for (; i < n; i++) {                                                   \\
+            t = (double)x[i];                                                  \\
+            s[0] += t * t;                                                     \\
+        }                                                                      \\
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \\
+    }
+    FASTRNN_SUMSQ(fastrnn_sumsq_f, float)
+    FASTRNN_SUMSQ(fastrnn_sumsq_d, double)
     """
     double fastrnn_exp_nonpos_d(double y) noexcept nogil
     float fastrnn_exp_nonpos_f(float y) noexcept nogil
-    void fastrnn_adam_f(float* p, const float* g, float* m, float* v, Py_ssize_t n,
-                        float b1, float c1, float b2, float c2, float inv_sqrt_bc2,
-                        float eps, float step_size) noexcept nogil
-    void fastrnn_adam_d(double* p, const double* g, double* m, double* v, Py_ssize_t n,
-                        double b1, double c1, double b2, double c2, double inv_sqrt_bc2,
-                        double eps, double step_size) noexcept nogil
+    Py_ssize_t fastrnn_adam_f(float* p, const float* g, float* m, float* v, float* backup,
+                              Py_ssize_t n, float scale, float b1, float c1, float b2,
+                              float c2, float inv_sqrt_bc2, float eps,
+                              float step_size) noexcept nogil
+    Py_ssize_t fastrnn_adam_d(double* p, const double* g, double* m, double* v,
+                              double* backup, Py_ssize_t n, double scale, double b1,
+                              double c1, double b2, double c2, double inv_sqrt_bc2,
+                              double eps, double step_size) noexcept nogil
+    double fastrnn_sumsq_f(const float* x, Py_ssize_t n) noexcept nogil
+    double fastrnn_sumsq_d(const double* x, Py_ssize_t n) noexcept nogil
 
 
 cdef inline floating _exp_nonpos(floating y) noexcept nogil:
@@ -240,20 +278,43 @@ def _softmax_xent(floating[:, ::1] z, const Py_ssize_t[::1] targets, floating sc
 
 
 def _adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
-          double beta1, double beta2, double inv_sqrt_bc2, double eps, double step_size):
-    """One Adam update of parameters p from gradients g, moments m and v
-    updated in place (all of one length, checked by the caller), with the
-    NumPy steps of optim.Adam: each constant rounded to the parameters'
+          floating[::1] backup, double scale, double beta1, double beta2,
+          double inv_sqrt_bc2, double eps, double step_size):
+    """One Adam update of parameters p from gradients g * scale, moments m
+    and v updated in place (all of one length, checked by the caller), with
+    the NumPy steps of optim.Adam: each constant rounded to the parameters'
     type, then ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-    ``p -= step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps)``."""
-    cdef Py_ssize_t n = p.shape[0]
+    ``p -= step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps)``. backup (None,
+    or p's length) receives the parameters before the update. Returns the
+    number of updated parameters that are not finite."""
+    cdef Py_ssize_t n = p.shape[0], bad
+    cdef floating* keep = NULL
     if n == 0:
-        return
+        return 0
+    if backup is not None:
+        keep = &backup[0]
     with nogil:
         if floating is float:
-            fastrnn_adam_f(&p[0], &g[0], &m[0], &v[0], n, <float>beta1, <float>(1.0 - beta1),
-                           <float>beta2, <float>(1.0 - beta2), <float>inv_sqrt_bc2,
-                           <float>eps, <float>step_size)
+            bad = fastrnn_adam_f(&p[0], &g[0], &m[0], &v[0], keep, n, <float>scale,
+                                 <float>beta1, <float>(1.0 - beta1), <float>beta2,
+                                 <float>(1.0 - beta2), <float>inv_sqrt_bc2, <float>eps,
+                                 <float>step_size)
         else:
-            fastrnn_adam_d(&p[0], &g[0], &m[0], &v[0], n, beta1, 1.0 - beta1, beta2,
-                           1.0 - beta2, inv_sqrt_bc2, eps, step_size)
+            bad = fastrnn_adam_d(&p[0], &g[0], &m[0], &v[0], keep, n, scale, beta1,
+                                 1.0 - beta1, beta2, 1.0 - beta2, inv_sqrt_bc2, eps,
+                                 step_size)
+    return bad
+
+
+def _sum_squares(const floating[::1] x):
+    """sum(x ** 2) in double (8 running sums)."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef double s
+    if n == 0:
+        return 0.0
+    with nogil:
+        if floating is float:
+            s = fastrnn_sumsq_f(&x[0], n)
+        else:
+            s = fastrnn_sumsq_d(&x[0], n)
+    return s

@@ -320,17 +320,15 @@ class Trainer:
     def apply(self, grads):
         """Clip, update in place, and undo the update if a weight turned non-finite."""
         params, backup = self.params, self.backup
-        norm = _optim.clip_grad_norm(grads.values(), self.cfg.clip_norm)
+        norm = _optim.grad_norm(grads.values())
         if not math.isfinite(norm):
             raise NonFiniteLossError(f"the gradient norm is not finite ({norm})")
-        for key in grads:
-            np.copyto(backup[key], params[key])
-        self.optimizer.step(params, grads)
-        for key in grads:
-            if not np.isfinite(params[key]).all():
-                for k in grads:
-                    np.copyto(params[k], backup[k])
-                raise NonFiniteLossError(f"the update made {key}_ non-finite")
+        scale = _optim.clip_scale(norm, self.cfg.clip_norm)
+        key = self.optimizer.checked_step(params, grads, backup, scale)
+        if key is not None:
+            for k in grads:
+                np.copyto(params[k], backup[k])
+            raise NonFiniteLossError(f"the update made {key}_ non-finite")
 
     def train_batch(self, batch):
         """Train on one mini-batch: one update, or one per truncated-BPTT window,

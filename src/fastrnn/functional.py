@@ -330,16 +330,31 @@ def softmax(z):
     return z
 
 
-def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size):
-    """One Adam update in place of p and its moments m, v from gradient g (see
-    :class:`fastrnn.optim.Adam`): C-contiguous arrays of one shape and dtype."""
+def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size, scale=1.0,
+                backup=None):
+    """One Adam update in place of p and its moments m, v from gradient
+    ``g * scale`` (see :class:`fastrnn.optim.Adam`): C-contiguous arrays of
+    one shape and dtype. backup (None, or such an array) receives p's values
+    before the update. Returns the number of updated values that are not
+    finite."""
     if not (p.shape == g.shape == m.shape == v.shape
             and p.dtype == g.dtype == m.dtype == v.dtype and p.dtype in _SPECIALIZATION
-            and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+            and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
+            and (backup is None or (backup.shape == p.shape and backup.dtype == p.dtype
+                                    and backup.flags.c_contiguous))):
         raise ValueError("adam_update: inconsistent arguments")
-    kernels._adam[_SPECIALIZATION[p.dtype]](
+    return kernels._adam[_SPECIALIZATION[p.dtype]](
         p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
-        beta1, beta2, inv_sqrt_bc2, eps, step_size)
+        None if backup is None else backup.reshape(-1), scale, beta1, beta2, inv_sqrt_bc2,
+        eps, step_size)
+
+
+def sum_squares(x):
+    """``sum(x ** 2)`` of a float32 or float64 array as a Python float,
+    accumulated in double (a float32 array's sum cannot overflow)."""
+    if x.dtype not in _SPECIALIZATION:
+        raise ValueError(f"sum_squares: float32 or float64, got {x.dtype}")
+    return kernels._sum_squares[_SPECIALIZATION[x.dtype]](np.ascontiguousarray(x).reshape(-1))
 
 
 def _work_inputs(a) -> int:

@@ -17,8 +17,8 @@ import numpy as np
 
 from . import functional
 
-__all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "sum_of_squares",
-           "OPTIMIZERS", "DEFAULT_MOMENTUM"]
+__all__ = ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_grad_norm", "clip_scale",
+           "grad_norm", "sum_of_squares", "OPTIMIZERS", "DEFAULT_MOMENTUM"]
 
 
 class Optimizer:
@@ -61,6 +61,25 @@ class Optimizer:
         self.n_steps += 1
         for key, g in grads.items():
             self._update(key, params[key], g)
+
+    def checked_step(self, params, grads, backup, scale=1.0):
+        """:meth:`step` on the gradients ``grads[key] * scale`` (scaled in
+        place), after copying each ``params[key]`` to ``backup[key]`` (an
+        array of its shape and dtype). Returns the first key whose parameter
+        has a value that is not finite after the update, or None: the caller
+        can then restore every parameter from backup. (NumPy's warnings for
+        such values are silenced: the result says it.)"""
+        for key in grads:
+            np.copyto(backup[key], params[key])
+        with np.errstate(all="ignore"):
+            if scale != 1.0:
+                for g in grads.values():
+                    g *= scale
+            self.step(params, grads)
+        for key in grads:
+            if not np.isfinite(params[key]).all():
+                return key
+        return None
 
     def _update(self, key, p, g):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -228,42 +247,72 @@ class Adam(Optimizer):
         self.beta2 = float(beta2)
         self.eps = float(eps)
 
-    def step(self, params, grads):
+    def _constants(self):
+        """(beta1, beta2, step size, 1 / sqrt(second moment's bias correction))
+        of the next step, which it counts."""
         self.n_steps += 1
         t = self.n_steps
         b1, b2 = self.beta1, self.beta2
-        step_size = self.learning_rate / (1.0 - b1**t)
-        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2**t)
+        return b1, b2, self.learning_rate / (1.0 - b1**t), 1.0 / math.sqrt(1.0 - b2**t)
+
+    def step(self, params, grads):
+        b1, b2, step_size, inv_sqrt_bc2 = self._constants()
         for key, g in grads.items():
             p = params[key]
             m = self._slot(key, p, "m")
             v = self._slot(key, p, "v")
             if _fused(p, g, m, v):  # the same steps in one pass, the same bits
                 functional.adam_update(p, g, m, v, b1, b2, inv_sqrt_bc2, self.eps, step_size)
-                continue
-            tmp = self._scratch(key, p)
-            # in place, with one scratch array: no allocation per step
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=tmp)
-            m += tmp
-            v *= b2
-            np.multiply(g, g, out=tmp)
-            tmp *= 1.0 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp *= inv_sqrt_bc2
-            tmp += self.eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step_size
-            p -= tmp
+            else:
+                self._numpy_update(key, p, g, m, v, b1, b2, inv_sqrt_bc2, step_size)
+
+    def checked_step(self, params, grads, backup, scale=1.0):
+        # The fused kernel copies, scales, updates and checks in one pass per
+        # parameter, with the bits of the steps of the base class.
+        b1, b2, step_size, inv_sqrt_bc2 = self._constants()
+        bad = None
+        for key, g in grads.items():
+            p, keep = params[key], backup[key]
+            m = self._slot(key, p, "m")
+            v = self._slot(key, p, "v")
+            if _fused(p, g, m, v, keep):
+                n_bad = functional.adam_update(p, g, m, v, b1, b2, inv_sqrt_bc2, self.eps,
+                                               step_size, scale, keep)
+            else:
+                np.copyto(keep, p)
+                with np.errstate(all="ignore"):
+                    if scale != 1.0:
+                        g *= scale
+                    self._numpy_update(key, p, g, m, v, b1, b2, inv_sqrt_bc2, step_size)
+                n_bad = not np.isfinite(p).all()
+            if n_bad and bad is None:
+                bad = key
+        return bad
+
+    def _numpy_update(self, key, p, g, m, v, b1, b2, inv_sqrt_bc2, step_size):
+        tmp = self._scratch(key, p)
+        # in place, with one scratch array: no allocation per step
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= inv_sqrt_bc2
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p -= tmp
 
 
-def _fused(p, g, m, v):
+def _fused(*arrays):
     """Whether the kernels' one-pass update applies: C-contiguous float32 or
     float64 arrays of one dtype and shape (as the estimators' always are)."""
-    return (p.dtype in _FUSED_DTYPES and p.dtype == g.dtype == m.dtype == v.dtype
-            and p.shape == g.shape and p.flags.c_contiguous and g.flags.c_contiguous
-            and m.flags.c_contiguous and v.flags.c_contiguous)
+    p = arrays[0]
+    return p.dtype in _FUSED_DTYPES and all(
+        a.dtype == p.dtype and a.shape == p.shape and a.flags.c_contiguous for a in arrays)
 
 
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -286,13 +335,38 @@ def make_optimizer(name, learning_rate, momentum=DEFAULT_MOMENTUM, nesterov=Fals
 
 
 def sum_of_squares(f):
-    """``f @ f`` for a 1-D float array, in NumPy's own loops rather than its
-    BLAS, whose thread pool would spin next to the kernels' threads (see
-    :mod:`fastrnn.losses`); overflows to inf without a warning."""
+    """``f @ f`` for a 1-D float array, as a Python float: float32 and float64
+    in the kernels, in double (a float32 sum cannot overflow), other types in
+    NumPy's own loops rather than its BLAS, whose thread pool would spin next
+    to the kernels' threads (see :mod:`fastrnn.losses`); overflows to inf
+    without a warning."""
     if not f.size:
         return 0.0
+    if f.dtype in _FUSED_DTYPES:
+        return functional.sum_squares(f)
     with np.errstate(over="ignore"):
         return float(np.einsum("i,i->", f, f))
+
+
+def clip_scale(norm, max_norm):
+    """The factor that brings a global gradient norm down to max_norm: 1.0
+    when max_norm is None, the norm is not finite or not above max_norm."""
+    if max_norm is not None and math.isfinite(norm) and norm > max_norm:
+        return max_norm / norm
+    return 1.0
+
+
+def grad_norm(grads):
+    """The global L2 norm of an iterable of gradient arrays (``sqrt`` of the
+    sum of squares of every entry): inf or nan when one is not finite."""
+    grads = list(grads)
+    sq = sum(sum_of_squares(g.ravel()) for g in grads)
+    if not math.isfinite(sq):
+        # a sum of squares of a type narrower than double can overflow:
+        # redo them in float64, which only fails for gradients that are not
+        # finite themselves (or whose squares overflow double).
+        sq = sum(sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
+    return math.sqrt(sq) if math.isfinite(sq) else sq
 
 
 def clip_grad_norm(grads, max_norm):
@@ -313,14 +387,9 @@ def clip_grad_norm(grads, max_norm):
         scaled.
     """
     grads = list(grads)
-    sq = sum(sum_of_squares(g.ravel()) for g in grads)
-    if not math.isfinite(sq):
-        # float32 sums of squares overflow above ~3e38: redo them in float64,
-        # which only fails for gradients that are not finite themselves.
-        sq = sum(sum_of_squares(g.ravel().astype(np.float64)) for g in grads)
-    norm = math.sqrt(sq) if math.isfinite(sq) else sq
-    if max_norm is not None and math.isfinite(norm) and norm > max_norm:
-        scale = max_norm / norm
+    norm = grad_norm(grads)
+    scale = clip_scale(norm, max_norm)
+    if scale != 1.0:
         for g in grads:
             g *= scale
     return norm
