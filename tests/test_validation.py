@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastrnn
-from fastrnn import _core, reference
+from fastrnn import functional, reference
 
 B, T, D, H = 3, 5, 3, 7  # sizes that are not multiples of any vector width
 LENGTHS = np.array([5, 2, 4])
@@ -337,20 +337,34 @@ def test_nested_lists_accepted(api, fn):
 # --- the finiteness kernel ------------------------------------------------
 
 
+@pytest.mark.parametrize("build", sorted(functional.KERNEL_MODULES))
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_all_finite_hook(dtype, bad):
-    """Every position of every size up to a few vector widths (tails included)."""
+def test_all_finite_hook(build, dtype, bad):
+    """Every position of every size up to a few vector widths (tails
+    included), and the positions around the scan's blocks of 4096, in every
+    build this machine runs."""
     # the validation layer's finiteness scan: its loss is a failure, not a skip
-    assert hasattr(_core, "_all_finite"), "fastrnn._core has no _all_finite"
-    all_finite = _core._all_finite
-    big = np.finfo(dtype).max
+    module = functional.KERNEL_MODULES[build]
+    assert hasattr(module, "_all_finite"), f"{module.__name__} has no _all_finite"
+    all_finite = module._all_finite
+    info = np.finfo(dtype)
+    assert all_finite(np.array([info.max, -info.max, info.tiny, info.smallest_subnormal,
+                                0.0, -0.0], dtype))
     for n in range(1, 40):
-        a = (np.linspace(-1, 1, n) * big).astype(dtype)  # finite, extremes included
+        a = (np.linspace(-1, 1, n) * info.max).astype(dtype)  # finite, extremes included
         assert all_finite(a)
         for i in range(n):
             b = a.copy()
             b[i] = bad
             assert not all_finite(b), (n, i)
+    for n in (4095, 4096, 4097, 3 * 4096 + 5):
+        a = np.linspace(-1, 1, n).astype(dtype)
+        assert all_finite(a)
+        for i in {0, 4095, 4096, 4097, n // 2, n - 1}:
+            if i < n:
+                b = a.copy()
+                b[i] = bad
+                assert not all_finite(b), (n, i)
 
 
 # --- fuzz: malformed arguments never reach the kernels --------------------

@@ -134,6 +134,13 @@ MUTATIONS = [
              "            t = gi * c2;",
              "the one-pass Adam update weighs the first moment's gradient by 1 - beta2",
              ("tests/test_optim.py",)),
+    Mutation("finite-scan-block-start", PKG + "_entry_points.pxi",
+             "            for (j = 0; j < m; j++)                                            \\\\\n"
+             "                bad |= !(ABS(x[i + j]) <= MAX);",
+             "            for (j = 1; j < m; j++)                                            \\\\\n"
+             "                bad |= !(ABS(x[i + j]) <= MAX);",
+             "the finiteness scan skips the first value of each block",
+             ("tests/test_validation.py",)),
     Mutation("adam-backup-skipped", PKG + "_kernels_train.pxi",
              "        if (backup != NULL)",
              "        if (0)",

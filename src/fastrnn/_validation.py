@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._core import ACTIVATION_CODES, _all_finite
+from ._core import ACTIVATION_CODES
+from ._dispatch import kernels as _kernels
 
 # The activations, and their codes in the kernels (ACTIVATION_CODES: the enum
 # of _core.pxd, exported by the extension).
@@ -86,20 +87,10 @@ def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], meaning:
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
-    """ValueError if the C-contiguous float32/float64 array holds NaN or inf.
-
-    Small arrays use the kernels' allocation-free scan (a NumPy ufunc call
-    costs more than the scan); large ones np.isfinite, which is faster there.
-    """
-    if arr.size <= _SMALL:
-        finite = _all_finite(arr.reshape(-1)) if arr.size else True
-    else:
-        finite = bool(np.isfinite(arr).all())
-    if not finite:
+    """ValueError if the C-contiguous float32/float64 array holds NaN or inf:
+    the kernels' scan, which allocates nothing and runs without the GIL."""
+    if arr.size and not _kernels._all_finite(arr.reshape(-1)):
         raise ValueError(f"{name} contains NaN or inf")
-
-
-_SMALL = 4096
 
 
 def compute_dtype(W_xh: Any, W_hh: Any) -> np.dtype:

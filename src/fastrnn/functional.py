@@ -13,60 +13,11 @@ import threading
 
 import numpy as np
 
+from ._dispatch import KERNEL_MODULES, _chosen_kernels, _core, _kernel_modules, kernels  # noqa: F401
 from ._threads import get_num_threads, threads, threads_for
 from ._validation import (ACTIVATION_CODES, Gradients, StackedGradients, StackedOutput,
                           check_args)
 
-try:
-    from . import _core
-except ImportError as exc:  # pragma: no cover - only without a build
-    raise ImportError(
-        "fastrnn's compiled extension fastrnn._core could not be imported "
-        f"({exc}). Install the package with `pip install .` from the source "
-        "tree, or for development `pip install -e . --no-build-isolation` and "
-        "`python setup.py build_ext --inplace` after each .pyx change."
-    ) from exc
-
-
-def _kernel_modules() -> dict:
-    """The compiled kernel modules this machine can run, by instruction set."""
-    modules = {"baseline": _core}
-    if _core._cpu_has_avx2_fma():
-        try:
-            from . import _core_avx2
-        except ImportError:  # not built on this platform
-            pass
-        else:
-            modules["avx2"] = _core_avx2
-    if _core._cpu_has_avx512():
-        try:
-            from . import _core_avx512
-        except ImportError:  # not built on this platform
-            pass
-        else:
-            modules["avx512"] = _core_avx512
-    return modules
-
-
-def _chosen_kernels(modules: dict):
-    """The kernels forward/backward call: the widest build this CPU runs
-    (avx512, avx2, baseline), unless FASTRNN_KERNELS names one of the
-    builds it runs (FASTRNN_BASELINE_KERNELS=1 is FASTRNN_KERNELS=baseline)."""
-    name = os.environ.get("FASTRNN_KERNELS", "").strip().lower()
-    if not name and os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
-        name = "baseline"
-    if name:
-        if name not in modules:
-            raise ImportError(f"FASTRNN_KERNELS={name!r}: this machine runs the kernel "
-                              f"builds {sorted(modules)}")
-        return modules[name]
-    for name in ("avx512", "avx2", "baseline"):
-        if name in modules:
-            return modules[name]
-
-
-KERNEL_MODULES = _kernel_modules()
-kernels = _chosen_kernels(KERNEL_MODULES)
 
 # The AVX-512 build's panels are 32 floats (16 doubles) wide. For products of
 # fewer columns than this (H in forward/backward, N in matmul) its wider
