@@ -117,6 +117,26 @@ def test_output_loss_scatters_gradients_to_taught_steps_only():
     np.testing.assert_allclose(db, (2 * diff / 6).sum(0))
 
 
+
+@pytest.mark.parametrize("loss", [losses.SquaredError, losses.SoftmaxCrossEntropy])
+def test_output_loss_into_a_kept_buffer_of_zeros(loss):
+    rng = np.random.default_rng(3)
+    h = rng.normal(size=(3, 4, 5))
+    W, b = rng.normal(size=(5, 2)), rng.normal(size=2)
+    rows = np.array([2, 7, 8])
+    targets = (rng.integers(0, 2, size=3) if loss is losses.SoftmaxCrossEntropy
+               else rng.normal(size=(3, 2)))
+    expected = losses.output_loss(h, rows, targets, W, b, loss, 1 / 3)
+    zeros = np.zeros((12, 5))
+    got = losses.output_loss(h, rows, targets, W, b, loss, 1 / 3, dh_zeros=zeros)
+    assert got[0] == expected[0]
+    for a, e in zip(got[1:], expected[1:]):
+        np.testing.assert_array_equal(a, e)
+    assert np.shares_memory(got[1], zeros)  # dh is the buffer, its rows written
+    for bad in (np.zeros((12, 4)), np.zeros((12, 5), np.float32), np.zeros((5, 12)).T):
+        with pytest.raises(ValueError, match="dh_zeros"):
+            losses.output_loss(h, rows, targets, W, b, loss, 1 / 3, dh_zeros=bad)
+
 # ------------------------------------------------- the kernels' fused pass
 
 def _xent_float64(z, t, scale):

@@ -118,3 +118,45 @@ def test_fit_removes_last_state_and_save_does_not_keep_it(tmp_path):
     assert not hasattr(fastrnn.load(tmp_path / "m.npz"), "last_state_")
     m.fit(X, y)
     assert not hasattr(m, "last_state_")
+
+
+def test_the_kept_gradient_buffer_is_zero_again_after_each_window():
+    """A regressor taught at its last steps writes dh's taught rows into a
+    buffer it keeps between windows: each window's gradients are those of a
+    fresh trainer (no rows left over), the buffer is zero after the window,
+    also when the loss is not finite."""
+    import pytest
+
+    from fastrnn import _training
+    from fastrnn._training import NonFiniteLossError, Trainer
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6, 9, 3))
+    y = rng.normal(size=(6, 2))
+    m = RNNRegressor(n_hidden=5, output_steps="last", batch_size=3, random_state=0,
+                     max_epochs=1).fit(X, y)
+    cfg = m._check_hyperparameters()
+    data = m._prepare(X, y, None, None, None, None, cfg, fitted=True)
+    kept = Trainer(m._params(), m._loss, cfg)
+
+    def grads(trainer, idx):
+        batch = data.take(idx)
+        w = next(iter(windows(batch, None)))
+        rows, targets, vmask = _training._select(w.targets, w.start, w.end)
+        h0, free = trainer.batch_h0(batch.init, batch.init_mask)
+        return trainer.loss_grad(w.x, w.lengths, h0, free, rows, targets, vmask)[3]
+
+    for idx in ([0, 1, 2], [3, 4, 5], [5, 0, 2]):
+        got = grads(kept, np.array(idx))
+        assert kept._dh_zeros is not None and not kept._dh_zeros.any()
+        fresh = grads(Trainer(m._params(), m._loss, cfg), np.array(idx))
+        for k in fresh:
+            np.testing.assert_array_equal(got[k], fresh[k])
+    bad = data.take(np.array([0, 1, 2]))
+    bad.Y[...] = np.inf
+    w = next(iter(windows(bad, None)))
+    rows, targets, vmask = _training._select(w.targets, w.start, w.end)
+    h0, free = kept.batch_h0(bad.init, bad.init_mask)
+    with pytest.raises(NonFiniteLossError):
+        kept.loss_grad(w.x, w.lengths, h0, free, rows, targets, vmask)
+    assert not kept._dh_zeros.any()

@@ -188,6 +188,18 @@ class Trainer:
         self.optimizer = optimizer
         self.backup = {k: np.empty_like(v) for k, v in params.items()}
         self.layout = _stack.Layout.from_config(cfg)
+        self._dh_zeros = None  # see _zeros_for
+
+    def _zeros_for(self, n_rows, width, dtype):
+        """An (n_rows, width) array of zeros kept between windows, for the
+        gradient of a window taught at some of its steps (losses.output_loss's
+        dh_zeros): a new one of that size would cost an allocation and the
+        first touch of its pages at every step. Whoever writes rows into it
+        sets them back to zero."""
+        z = self._dh_zeros
+        if z is None or z.shape != (n_rows, width) or z.dtype != dtype:
+            z = self._dh_zeros = np.zeros((n_rows, width), dtype=dtype)
+        return z
 
     def batch_h0(self, init, mask=None):
         """The initial state of a batch and where h0's gradient comes from
@@ -241,13 +253,23 @@ class Trainer:
         if N == 0:
             return last, 0.0, 0, None
         W_hy = p.get("W_hy")
-        loss_sum, dh, dW_hy, db_y = _losses.output_loss(
-            h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask, row_w)
-        if not math.isfinite(loss_sum):
-            raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
-        # NaN or inf in h or dh makes the gradient norm non-finite, which apply()
-        # refuses: the kernels need no scan for them.
-        grads, dh0 = run(dh)
+        # a single layer's backward only reads dh: its zeros can be kept (a
+        # stack's moves gradients within dh)
+        zeros = None
+        if rows is not None and self.layout.single:
+            zeros = self._zeros_for(h.shape[0] * h.shape[1], h.shape[2], h.dtype)
+        try:
+            loss_sum, dh, dW_hy, db_y = _losses.output_loss(
+                h, rows, targets, W_hy, p.get("b_y"), self.loss, 1.0 / N, vmask, row_w,
+                zeros)
+            if not math.isfinite(loss_sum):
+                raise NonFiniteLossError(f"the training loss is not finite ({loss_sum})")
+            # NaN or inf in h or dh makes the gradient norm non-finite, which apply()
+            # refuses: the kernels need no scan for them.
+            grads, dh0 = run(dh)
+        finally:
+            if zeros is not None:
+                zeros[rows] = 0
         if dh0 is not None and h0.ndim == 1 and dh0.ndim == 2:
             dh0 = dh0.sum(axis=0)
         g_h0 = h0_gradient(dh0, h0_free)

@@ -248,7 +248,8 @@ class SoftmaxCrossEntropy:
         return loss_sum, out
 
 
-def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=None):
+def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=None,
+                dh_zeros=None):
     """Readout and loss of one window, with gradients.
 
     Parameters
@@ -267,6 +268,12 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
     row_scale : None or float64 array (N,)
         Sample weights: each taught output's loss and gradient are multiplied
         by its own factor.
+    dh_zeros : None or C-contiguous array (B * T, H) of zeros, h's dtype
+        Where dh goes when rows is not None: the taught rows are written into
+        it and dh is a view of it (the caller sets them back to zero after
+        using dh). None: dh is a new array. A buffer kept between training
+        steps spares the allocation and first touch of a new (B, T, H)
+        array of zeros at every step.
 
     Returns
     -------
@@ -285,7 +292,7 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
         # readout, loss and gradients in one kernel call: the same bits
         loss_sum, _, dW_hy, db_y, dhs = functional.readout_xent(
             hs, W_hy, b_y, targets, scale)
-        return loss_sum, _scatter_rows(dhs, rows, B, T, H), dW_hy, db_y
+        return loss_sum, _scatter_rows(dhs, rows, B, T, H, dh_zeros), dW_hy, db_y
     k = targets.shape[1] if targets.ndim == 2 else None
     out = readout(hs, W_hy, b_y, k)
     db_y = None if W_hy is None else np.empty(out.shape[1], dtype=out.dtype)
@@ -307,7 +314,7 @@ def output_loss(h, rows, targets, W_hy, b_y, loss, scale, mask=None, row_scale=N
     else:
         dW_hy = matmul_tn(hs, dout)
         dhs = matmul_nt(dout, W_hy)
-    return loss_sum, _scatter_rows(dhs, rows, B, T, H), dW_hy, db_y
+    return loss_sum, _scatter_rows(dhs, rows, B, T, H, dh_zeros), dW_hy, db_y
 
 
 def _fused_readout(hs, W_hy, b_y):
@@ -321,10 +328,18 @@ def _fused_readout(hs, W_hy, b_y):
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _scatter_rows(dhs, rows, B, T, H):
-    """dh (B, T, H): the rows' gradients dhs at their rows, zero elsewhere."""
+def _scatter_rows(dhs, rows, B, T, H, zeros=None):
+    """dh (B, T, H): the rows' gradients dhs at their rows, zero elsewhere
+    (in zeros, an array (B * T, H) of zeros, when given)."""
     if rows is None:
         return dhs.reshape(B, T, H)
+    if zeros is not None:
+        if zeros.shape != (B * T, H) or zeros.dtype != dhs.dtype \
+                or not zeros.flags.c_contiguous:
+            raise ValueError("output_loss: dh_zeros must be a C-contiguous "
+                             f"({B * T}, {H}) array of {dhs.dtype}")
+        zeros[rows] = dhs
+        return zeros.reshape(B, T, H)
     dh = np.zeros((B * T, H), dtype=dhs.dtype)
     dh[rows] = dhs
     return dh.reshape(B, T, H)
