@@ -456,6 +456,48 @@ def test_hidden_sizes_across_vector_blocks(path, dtype, activation, H):
     check_in_dtype(p, dtype)
 
 
+# --- groups of sequences or columns, by the size of the weights ----------
+
+
+@pytest.mark.parametrize("ids", [False, True])
+@pytest.mark.parametrize("B", [8, 16, 24, 25])
+def test_column_split_for_large_weights_gives_the_same_bits(kernels, dtype, B, ids,
+                                                           monkeypatch):
+    """From a size of W_hh on (fastrnn_column_split_bytes), threads whose
+    groups would hold at most 12 sequences split each step by columns
+    instead: the same bits as groups of sequences and as one thread. The
+    size is set to 0 (always) and to the largest value (never) here, so that
+    small problems take either path."""
+    for name in ("SEQUENCE_WORK_PER_THREAD", "STEP_WORK_PER_THREAD", "PRODUCT_WORK_PER_THREAD"):
+        monkeypatch.setattr(functional, name, 0)  # every thread the limit allows
+    p = make_problem(7, B, 9, 5, 37, "tanh", "per_seq", with_lengths=True, ids=ids)
+    x = p.x if ids else p.x.astype(dtype)
+    args = [a.astype(dtype) for a in (p.W_xh, p.W_hh, p.b)]
+    h0, dh = p.h0.astype(dtype), p.dh.astype(dtype)
+
+    def run(n_threads, split_bytes):
+        old = kernels._set_column_split_bytes(split_bytes)
+        try:
+            with fastrnn.threads(n_threads):
+                h = fastrnn.forward(x, *args, h0, lengths=p.lengths)
+                g = fastrnn.backward(x, h, dh, args[0], args[1], h0, lengths=p.lengths)
+                assert kernels._last_team_size() == n_threads
+        finally:
+            kernels._set_column_split_bytes(old)
+        return [h] + [a for a in g if a is not None]
+
+    never = 1 << 62
+    serial = run(1, never)
+    for n_threads, split_bytes in [(2, never), (2, 0), (3, 0)]:
+        for a, e in zip(run(n_threads, split_bytes), serial):
+            np.testing.assert_array_equal(a, e)
+    default = kernels._set_column_split_bytes(5)
+    assert kernels._set_column_split_bytes(default) == 5  # (and restored)
+    with pytest.raises(ValueError, match=">= 0"):
+        kernels._set_column_split_bytes(-1)
+    assert kernels._set_column_split_bytes(default) == default
+
+
 # --- the paths and the fixture that picks them ----------------------------
 
 

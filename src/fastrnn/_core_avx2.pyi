@@ -11,6 +11,7 @@ from ._core import _matmul as _matmul
 from ._core import _omp_max_threads as _omp_max_threads
 from ._core import _readout_xent as _readout_xent
 from ._core import _readout_xent_work as _readout_xent_work
+from ._core import _set_column_split_bytes as _set_column_split_bytes
 from ._core import _softmax_rows as _softmax_rows
 from ._core import _softmax_xent as _softmax_xent
 from ._core import _sum_squares as _sum_squares

@@ -422,6 +422,17 @@ ACTIVATION_CODES = {"tanh": ACT_TANH, "relu": ACT_RELU}
 SPLIT_BATCH_SEQUENCES = SPLIT_BATCH
 
 
+def _set_column_split_bytes(Py_ssize_t n_bytes):
+    """Set the size of W_hh from which the time loops split each step by
+    columns whatever the batch (see _passes.pxi); returns the previous one."""
+    global fastrnn_column_split_bytes
+    cdef Py_ssize_t old = fastrnn_column_split_bytes
+    if n_bytes < 0:
+        raise ValueError("n_bytes must be >= 0")
+    fastrnn_column_split_bytes = n_bytes
+    return old
+
+
 cdef extern from *:
     """
     #include <float.h>

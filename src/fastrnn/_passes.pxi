@@ -20,20 +20,43 @@
 # Either way each element is the same chain of multiply-adds as on one
 # thread, so the results are the same bits.
 
-cdef inline Py_ssize_t _group_rows(Py_ssize_t B, int n_threads) noexcept nogil:
+# Groups of whole sequences read all of the packed W_hh at every step. Once
+# W_hh is larger than a core's cache can keep (2 MB of cache per core on the
+# machine measured) and a group has few rows to spend each read on, that
+# stream from the shared cache rules the step: then the threads split each
+# step by columns instead, so that each reads only its own panels, which
+# stay in its core's cache. Measured on 2 cores, the training step's
+# forward (backward) pass ran, by columns against by groups: B, T, D, H =
+# 16, 50, 512, 1024: float32 1.42 (1.13) times as fast, float64 1.52
+# (1.27); 24 sequences of 1024 units 1.16-1.23 (1.06-1.08); 16 of 512
+# units in float64 (2 MB of weights) 1.32 (1.13); 16 of 640 in float32
+# (1.6 MB) 1.10 (1.06). Even or worse below: 16 of 512 in float32 (1 MB)
+# 1.08 (0.94), 32 of 768 0.99-1.03 (0.99-1.00); 32 of 512 and 64 of 256
+# 0.70-0.94 (0.84-0.96). _set_column_split_bytes changes the size (tests,
+# benchmarks; 0 splits by columns whenever groups would be small enough).
+cdef Py_ssize_t fastrnn_column_split_bytes = 3 * 512 * 1024
+cdef enum:
+    COLUMN_SPLIT_MAX_ROWS = 12      # ... for groups of at most this many rows
+
+
+cdef inline Py_ssize_t _group_rows(Py_ssize_t B, Py_ssize_t H, Py_ssize_t item_size,
+                                   int n_threads) noexcept nogil:
     """Sequences per group when the threads split the batch; B (no split)
-    on one thread, or below SPLIT_BATCH sequences, where they split each
-    step by columns instead. A group is a multiple of 4 rows, whole register
-    blocks, and there is one group per thread: each panel of the packed
-    weights, once in cache, serves all of a group's rows at every step, so
-    smaller groups would read the weights more often (for H = 1024, whose
-    weights do not fit in a core's cache, two groups per thread made the
-    training step 18% slower)."""
+    on one thread, below SPLIT_BATCH sequences, or for small groups on large
+    weights (see above), where they split each step by columns instead. A
+    group is a multiple of 4 rows, whole register blocks, and there is one
+    group per thread: each panel of the packed weights, once in cache,
+    serves all of a group's rows at every step, so smaller groups would read
+    the weights more often (for H = 1024, whose weights do not fit in a
+    core's cache, two groups per thread made the training step 18% slower)."""
     cdef Py_ssize_t rows
     if n_threads < 2 or B < SPLIT_BATCH:
         return B
     rows = (B + n_threads - 1) // n_threads
-    return (rows + 3) // 4 * 4
+    rows = (rows + 3) // 4 * 4
+    if rows <= COLUMN_SPLIT_MAX_ROWS and H * H * item_size >= fastrnn_column_split_bytes:
+        return B
+    return rows
 
 
 cdef void _lookup_projection(const Py_ssize_t* ids, const floating* W_xh,
@@ -79,7 +102,7 @@ cdef void _forward_steps(const floating* W_hh_p, const floating* h0,
     the input projections on entry; or, with ids not NULL, whose rows the
     loop fills with the lookup projection first (each group its own rows)."""
     cdef Py_ssize_t n_panels = _panels(H, h), t, p, g, s0
-    cdef Py_ssize_t rows = _group_rows(B, n_threads)
+    cdef Py_ssize_t rows = _group_rows(B, H, sizeof(floating), n_threads)
     if rows < B:            # threads take whole sequences: no barrier at all
         for g in prange((B + rows - 1) // rows, num_threads=n_threads,
                         schedule="dynamic"):
@@ -139,7 +162,7 @@ cdef void _backward_steps(const floating* W_hh_T_p, const floating* h,
     """The reverse time loop of BPTT: fills da with dL/da_t and, if dh0 is
     not NULL, dh0 with dL/dh_{-1} = da_0 @ W_hh^T."""
     cdef Py_ssize_t n_panels = _panels(H, h), t, p, g, s0
-    cdef Py_ssize_t rows = _group_rows(B, n_threads)
+    cdef Py_ssize_t rows = _group_rows(B, H, sizeof(floating), n_threads)
     if rows < B:            # threads take whole sequences: no barrier at all
         for g in prange((B + rows - 1) // rows, num_threads=n_threads,
                         schedule="dynamic"):
