@@ -21,6 +21,8 @@ cdef enum:
     # From SPLIT_BATCH sequences on, n_threads threads take groups of whole
     # sequences; below it they split each step's product by columns and meet
     # after every step (fastrnn.functional counts threads by the same rule).
+    # They also split by columns when the groups would hold at most 12
+    # sequences and W_hh takes 1.5 MB or more (see _passes.pxi).
     SPLIT_BATCH = 8
 
 cdef int rnn_forward(

@@ -6,13 +6,14 @@
 #
 # Each step's product runs on W_hh (or W_hh^T) packed once per pass. Threads
 # share the work in one of two ways:
-# - From SPLIT_BATCH sequences on, each thread takes a group of whole
-#   sequences (with integer ids, it also looks up the group's input
+# - From SPLIT_BATCH sequences on (unless the groups would be small and W_hh
+#   large: see fastrnn_column_split_bytes), each thread takes a group of
+#   whole sequences (with integer ids, it also looks up the group's input
 #   projection) and runs the whole time loop on it alone: sequences do not
 #   depend on each other, so there is no barrier at all, and a group's rows
 #   of h (or da) stay in its core's cache. (Against the split by columns below:
 #   1.4x faster time loops at B, H = 64, 256 on 2 threads.)
-# - With fewer, threads split every step by panels of columns and also apply
+# - Otherwise, threads split every step by panels of columns and also apply
 #   the activation (or its derivative) to their own columns, so a step needs
 #   one barrier, at its end; with a static schedule each thread keeps the
 #   same panels, and so the same part of the packed weights in its cache, at

@@ -8,12 +8,11 @@ threads, then make one kernel call that runs without the GIL.
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
 
-from ._dispatch import KERNEL_MODULES, _chosen_kernels, _core, _kernel_modules, kernels  # noqa: F401
+from ._dispatch import KERNEL_MODULES, _core, kernels
 from ._threads import get_num_threads, threads, threads_for
 from ._validation import (ACTIVATION_CODES, Gradients, StackedGradients, StackedOutput,
                           check_args)
@@ -292,7 +291,8 @@ def adam_update(p, g, m, v, beta1, beta2, inv_sqrt_bc2, eps, step_size, scale=1.
             and p.dtype == g.dtype == m.dtype == v.dtype and p.dtype in _SPECIALIZATION
             and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
             and (backup is None or (backup.shape == p.shape and backup.dtype == p.dtype
-                                    and backup.flags.c_contiguous))):
+                                    and backup.flags.c_contiguous
+                                    and not np.may_share_memory(backup, p)))):
         raise ValueError("adam_update: inconsistent arguments")
     return kernels._adam[_SPECIALIZATION[p.dtype]](
         p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),

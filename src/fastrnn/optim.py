@@ -63,12 +63,12 @@ class Optimizer:
             self._update(key, params[key], g)
 
     def checked_step(self, params, grads, backup, scale=1.0):
-        """:meth:`step` on the gradients ``grads[key] * scale`` (scaled in
-        place), after copying each ``params[key]`` to ``backup[key]`` (an
-        array of its shape and dtype). Returns the first key whose parameter
-        has a value that is not finite after the update, or None: the caller
-        can then restore every parameter from backup. (NumPy's warnings for
-        such values are silenced: the result says it.)"""
+        """:meth:`step` on the gradients ``grads[key] * scale`` (the arrays of
+        grads may be scaled in place), after copying each ``params[key]`` to
+        ``backup[key]`` (an array of its shape and dtype). Returns the first
+        key whose parameter has a value that is not finite after the update,
+        or None: the caller can then restore every parameter from backup.
+        (NumPy's warnings for such values are silenced: the result says it.)"""
         for key in grads:
             np.copyto(backup[key], params[key])
         with np.errstate(all="ignore"):
