@@ -101,8 +101,10 @@ cdef void _panel_block(const floating* A, Py_ssize_t ra, Py_ssize_t ka,
     the AVX2 build's 6-row blocks the row 16, 100, 32, 64 ran 0.89 to 0.94
     times as fast and the others at most 1.05: that build keeps blocks of 4.)"""
     cdef Py_ssize_t i = 0
-    if FASTRNN_TALL_ROWS == 12 and M >= 12:
+    if FASTRNN_TALL_ROWS == 12 and M >= 8:
         i = M // 12 * 12
+        if M - i >= 8:      # and a block of 8 of the last 8 to 11 rows
+            i += 8
         _block_rows(A, ra, ka, i, wp, 2 * _lanes(A), K, width, C, ldc, NULL, False)
     while i < M:
         _rows4(A + i * ra, ra, ka, wp, K, C + i * ldc, ldc, width, min(4, M - i))
@@ -214,8 +216,9 @@ cdef inline void _block_rows(const floating* a, Py_ssize_t ra, Py_ssize_t ka,
     j < width, A(i, k) = a[i * ra + k * ka]; with c0 (a row of the width
     columns), c[i * ldc + j] = c0[j] + the sum instead; with trans_c, the
     sum is added to c[j * ldc + i]. Tall blocks of FASTRNN_TALL_ROWS rows,
-    then blocks of 4; a width of one vector or less reads one vector of
-    the panel (the half blocks)."""
+    then (AVX-512) a block of 8 when 8 to 11 rows are left, then blocks of
+    4; a width of one vector or less reads one vector of the panel (the
+    half blocks)."""
     cdef Py_ssize_t i = 0, step = 1 if trans_c else ldc
     cdef bint half = width <= _lanes(a)
     if FASTRNN_TALL_ROWS > 4:
@@ -243,6 +246,18 @@ cdef inline void _block_rows(const floating* a, Py_ssize_t ra, Py_ssize_t ka,
                     else:
                         _rows6_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
             i += FASTRNN_TALL_ROWS
+    if FASTRNN_TALL_ROWS == 12 and i + 8 <= rows:  # 8 of the last 8 to 11 rows
+        if floating is float:
+            if half:
+                _rows8h_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+            else:
+                _rows8_f(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+        else:
+            if half:
+                _rows8h_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+            else:
+                _rows8_d(a + i * ra, ra, ka, w, ldw, K, width, c + i * step, ldc, c0, trans_c)
+        i += 8
     while i < rows:
         if floating is float:
             if half:
