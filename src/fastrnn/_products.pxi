@@ -97,9 +97,11 @@ cdef void _panel_block(const floating* A, Py_ssize_t ra, Py_ssize_t ka,
     for i < M, j < width: M rows of A times one packed panel, in blocks of 4
     rows; in the AVX-512 build, blocks of 12 first (_block_rows), where each
     load of the panel serves 12 rows: the training step ran 1.04 to 1.31
-    times as fast at every grid row from 16 sequences of 64 units on. (With
-    the AVX2 build's 6-row blocks the row 16, 100, 32, 64 ran 0.89 to 0.94
-    times as fast and the others at most 1.05: that build keeps blocks of 4.)"""
+    times as fast at every grid row from 16 sequences of 64 units on; and
+    a block of 8 when 8 to 11 rows are left (groups of 32 rows: 12 + 12 +
+    8), 1.03 to 1.07 at the rows with such groups. (With the AVX2 build's
+    6-row blocks the row 16, 100, 32, 64 ran 0.89 to 0.94 times as fast and
+    the others at most 1.05: that build keeps blocks of 4.)"""
     cdef Py_ssize_t i = 0
     if FASTRNN_TALL_ROWS == 12 and M >= 8:
         i = M // 12 * 12
