@@ -256,36 +256,37 @@ class Adam(Optimizer):
         return b1, b2, self.learning_rate / (1.0 - b1**t), 1.0 / math.sqrt(1.0 - b2**t)
 
     def step(self, params, grads):
-        b1, b2, step_size, inv_sqrt_bc2 = self._constants()
-        for key, g in grads.items():
-            p = params[key]
-            m = self._slot(key, p, "m")
-            v = self._slot(key, p, "v")
-            if _fused(p, g, m, v):  # the same steps in one pass, the same bits
-                functional.adam_update(p, g, m, v, b1, b2, inv_sqrt_bc2, self.eps, step_size)
-            else:
-                self._numpy_update(key, p, g, m, v, b1, b2, inv_sqrt_bc2, step_size)
+        self._steps(params, grads, None, 1.0)
 
     def checked_step(self, params, grads, backup, scale=1.0):
         # The fused kernel copies, scales, updates and checks in one pass per
         # parameter, with the bits of the steps of the base class.
+        return self._steps(params, grads, backup, scale)
+
+    def _steps(self, params, grads, backup, scale):
+        """One update of every parameter from grads * scale, after copying it
+        to backup (unless None, and then nothing is checked); the first key
+        whose parameter is no longer finite, or None."""
         b1, b2, step_size, inv_sqrt_bc2 = self._constants()
         bad = None
         for key, g in grads.items():
-            p, keep = params[key], backup[key]
+            p = params[key]
+            keep = None if backup is None else backup[key]
             m = self._slot(key, p, "m")
             v = self._slot(key, p, "v")
-            if _fused(p, g, m, v, keep):
+            if _fused(p, g, m, v) and (keep is None or _fused(p, keep)):
+                # the same steps in one pass, the same bits
                 n_bad = functional.adam_update(p, g, m, v, b1, b2, inv_sqrt_bc2, self.eps,
                                                step_size, scale, keep)
             else:
-                np.copyto(keep, p)
-                with np.errstate(all="ignore"):
+                if keep is not None:
+                    np.copyto(keep, p)
+                with np.errstate(all="ignore" if keep is not None else None):
                     if scale != 1.0:
                         g *= scale
                     self._numpy_update(key, p, g, m, v, b1, b2, inv_sqrt_bc2, step_size)
-                n_bad = not np.isfinite(p).all()
-            if n_bad and bad is None:
+                n_bad = keep is not None and not np.isfinite(p).all()
+            if keep is not None and n_bad and bad is None:
                 bad = key
         return bad
 
