@@ -9,7 +9,12 @@ H = 32, 64, 65, 128, float32. Not part of the default test run:
 
 Each estimator test also times the two alternately in the same process and
 records ``overhead = step / kernels - 1`` (best of many runs of each) in
-``extra_info`` and on stdout (``-s``). Nothing here asserts on time.
+``extra_info`` and on stdout (``-s``). Nothing here asserts on time. The
+estimators need no gradient of their data, so their BPTT skips dX = dA
+W_xh^T (B * T * D * H multiply-adds, a ninth of the kernels' work here);
+the tests therefore also time the kernels doing just the estimator's work
+(``functional.trusted_forward`` + ``trusted_backward(want_dx=False)``, no
+argument checks) and report the overhead over those as well.
 
 * ``regressor-last``: one output per sequence, so the readout costs nothing:
   the overhead is the estimator's Python work per mini-batch.
@@ -27,13 +32,16 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import RNNClassifier, RNNRegressor, _training, losses
+from fastrnn import RNNClassifier, RNNRegressor, _training, functional, losses
 
 B, T, D, H = 32, 64, 65, 128
 SHAPE = f"B={B} T={T} D={D} H={H} float32"
 
 
-def _kernel_call(rng):
+def _kernel_call(rng, want_dx=True):
+    """fastrnn.forward + fastrnn.backward; or, want_dx False, the kernels
+    as the estimators call them: no argument checks and no gradient of x
+    (functional.trusted_forward / trusted_backward(want_dx=False))."""
     x = rng.standard_normal((B, T, D)).astype(np.float32)
     W_xh = (rng.standard_normal((D, H)) * 0.1).astype(np.float32)
     W_hh = np.linalg.qr(rng.standard_normal((H, H)))[0].astype(np.float32)
@@ -44,7 +52,12 @@ def _kernel_call(rng):
         h = fastrnn.forward(x, W_xh, W_hh, b)
         return fastrnn.backward(x, h, dh, W_xh, W_hh)
 
-    return call
+    def trusted():
+        h = functional.trusted_forward(x, W_xh, W_hh, b, None, "tanh", None)
+        return functional.trusted_backward(x, h, dh, W_xh, W_hh, None, "tanh", None,
+                                           want_dx=False)
+
+    return call if want_dx else trusted
 
 
 def _estimator_step(kind, rng):
@@ -105,24 +118,37 @@ def test_estimator_training_step(benchmark, kind):
     loss_sum, n_taught, _ = benchmark(step)
     assert np.isfinite(loss_sum) and n_taught == (B if kind == "regressor-last" else B * T)
 
-    # The ratios: all three timed alternately, best of many, in this process.
+    trusted = _kernel_call(np.random.default_rng(1), want_dx=False)
+
+    # The ratios: all four timed alternately, best of many, in this process.
     for _ in range(3):
         kernels()
+        trusted()
         step()
-    t_kernel = t_step = t_readout = np.inf
+    t_kernel = t_trusted = t_step = t_readout = np.inf
     for _ in range(20):
         t_kernel = min(t_kernel, _best(kernels, 3))
+        t_trusted = min(t_trusted, _best(trusted, 3))
         t_step = min(t_step, _best(step, 3))
         t_readout = min(t_readout, _best(readout, 3))
     overhead = t_step / t_kernel - 1.0
     python = (t_step - t_kernel - t_readout) / t_kernel
+    # against the kernels doing the estimator's own work (no dx, no checks)
+    overhead_same = t_step / t_trusted - 1.0
+    python_same = (t_step - t_trusted - t_readout) / t_trusted
     benchmark.extra_info.update(
         kernels_ms=round(t_kernel * 1e3, 3),
+        kernels_without_dx_ms=round(t_trusted * 1e3, 3),
         step_ms=round(t_step * 1e3, 3),
         readout_loss_ms=round(t_readout * 1e3, 3),
         overhead=round(overhead, 4),
         python_overhead=round(python, 4),
+        overhead_without_dx=round(overhead_same, 4),
+        python_overhead_without_dx=round(python_same, 4),
     )
     print(f"\n{kind}: kernels {t_kernel * 1e3:.3f} ms, estimator step {t_step * 1e3:.3f} ms "
           f"(readout + loss {t_readout * 1e3:.3f} ms): step / kernels - 1 = {overhead:+.1%}; "
-          f"without the readout's computation {python:+.1%}")
+          f"without the readout's computation {python:+.1%}"
+          f"\n{kind}: kernels without dx or checks {t_trusted * 1e3:.3f} ms: "
+          f"step / them - 1 = {overhead_same:+.1%}; without the readout's computation "
+          f"{python_same:+.1%}")

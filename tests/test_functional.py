@@ -498,6 +498,33 @@ def test_column_split_for_large_weights_gives_the_same_bits(kernels, dtype, B, i
     assert kernels._set_column_split_bytes(default) == default
 
 
+# --- BPTT without the gradient of x (the estimators' call) ---------------
+
+
+@pytest.mark.parametrize("B, T, D, H", [(1, 1, 1, 1), (5, 9, 7, 33), (20, 6, 70, 40)])
+@pytest.mark.parametrize("h0_kind", ["none", "per_seq"])
+def test_backward_without_dx_gives_the_other_gradients_bits(path, dtype, B, T, D, H,
+                                                            h0_kind):
+    """trusted_backward(want_dx=False), as the estimators call it, skips dX =
+    dA W_xh^T: dx comes back None and every other gradient is the same bits
+    as with dx."""
+    p = make_problem(11, B, T, D, H, "tanh", h0_kind, with_lengths=True)
+    x, W_xh, W_hh, b, dh = (a.astype(dtype) for a in (p.x, p.W_xh, p.W_hh, p.b, p.dh))
+    h0 = None if p.h0 is None else p.h0.astype(dtype)
+    h = functional.trusted_forward(x, W_xh, W_hh, b, h0, "tanh", p.lengths)
+    full = functional.trusted_backward(x, h, dh, W_xh, W_hh, h0, "tanh", p.lengths)
+    part = functional.trusted_backward(x, h, dh, W_xh, W_hh, h0, "tanh", p.lengths,
+                                       want_dx=False)
+    assert full.dx is not None and part.dx is None
+    assert np.abs(full.dx).max() > 0
+    for name in ("dW_xh", "dW_hh", "db", "dh0"):
+        a, e = getattr(part, name), getattr(full, name)
+        if e is None:
+            assert a is None and h0 is None
+        else:
+            np.testing.assert_array_equal(a, e, err_msg=name)
+
+
 # --- the paths and the fixture that picks them ----------------------------
 
 

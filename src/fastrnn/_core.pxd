@@ -4,6 +4,8 @@
 #   x (B, T, D) or, instead, ids (B, T) in 0..D-1 standing for one-hot rows
 #   of x (the other one NULL), h and dh (B, T, H), W_xh (D, H), W_hh (H, H), b (H,),
 #   h0 (B, H) or NULL (zeros), lengths (B,) in 1..T or NULL (all T).
+# rnn_backward's dh0 may be NULL (not wanted), and so may dx: then the
+# gradient of x is not computed (with ids it never is).
 # The caller checks every shape, value and size first: the kernels check
 # nothing, never raise and never take the GIL. They run on n_threads OpenMP
 # threads (1: inline, on the caller's thread; without OpenMP at build time,

@@ -221,15 +221,16 @@ def _output_gradients(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list
 
 
 def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
-                    copy: bool):
+                    copy: bool, want_dx: bool = True):
     """BPTT through layer l in every direction: its Gradients per direction
-    (dx None) and the gradient of its input (None for integer ids)."""
+    (dx None) and the gradient of its input (None for integer ids, or when
+    not want_dx: then it is not computed)."""
     s = cache.args
     dhs = _output_gradients(d_out, l, cache, dh_n, copy)
     def call(d, W_xh, W_hh, _):
         return lambda: functional.trusted_backward(
             cache.inputs[l][d], cache.states[l][d], dhs[d], W_xh, W_hh, s.h0[l][d],
-            s.activation, s.lengths)
+            s.activation, s.lengths, want_dx)
 
     grads, d_in = [], None
     calls = [call(d, *w) for d, w in enumerate(s.weights[l])]
@@ -251,12 +252,16 @@ def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
     return backward_checked(cache, dy, dh_n)
 
 
-def backward_checked(cache: StackedCache, dy: np.ndarray, dh_n: list) -> StackedGradients:
+def backward_checked(cache: StackedCache, dy: np.ndarray, dh_n: list,
+                     want_dx: bool = True) -> StackedGradients:
     """stacked_backward on checked gradients: dy (B, T, H_top * n_dir)
     C-contiguous in the stack's dtype, which stays unchanged, and dh_n[l][d]
-    None or (B, H_l) C-contiguous."""
+    None or (B, H_l) C-contiguous. want_dx False: the gradient of x is not
+    computed (the result's dx is None); the layers above still pass theirs
+    down."""
     d_out, layer_grads = dy, []
     for l in range(len(cache.states) - 1, -1, -1):
-        grads, d_out = _layer_backward(d_out, l, cache, dh_n, copy=d_out is dy)
+        grads, d_out = _layer_backward(d_out, l, cache, dh_n, copy=d_out is dy,
+                                       want_dx=want_dx or l > 0)
         layer_grads.append(grads)
     return StackedGradients(d_out, layer_grads[::-1])

@@ -235,8 +235,10 @@ cdef int rnn_backward(
         floating* dh0,
         Py_ssize_t B, Py_ssize_t T, Py_ssize_t D, Py_ssize_t H,
         int activation, int n_threads) noexcept nogil:
-    """BPTT. da (B, T, H) is a work buffer; dh0 (B, H) may be NULL; with
-    ids, dx is not written (may be NULL)."""
+    """BPTT. da (B, T, H) is a work buffer; dh0 (B, H) may be NULL; dx may
+    be NULL, and then dX = dA W_xh^T is not computed (a caller that needs
+    no gradient of x spares B * T * D * H multiply-adds); with ids, dx is
+    never written."""
     cdef Py_ssize_t row_stride = T * H
     cdef Py_ssize_t n_rows = B * T
     cdef Py_ssize_t panel = 2 * _lanes(h)
@@ -244,9 +246,10 @@ cdef int rnn_backward(
     cdef floating* W_hh_T_p
     cdef floating* W_xh_T_p
     cdef floating* tn_work
-    # One allocation: W_hh^T (H x H) and, for dense x, W_xh^T (H x D),
-    # packed, then the work buffer of the weight-gradient products.
-    cdef Py_ssize_t packed_size = H * (_panels(H, h) + (0 if ids != NULL else _panels(D, h))) * panel
+    # One allocation: W_hh^T (H x H) and, for dX, W_xh^T (H x D), packed,
+    # then the work buffer of the weight-gradient products.
+    cdef bint want_dx = ids == NULL and dx != NULL
+    cdef Py_ssize_t packed_size = H * (_panels(H, h) + (_panels(D, h) if want_dx else 0)) * panel
     W_hh_T_p = <floating*>PyMem_RawMalloc(
         (packed_size + _grads_work_size(H, n_threads, h)) * sizeof(floating))
     if W_hh_T_p == NULL:
@@ -269,7 +272,8 @@ cdef int rnn_backward(
             _add(dW_xh + ids[i] * H, da + i * H, H)
     elif D > 0:
         _fill(dW_xh, D * H, <floating>0)
-        _pack(W_xh, 1, H, H, D, W_xh_T_p)       # W_xh^T(k, j) = W_xh[j, k]
+        if want_dx:
+            _pack(W_xh, 1, H, H, D, W_xh_T_p)   # W_xh^T(k, j) = W_xh[j, k]
     _fill(db, H, <floating>0)
     _fill(dW_hh, H * H, <floating>0)
     # dW_hh = sum over (b, t) of h_{t-1}^T da_t: each row of dA meets its
@@ -277,7 +281,8 @@ cdef int rnn_backward(
     # pair is ever added and then taken away again (a difference of the
     # largest products, which would cancel catastrophically when the
     # activations grow).
-    _weight_grads(x if ids == NULL else NULL, h, h0, da, W_xh_T_p, dx, dW_xh, dW_hh, db,
+    _weight_grads(x if ids == NULL else NULL, h, h0, da, W_xh_T_p,
+                  dx if want_dx else NULL, dW_xh, dW_hh, db,
                   B, T, D, H, tn_work, n_threads)
     PyMem_RawFree(W_hh_T_p)
     return 0

@@ -545,7 +545,7 @@ cdef void _grads_share(const floating* x, const floating* h, const floating* h0,
                 for r in range(nrt_x):
                     _tn_tile(x, D, 0, NULL, work, k0, kk, dW_xh, H, D, H, group,
                              r + tid * nrt_x, Ap)
-        if dense:               # dX = dA W_xh^T, this thread's row blocks of the block
+        if dense and dx != NULL:    # dX = dA W_xh^T, this thread's row blocks of the block
             n_rb = (kk + ROW_BLOCK - 1) // ROW_BLOCK
             for r in range(tid * n_rb // team, (tid + 1) * n_rb // team):
                 _gemm_row_block(da + k0 * H, H, W_xh_T_p, dx + k0 * D, D, kk, D, H, NULL, r)
@@ -559,8 +559,9 @@ cdef void _weight_grads(const floating* x, const floating* h, const floating* h0
     """db += column sums of dA and dW_hh += H_prev^T dA over the B * T flat
     rows of h and dA, where row (b, t) of H_prev is h_{t-1} of sequence b:
     row (b, t - 1) of h, or for t = 0 row b of h0 (zeros when h0 is NULL).
-    With x (not NULL, D > 0) also dW_xh += X^T dA and dX = dA W_xh^T, W_xh^T
-    packed at W_xh_T_p. work holds _grads_work_size(H, n_threads) elements."""
+    With x (not NULL, D > 0) also dW_xh += X^T dA and, unless dx is NULL,
+    dX = dA W_xh^T, W_xh^T packed at W_xh_T_p. work holds
+    _grads_work_size(H, n_threads) elements."""
     cdef Py_ssize_t share = _tn_work_size(H, 1, h), tid
     if n_threads == 1:      # no OpenMP region: its entry costs microseconds
         _grads_share(x, h, h0, da, W_xh_T_p, dx, dW_xh, dW_hh, db, B, T, D, H, 0, 1, work)

@@ -187,7 +187,8 @@ def run_forward(layout: Layout, params: dict, x: np.ndarray, lengths, h0, activa
 def run_backward(layout: Layout, cache, dy: np.ndarray):
     """BPTT through the stack: (gradients by parameter name, without h0's,
     dh0 of the whole state: (total,) for a shared h0, (B, total), or None)."""
-    g = _layers.backward_checked(cache, dy, [[None] * layout.n_dir for _ in layout.sizes])
+    g = _layers.backward_checked(cache, dy, [[None] * layout.n_dir for _ in layout.sizes],
+                                 want_dx=False)  # no gradient of the data
     grads, dh0 = {}, []
     for l, d in layout.slots:
         s, gl = suffix(l, d), g.layers[l][d]

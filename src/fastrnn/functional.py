@@ -215,15 +215,17 @@ def trusted_forward(x, W_xh, W_hh, b, h0, activation, lengths):
     return h
 
 
-def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths):
+def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths, want_dx=True):
     """:func:`backward` on checked arrays (see above), with h0 None or (B, H):
-    dh0 comes back per sequence."""
+    dh0 comes back per sequence. want_dx False: dx comes back None, not
+    computed (the estimators need no gradient of their data: B * T * D * H
+    multiply-adds fewer, the other gradients the same bits)."""
     B, T, D, H, ids = _trusted_shapes(x, W_xh, W_hh, h0, lengths)
     if h.shape != (B, T, H) or dh.shape != (B, T, H):
         raise ValueError("trusted_backward: inconsistent shapes")
     dt = W_hh.dtype
     da = np.empty((B, T, H), dtype=dt)
-    dx = None if ids else np.empty((B, T, D), dtype=dt)
+    dx = None if ids or not want_dx else np.empty((B, T, D), dtype=dt)
     dW_xh = np.empty((D, H), dtype=dt)
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
