@@ -160,3 +160,31 @@ def test_the_kept_gradient_buffer_is_zero_again_after_each_window():
     with pytest.raises(NonFiniteLossError):
         kept.loss_grad(w.x, w.lengths, h0, free, rows, targets, vmask)
     assert not kept._dh_zeros.any()
+
+
+def test_training_asks_the_kernels_for_no_gradient_of_the_data(monkeypatch):
+    """The estimators never use dL/dx: every BPTT call of a fit (one layer,
+    a stack, both directions) skips it, and the stacked pass still hands
+    the upper layers' input gradients down."""
+    from fastrnn import functional
+
+    calls = []
+    original = functional.trusted_backward
+
+    def spy(*args, **kwargs):
+        g = original(*args, **kwargs)
+        calls.append((args[1].shape, g.dx is None))
+        return g
+
+    monkeypatch.setattr(functional, "trusted_backward", spy)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 6, 3)), rng.standard_normal(12)
+    for kw in ({"n_hidden": 5}, {"n_hidden": (5, 4)}, {"n_hidden": 5, "bidirectional": True}):
+        calls.clear()
+        RNNRegressor(**kw, output_steps="last", max_epochs=2, batch_size=4,
+                     random_state=0).fit(X, y)
+        layer0 = [no_dx for shape, no_dx in calls if shape[2] == 5]
+        assert layer0 and all(layer0), kw
+        layer1 = [no_dx for shape, no_dx in calls if shape[2] == 4]
+        assert not any(layer1)  # layer 1 passes dL/d(layer 0's output) down
+        assert bool(layer1) == (kw["n_hidden"] == (5, 4))
