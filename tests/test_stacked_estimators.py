@@ -489,3 +489,39 @@ def test_autoscale_converts_both_directions_input_weights():
         np.testing.assert_array_equal(getattr(scaled, k + "_"), want, err_msg=k)
     np.testing.assert_allclose(scaled.predict(X * 1024, lengths=L),
                                plain.predict(X * 1024 / s, lengths=L), rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kept_arrays_of_a_training_step_give_the_bits_of_new_ones(layout, dtype, monkeypatch):
+    """The trainer keeps a stack's large arrays from one step to the next
+    (fastrnn._layers.Workspace): fits with them are the same bits as fits
+    with new arrays at every step, through windows and batches of changing
+    shapes (a smaller last batch; truncated BPTT where it applies, whose
+    later windows hold fewer sequences) and sequences of several lengths."""
+    from fastrnn import _layers
+
+    X, y, lengths = _data(seed=3, n=11, T=9)
+    kw = dict(LAYOUTS[layout], dtype=dtype, batch_size=4, max_epochs=3, random_state=0,
+              learn_initial_state=True)
+    if not kw["bidirectional"]:
+        kw["bptt_steps"] = 4
+
+    taken = []
+    array = _layers.Workspace.array
+
+    def spy(self, key, shape, dtype):
+        taken.append(key)
+        return array(self, key, shape, dtype)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        monkeypatch.setattr(_layers.Workspace, "array", spy)
+        kept = RNNRegressor(**kw).fit(X, y, lengths=lengths)
+        assert taken  # the kept arrays were used
+        monkeypatch.setattr(_layers, "Workspace", lambda: None)
+        new = RNNRegressor(**kw).fit(X, y, lengths=lengths)
+    for name, value in vars(new).items():
+        if name.endswith("_") and isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(kept, name), value, err_msg=name)
+    np.testing.assert_array_equal(kept.predict(X, lengths=lengths), new.predict(X, lengths=lengths))

@@ -164,13 +164,15 @@ class Layout:
         return np.concatenate([parts[l][d] for l, d in self.slots], axis=-1)
 
 
-def run_forward(layout: Layout, params: dict, x: np.ndarray, lengths, h0, activation: str):
+def run_forward(layout: Layout, params: dict, x: np.ndarray, lengths, h0, activation: str,
+                ws: _layers.Workspace | None = None):
     """The stack's forward pass on checked, C-contiguous data.
 
     x: float (B, T, D) or intp ids (B, T); lengths None or intp (B,); h0:
     None, the learned state (total,) shared by the batch, or (B, total).
     Returns the StackedOutput (output, h_n, cache) of
-    :func:`fastrnn.functional.stacked_forward`."""
+    :func:`fastrnn.functional.stacked_forward`; with a workspace ws, the
+    output and cache are its arrays (see fastrnn._layers.Workspace)."""
     ids = x.ndim == 2
     B = x.shape[0]
     dtype = params["W_hh"].dtype
@@ -181,14 +183,15 @@ def run_forward(layout: Layout, params: dict, x: np.ndarray, lengths, h0, activa
     flags = [[shared and p is not None for p in per_layer] for per_layer in parts]
     args = StackArgs(dtype, None if ids else x, x if ids else None, layout.layers(params),
                      h0s, flags, lengths, activation)
-    return _layers.forward_checked(args)
+    return _layers.forward_checked(args, ws)
 
 
-def run_backward(layout: Layout, cache, dy: np.ndarray):
+def run_backward(layout: Layout, cache, dy: np.ndarray, ws: _layers.Workspace | None = None):
     """BPTT through the stack: (gradients by parameter name, without h0's,
-    dh0 of the whole state: (total,) for a shared h0, (B, total), or None)."""
+    dh0 of the whole state: (total,) for a shared h0, (B, total), or None).
+    ws: run_forward's workspace, or None."""
     g = _layers.backward_checked(cache, dy, [[None] * layout.n_dir for _ in layout.sizes],
-                                 want_dx=False)  # no gradient of the data
+                                 want_dx=False, ws=ws)  # no gradient of the data
     grads, dh0 = {}, []
     for l, d in layout.slots:
         s, gl = suffix(l, d), g.layers[l][d]

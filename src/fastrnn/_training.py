@@ -29,7 +29,7 @@ import numpy as np
 from . import functional as _F
 from . import losses as _losses
 from . import optim as _optim
-from . import _stack
+from . import _layers, _stack
 from ._data import Batch, compose_h0, h0_gradient
 from ._sklearn import warn
 
@@ -189,6 +189,8 @@ class Trainer:
         self.backup = {k: np.empty_like(v) for k, v in params.items()}
         self.layout = _stack.Layout.from_config(cfg)
         self._dh_zeros = None  # see _zeros_for
+        # a stack's large arrays, kept between windows (fastrnn._layers.Workspace)
+        self._workspace = None if self.layout.single else _layers.Workspace()
 
     def _zeros_for(self, n_rows, width, dtype):
         """An (n_rows, width) array of zeros kept between windows, for the
@@ -311,7 +313,8 @@ class Trainer:
                                         want_dx=False)  # no gradient of the data
                 return {"W_xh": g.dW_xh, "W_hh": g.dW_hh, "b": g.db}, g.dh0
             return h, last, run
-        out, h_n, cache = _stack.run_forward(layout, p, x, lengths, h0, activation)
+        ws = self._workspace
+        out, h_n, cache = _stack.run_forward(layout, p, x, lengths, h0, activation, ws)
         last = layout.join(h_n)
         moved = None
         if layout.n_dir == 2 and self.cfg.output_steps == "last":
@@ -320,7 +323,7 @@ class Trainer:
         def run_stack(dh):
             if moved is not None:
                 _stack.move_last_gradient(dh, *moved)
-            return _stack.run_backward(layout, cache, dh)
+            return _stack.run_backward(layout, cache, dh, ws)
         return out, last, run_stack
 
     def objective(self, data):

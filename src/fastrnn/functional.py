@@ -201,31 +201,47 @@ def _trusted_shapes(x, W_xh, W_hh, h0, lengths):
     return B, T, D, H, ids
 
 
-def trusted_forward(x, W_xh, W_hh, b, h0, activation, lengths):
+def _buffer(a, shape, dtype, name):
+    """a, a caller's array that a kernel will fill, after checking what
+    decides memory; a new array when a is None."""
+    if a is None:
+        return np.empty(shape, dtype=dtype)
+    if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous \
+            or not a.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous {shape} array of {dtype}")
+    return a
+
+
+def trusted_forward(x, W_xh, W_hh, b, h0, activation, lengths, out=None):
     """:func:`forward` on checked arrays (see above): x float (B, T, D) or
-    intp ids (B, T); h0 None or (B, H); lengths None or intp (B,)."""
+    intp ids (B, T); h0 None or (B, H); lengths None or intp (B,). out:
+    where h goes (a kept buffer; it must not overlap the arguments), or None
+    for a new array."""
     B, T, D, H, ids = _trusted_shapes(x, W_xh, W_hh, h0, lengths)
     if b.shape != (H,):
         raise ValueError("trusted_forward: inconsistent shapes")
     dt = W_hh.dtype
-    h = np.empty((B, T, H), dtype=dt)
+    h = _buffer(out, (B, T, H), dt, "out")
     _kernels_for(H)._forward[_SPECIALIZATION[dt]](
         None if ids else x, x if ids else None, W_xh, W_hh, b, h0, lengths, h,
         ACTIVATION_CODES[activation], _n_threads(B, T, 0 if ids else D, H, dt))
     return h
 
 
-def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths, want_dx=True):
+def trusted_backward(x, h, dh, W_xh, W_hh, h0, activation, lengths, want_dx=True,
+                     work=None, dx_out=None):
     """:func:`backward` on checked arrays (see above), with h0 None or (B, H):
     dh0 comes back per sequence. want_dx False: dx comes back None, not
     computed (the estimators need no gradient of their data: B * T * D * H
-    multiply-adds fewer, the other gradients the same bits)."""
+    multiply-adds fewer, the other gradients the same bits). work (B, T, H)
+    and dx_out (B, T, D): kept buffers for the kernel's dL/da and for dx
+    (they must not overlap the arguments), or None for new arrays."""
     B, T, D, H, ids = _trusted_shapes(x, W_xh, W_hh, h0, lengths)
     if h.shape != (B, T, H) or dh.shape != (B, T, H):
         raise ValueError("trusted_backward: inconsistent shapes")
     dt = W_hh.dtype
-    da = np.empty((B, T, H), dtype=dt)
-    dx = None if ids or not want_dx else np.empty((B, T, D), dtype=dt)
+    da = _buffer(work, (B, T, H), dt, "work")
+    dx = None if ids or not want_dx else _buffer(dx_out, (B, T, D), dt, "dx_out")
     dW_xh = np.empty((D, H), dtype=dt)
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
