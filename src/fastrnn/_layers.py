@@ -299,7 +299,9 @@ def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
     def call(d, W_xh, W_hh, _):
         D, H = W_xh.shape
         work = _kept(ws, ("da", l, d), (B, T, H), s.dtype)
-        dx_out = _kept(ws, ("dx", l, d), (B, T, D), s.dtype)
+        dx_out = None  # (integer ids have no gradient)
+        if want_dx and cache.inputs[l][d].ndim == 3:
+            dx_out = _kept(ws, ("dx", l, d), (B, T, D), s.dtype)
         return lambda: functional.trusted_backward(
             cache.inputs[l][d], cache.states[l][d], dhs[d], W_xh, W_hh, s.h0[l][d],
             s.activation, s.lengths, want_dx, work, dx_out)
