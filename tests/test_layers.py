@@ -305,13 +305,15 @@ def test_results_do_not_depend_on_threads(configure_kernels):
         assert np.array_equal(a, b)
 
 
-def test_concurrent_directions_give_the_same_bits(monkeypatch, configure_kernels):
+@pytest.mark.parametrize("variant", ["lengths-h0", "h0"])
+def test_concurrent_directions_give_the_same_bits(monkeypatch, configure_kernels, variant):
     """Both directions side by side on two Python threads, or one after the
-    other: the same results, bit for bit; an error in the other thread is
-    raised in the caller's."""
+    other: the same results, bit for bit, with sequences of several lengths
+    and of all T steps (whose reversals take other paths); an error in the
+    other thread is raised in the caller's."""
     from fastrnn import _layers
 
-    p = make_stack(13, 16, 9, 5, [7, 6], True, "tanh", "lengths-h0").astype(np.float32)
+    p = make_stack(13, 16, 9, 5, [7, 6], True, "tanh", variant).astype(np.float32)
     runs = []
     for concurrent in (False, True):
         monkeypatch.setattr(_layers, "CONCURRENT_DIRECTIONS", concurrent)

@@ -234,6 +234,12 @@ MUTATIONS = [
              'out = _kept(ws, ("states", l, 0), ',
              "the kept arrays give both directions of a layer one array for their states",
              ("tests/test_stacked_estimators.py", "tests/test_training.py")),
+    Mutation("bidirectional-whole-dx-unreversed", PKG + "_layers.py",
+             "dx = g.dx[:, ::-1] if d == 1 and cache.reversal.whole else g.dx",
+             "dx = g.dx",
+             "the backward direction's input gradient is added in its own order of steps "
+             "when no sequence is shorter than T",
+             ("tests/test_layers.py",)),
     Mutation("kept-zeros-dirty", PKG + "_training.py",
              "            if zeros is not None:\n                zeros[rows] = 0\n",
              "            if zeros is not None:\n                pass\n",

@@ -74,6 +74,9 @@ class _Reversal:
     def into_columns(self, out: np.ndarray, start: int, a: np.ndarray) -> None:
         """out[..., start:start + n] = a (B, T, n) reversed."""
         n = a.shape[2]
+        if self.whole:  # every sequence of all T steps: a reversed view is faster
+            np.copyto(out[:, ::-1, start:start + n], a)
+            return
         flat = out.reshape(self.B * self.T, out.shape[2])
         flat[self.rows, start:start + n] = a.reshape(self.B * self.T, n)
 
@@ -184,27 +187,44 @@ class StackedCache:
     states: list  # [layer][direction]: (B, T, H_l)
 
 
-def _layer_forward(s: StackArgs, l: int, inputs: list, reversal, ws: Workspace | None):
-    """Run layer l in every direction on inputs[d]: the states, in each
-    direction's order of steps, and the layer's output (B, T, H_l * n_dir)."""
+def _layer_forward(s: StackArgs, l: int, layer_input: np.ndarray, reversal,
+                   ws: Workspace | None):
+    """Run layer l in every direction on layer_input (reversed within each
+    sequence for the backward direction): the input of each direction, its
+    states in its own order of steps, and the layer's output (B, T, H_l *
+    n_dir). Each direction reverses its input and writes its half of the
+    output in its own call, so that with the directions side by side these
+    copies run beside the other direction's work."""
     B, T = s.batch_steps
+    inputs = [layer_input, None][:len(s.weights[l])]
+    output = None
+    if reversal is not None:
+        H = s.weights[l][0][1].shape[0]
+        output = _kept(ws, ("output", l), (B, T, 2 * H), s.dtype)
+        if output is None:
+            output = np.empty((B, T, 2 * H), dtype=s.dtype)
 
     def call(d, W_xh, W_hh, b):
         out = _kept(ws, ("states", l, d), (B, T, W_hh.shape[0]), s.dtype)
-        return lambda: functional.trusted_forward(inputs[d], W_xh, W_hh, b, s.h0[l][d],
-                                                  s.activation, s.lengths, out)
+
+        def run():
+            if d == 1:
+                inputs[1] = reversal(layer_input, _kept(
+                    ws, ("reversed input", l), layer_input.shape, layer_input.dtype))
+            h = functional.trusted_forward(inputs[d], W_xh, W_hh, b, s.h0[l][d],
+                                           s.activation, s.lengths, out)
+            if output is not None:
+                H = W_hh.shape[0]
+                if d == 0:
+                    output[..., :H] = h
+                else:
+                    reversal.into_columns(output, H, h)
+            return h
+        return run
 
     calls = [call(d, *w) for d, w in enumerate(s.weights[l])]
     states = _directions(calls, _pass_threads(s, l, backward=False))
-    if reversal is None:
-        return states, states[0]
-    H = states[0].shape[2]
-    output = _kept(ws, ("output", l), (B, T, 2 * H), s.dtype)
-    if output is None:
-        output = np.empty((B, T, 2 * H), dtype=s.dtype)
-    output[..., :H] = states[0]
-    reversal.into_columns(output, H, states[1])
-    return states, output
+    return inputs, states, (states[0] if output is None else output)
 
 
 def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
@@ -228,12 +248,7 @@ def forward_checked(s: StackArgs, ws: Workspace | None = None) -> StackedOutput:
     all_inputs, all_states, h_n = [], [], []
     rows, last = np.arange(B), s.last_steps()
     for l in range(len(s.weights)):
-        if reversal is None:
-            inputs = [layer_input]
-        else:
-            inputs = [layer_input, reversal(layer_input, _kept(
-                ws, ("reversed input", l), layer_input.shape, layer_input.dtype))]
-        states, layer_input = _layer_forward(s, l, inputs, reversal, ws)
+        inputs, states, layer_input = _layer_forward(s, l, layer_input, reversal, ws)
         all_inputs.append(inputs)
         all_states.append(states)
         # the final state of each direction is at its own last step
@@ -261,40 +276,39 @@ def _check_cache(cache) -> None:
         raise ValueError("the cache's lengths or ids were changed after stacked_forward")
 
 
-def _output_gradients(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
-                      copy: bool, ws: Workspace | None) -> list:
-    """dL/d(states) of layer l per direction, in that direction's order of
-    steps, from the gradient of its output and of its final states. copy:
-    d_out is the caller's array, which must not change."""
+def _output_gradient(d_out: np.ndarray, l: int, d: int, cache: StackedCache, dh_n: list,
+                     copy: bool, ws: Workspace | None) -> np.ndarray:
+    """dL/d(states) of layer l in direction d, in that direction's order of
+    steps, from the gradient of the layer's output and of its final states.
+    copy: d_out is the caller's array, which must not change."""
     s, reversal = cache.args, cache.reversal
     if reversal is None:
-        dhs = [d_out.copy() if copy and dh_n[l][0] is not None else d_out]
+        dh = d_out.copy() if copy and dh_n[l][0] is not None else d_out
     else:
         B, T, width = d_out.shape
         H = width // 2
-        forward_half = _kept(ws, ("dh", l, 0), (B, T, H), d_out.dtype)
-        if forward_half is None:
-            forward_half = np.ascontiguousarray(d_out[..., :H])
+        dh = _kept(ws, ("dh", l, d), (B, T, H), d_out.dtype)
+        if d == 1:
+            dh = reversal.columns(d_out, H, 2 * H, dh)
+        elif dh is None:
+            dh = np.ascontiguousarray(d_out[..., :H])
         else:
-            np.copyto(forward_half, d_out[..., :H])
-        dhs = [forward_half, reversal.columns(d_out, H, 2 * H,
-                                              _kept(ws, ("dh", l, 1), (B, T, H), d_out.dtype))]
-    B = d_out.shape[0]
-    rows, last = np.arange(B), s.last_steps()
-    for d, dh in enumerate(dhs):
-        if dh_n[l][d] is not None:  # h_n[l][d] is the state at this last step
-            dh[rows, last] += dh_n[l][d]
-    return dhs
+            np.copyto(dh, d_out[..., :H])
+    if dh_n[l][d] is not None:  # h_n[l][d] is the state at this last step
+        dh[np.arange(d_out.shape[0]), s.last_steps()] += dh_n[l][d]
+    return dh
 
 
 def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
                     copy: bool, want_dx: bool = True, ws: Workspace | None = None):
     """BPTT through layer l in every direction: its Gradients per direction
     (dx None) and the gradient of its input (None for integer ids, or when
-    not want_dx: then it is not computed)."""
+    not want_dx: then it is not computed). Each direction takes its part of
+    the output's gradient, and the backward direction reverses its dx, in
+    its own call (beside the other direction's work when they run side by
+    side)."""
     s = cache.args
     B, T = s.batch_steps
-    dhs = _output_gradients(d_out, l, cache, dh_n, copy, ws)
 
     def call(d, W_xh, W_hh, _):
         D, H = W_xh.shape
@@ -302,9 +316,19 @@ def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
         dx_out = None  # (integer ids have no gradient)
         if want_dx and cache.inputs[l][d].ndim == 3:
             dx_out = _kept(ws, ("dx", l, d), (B, T, D), s.dtype)
-        return lambda: functional.trusted_backward(
-            cache.inputs[l][d], cache.states[l][d], dhs[d], W_xh, W_hh, s.h0[l][d],
-            s.activation, s.lengths, want_dx, work, dx_out)
+
+        def run():
+            dh = _output_gradient(d_out, l, d, cache, dh_n, copy, ws)
+            g = functional.trusted_backward(
+                cache.inputs[l][d], cache.states[l][d], dh, W_xh, W_hh, s.h0[l][d],
+                s.activation, s.lengths, want_dx, work, dx_out)
+            if d == 1 and g.dx is not None and not cache.reversal.whole:
+                # back to the steps' own order (for whole sequences, the sum
+                # below reads it through a reversed view instead)
+                g = g._replace(dx=cache.reversal(
+                    g.dx, _kept(ws, ("reversed dx", l), g.dx.shape, g.dx.dtype)))
+            return g
+        return run
 
     grads, d_in = [], None
     calls = [call(d, *w) for d, w in enumerate(s.weights[l])]
@@ -314,9 +338,8 @@ def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
             dh0 = dh0.sum(axis=0)
         grads.append(Gradients(None, g.dW_xh, g.dW_hh, g.db, dh0))
         if g.dx is not None:
-            dx = g.dx if d == 0 else cache.reversal(
-                g.dx, _kept(ws, ("reversed dx", l), g.dx.shape, g.dx.dtype))
-            d_in = dx if d_in is None else np.add(d_in, dx, out=d_in)
+            dx = g.dx[:, ::-1] if d == 1 and cache.reversal.whole else g.dx
+            d_in = np.ascontiguousarray(dx) if d_in is None else np.add(d_in, dx, out=d_in)
     return grads, d_in
 
 
