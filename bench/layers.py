@@ -18,26 +18,23 @@ the whole measurement repeated --repeat times; the table shows the medians.
     python bench/layers.py [--repeat 5] [--min-time 1.0] [--threads 2] [--json FILE]
                            [--network NAME ...] [--shape B,T,D,H ...]
 
-On 2 x86-64 cores with AVX-512, otherwise idle (2026-12-02; torch 2.13.0+cpu;
+On 2 x86-64 cores with AVX-512, otherwise idle (2026-12-03; torch 2.13.0+cpu;
 the AVX-512 build; ``--repeat 3 --min-time 0.6``)::
 
     network               B, T, D, H fastrnn ms  seq. ms   ref ms torch ms  x seq  x ref x torch
-    2 layers         32, 64, 65, 128       4.50        -    14.95    13.22      -   3.24    2.94
-    2 layers       64, 100, 128, 256      45.09        -    97.46    60.58      -   2.16    1.34
-    bidirectional    32, 64, 65, 128       4.97     5.05    12.94    12.26   1.01   2.60    2.46
-    bidirectional  64, 100, 128, 256      46.19    49.29    91.58    60.31   1.05   2.02    1.33
+    2 layers         32, 64, 65, 128       3.12        -    11.80    10.60      -   3.81    3.40
+    2 layers       64, 100, 128, 256      28.37        -    71.22    47.00      -   2.53    1.66
+    bidirectional    32, 64, 65, 128       3.48     3.73    10.50    10.33   1.07   3.00    2.97
+    bidirectional  64, 100, 128, 256      26.09    28.68    63.15    43.57   1.08   2.43    1.66
 
-(An earlier run the same day gave 1.37 and 1.18 times PyTorch at the larger
-size. A single layer's training step at B, T, D, H = 64, 100, 128, 256 is
-1.3 times PyTorch's in `fastrnn bench`, so a stack of such layers cannot be
-much more. With the AVX2 build, in an earlier quiet spell, the larger rows
-were 53.5 and 55.4 ms against PyTorch's 50.4 and 52.7.) At the larger size one
-direction's pass on the kernels costs a little less than PyTorch's one
-layer, and the stack adds the splitting, reversing and joining of the
-directions' arrays and the checks of x and dy (about 6 ms for the
-bidirectional layer). On a busy machine the ratios to PyTorch are larger
-(it slows down more). Running the two directions side by side is neutral
-on idle cores (x seq 0.97-1.03) and 1.05-1.25 times faster beside other work.
+At the larger size one pass of the kernels runs at 300-350 GFLOP/s, about
+NumPy's own GEMM rate for a product of that size, so a stack of such
+layers cannot be much faster than this. The two directions' bare passes
+side by side took 22.3-22.5 ms in the same process: the bidirectional
+layer's reversals, splits and joins of arrays and the checks of x and dy
+add about 3 ms (5 ms before each direction did its own copies in its own
+thread, beside the other direction's pass). On a busy machine the ratios
+to PyTorch are larger (it slows down more).
 """
 
 from __future__ import annotations
