@@ -525,6 +525,30 @@ def test_backward_without_dx_gives_the_other_gradients_bits(path, dtype, B, T, D
             np.testing.assert_array_equal(a, e, err_msg=name)
 
 
+@pytest.mark.parametrize("api", [functional, reference], ids=["fastrnn", "reference"])
+@pytest.mark.parametrize("ids", [False, True])
+@pytest.mark.parametrize("h0_kind", ["none", "shared", "per_seq"])
+def test_backward_compute_dx_false_leaves_out_only_dx(path, dtype, api, ids, h0_kind):
+    """backward(..., compute_dx=False): dx is None and every other gradient
+    is the same bits as with dx; compute_dx takes only a bool."""
+    p = make_problem(12, 9, 7, 6, 35, "tanh", h0_kind, with_lengths=True, ids=ids)
+    x = p.x if ids else p.x.astype(dtype)
+    W_xh, W_hh, b, dh = (a.astype(dtype) for a in (p.W_xh, p.W_hh, p.b, p.dh))
+    h0 = None if p.h0 is None else p.h0.astype(dtype)
+    h = api.forward(x, W_xh, W_hh, b, h0, lengths=p.lengths)
+    full = api.backward(x, h, dh, W_xh, W_hh, h0, lengths=p.lengths)
+    part = api.backward(x, h, dh, W_xh, W_hh, h0, lengths=p.lengths, compute_dx=False)
+    assert part.dx is None and (full.dx is None) == ids
+    for name in ("dW_xh", "dW_hh", "db", "dh0"):
+        a, e = getattr(part, name), getattr(full, name)
+        assert (a is None and e is None) or np.array_equal(a, e), name
+    for bad in (None, 1, "False", np.array([True])):
+        with pytest.raises(TypeError, match="compute_dx must be True or False"):
+            api.backward(x, h, dh, W_xh, W_hh, h0, lengths=p.lengths, compute_dx=bad)
+    assert api.backward(x, h, dh, W_xh, W_hh, h0, lengths=p.lengths,
+                        compute_dx=np.bool_(False)).dx is None
+
+
 # --- the paths and the fixture that picks them ----------------------------
 
 

@@ -49,10 +49,10 @@ class Stack:
     dy: np.ndarray
     dh_n: list | None
 
-    def run(self, api=functional):
+    def run(self, api=functional, **kw):
         out = api.stacked_forward(self.x, self.layers, self.h0, activation=self.activation,
                                   lengths=self.lengths, bidirectional=self.bidirectional)
-        return out, api.stacked_backward(out.cache, self.dy, self.dh_n)
+        return out, api.stacked_backward(out.cache, self.dy, self.dh_n, **kw)
 
     def astype(self, dtype):
         def cast(a):
@@ -333,6 +333,27 @@ def test_concurrent_directions_give_the_same_bits(monkeypatch, configure_kernels
         with pytest.raises(MemoryError, match="forward direction"):
             _layers._directions([lambda: failing(0), lambda: 1], pass_threads=2)
     assert calls == [(0,)]
+
+
+@pytest.mark.parametrize("api", [functional, reference], ids=["fastrnn", "reference"])
+@pytest.mark.parametrize("variant", ["plain", "lengths-h0"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_compute_dx_false_leaves_out_only_dx(path, api, variant, bidirectional):
+    """stacked_backward(..., compute_dx=False): dx is None, every layer's
+    gradients are the same bits (layer 1 still passes its input gradient
+    down to layer 0); anything but a bool is refused."""
+    p = make_stack(5, 6, 7, 4, [5, 3], bidirectional, "tanh", variant)
+    _, full = p.run(api)
+    _, part = p.run(api, compute_dx=False)
+    assert full.dx is not None and part.dx is None
+    for lf, lp in zip(full.layers, part.layers):
+        for gf, gp in zip(lf, lp):
+            for a, b in zip(gf, gp):
+                assert (a is None and b is None) or np.array_equal(a, b)
+    out = api.stacked_forward(p.x, p.layers, p.h0, lengths=p.lengths,
+                              bidirectional=bidirectional)
+    with pytest.raises(TypeError, match="compute_dx must be True or False"):
+        api.stacked_backward(out.cache, p.dy, p.dh_n, compute_dx="no")
 
 
 def test_cached_indices_are_read_only_and_checked_again():

@@ -343,11 +343,11 @@ def _layer_backward(d_out: np.ndarray, l: int, cache: StackedCache, dh_n: list,
     return grads, d_in
 
 
-def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
+def stacked_backward(cache, dy, dh_n=None, compute_dx=True) -> StackedGradients:
     """See :func:`fastrnn.functional.stacked_backward`."""
     _check_cache(cache)
     dy, dh_n = check_stack_gradients(cache.args, dy, dh_n)
-    return backward_checked(cache, dy, dh_n)
+    return backward_checked(cache, dy, dh_n, want_dx=compute_dx)
 
 
 def backward_checked(cache: StackedCache, dy: np.ndarray, dh_n: list,

@@ -423,6 +423,13 @@ def _stack_states(name: str, states: Any, B: int, hidden: list[int], n_dir: int,
     return arrays, shared
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """value as a Python bool: True, False or a NumPy bool (TypeError otherwise)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_stack(x: Any, layers: Any, h0: Any, activation: Any, lengths: Any,
                 bidirectional: Any) -> StackArgs:
     """Check and convert the arguments of a stacked forward pass."""

@@ -15,7 +15,7 @@ import numpy as np
 from ._dispatch import KERNEL_MODULES, _core, kernels
 from ._threads import get_num_threads, threads, threads_for
 from ._validation import (ACTIVATION_CODES, Gradients, StackedGradients, StackedOutput,
-                          check_args)
+                          check_args, check_flag)
 
 
 # The AVX-512 build's panels are 32 floats (16 doubles) wide. For products of
@@ -376,7 +376,8 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     return h
 
 
-def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
+def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None,
+             compute_dx=True):
     """Backpropagation through time.
 
     Given ``h = forward(x, W_xh, W_hh, b, h0, ...)`` and ``dh = dL/dh``
@@ -384,19 +385,24 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
     the sum of the gradients of its copies at every step. dh is ignored at
     padded steps, which take no gradient. Arguments and errors as in
     :func:`forward` (b is not needed: h already holds its effect).
+    ``compute_dx=False`` skips the gradient of x (dx comes back None), which
+    a loop that trains on data needs no more than PyTorch does for an input
+    that does not require a gradient: B * T * D * H multiply-adds fewer, the
+    other gradients the same bits.
 
     Returns
     -------
     Gradients
         Named tuple ``(dx, dW_xh, dW_hh, db, dh0)``; dh0 has h0's shape
         ((H,) summed over the batch for a shared h0) and is None when h0 is;
-        dx is None for integer ids x.
+        dx is None for integer ids x and with ``compute_dx=False``.
     """
+    compute_dx = check_flag("compute_dx", compute_dx)
     a = check_args(x, W_xh, W_hh, None, h0, activation, lengths, h, dh, backward=True)
     B, T, D, H = a.shape
     dt = a.dtype
     da = np.empty((B, T, H), dtype=dt)  # work: dL/da_t for every step
-    dx = None if a.ids is not None else np.empty((B, T, D), dtype=dt)
+    dx = None if a.ids is not None or not compute_dx else np.empty((B, T, D), dtype=dt)
     dW_xh = np.empty((D, H), dtype=dt)
     dW_hh = np.empty((H, H), dtype=dt)
     db = np.empty(H, dtype=dt)
@@ -458,7 +464,7 @@ def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
                                    lengths=lengths, bidirectional=bidirectional)
 
 
-def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
+def stacked_backward(cache, dy, dh_n=None, *, compute_dx=True) -> StackedGradients:
     """Backpropagation through time through a stack of layers.
 
     Parameters
@@ -468,16 +474,20 @@ def stacked_backward(cache, dy, dh_n=None) -> StackedGradients:
         dL/d(output); ignored at padded steps.
     dh_n : None, or a list of L lists of n_dir arrays (B, H_l) or None
         dL/d(h_n), when the loss also reads the final states.
+    compute_dx : bool
+        False: the gradient of x is not computed (as for :func:`backward`);
+        the layers above layer 0 still pass theirs down.
 
     Returns
     -------
     StackedGradients
-        ``(dx, layers)``: dx (B, T, D) (None for integer ids x);
+        ``(dx, layers)``: dx (B, T, D) (None for integer ids x and with
+        ``compute_dx=False``);
         ``layers[l][d]`` the :class:`Gradients` of that layer and direction
         (dW_xh, dW_hh, db, and dh0 in h0[l][d]'s shape or None; its dx is
         None).
     """
-    return _layers.stacked_backward(cache, dy, dh_n)
+    return _layers.stacked_backward(cache, dy, dh_n, check_flag("compute_dx", compute_dx))
 
 
 from . import _layers  # noqa: E402  (it calls trusted_forward/backward above)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import (Gradients, StackedGradients, StackedOutput, check_args,
-                          check_stack, check_stack_gradients)
+                          check_flag, check_stack, check_stack_gradients)
 
 __all__ = ["forward", "backward", "stacked_forward", "stacked_backward", "Gradients",
            "StackedOutput", "StackedGradients"]
@@ -51,11 +51,14 @@ def forward(x, W_xh, W_hh, b, h0=None, *, activation="tanh", lengths=None):
     return h
 
 
-def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
+def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None,
+             compute_dx=True):
     """Gradients of a loss L given h = forward(...) and dh = dL/dh (B, T, H).
 
-    dh is ignored at padded steps, which take no gradient.
+    dh is ignored at padded steps, which take no gradient. compute_dx=False:
+    dx is not computed (None).
     """
+    compute_dx = check_flag("compute_dx", compute_dx)
     a = check_args(x, W_xh, W_hh, None, h0, activation, lengths, h, dh, backward=True)
     B, T, D, H = a.shape
     h, dh = a.h, a.dh
@@ -84,7 +87,7 @@ def backward(x, h, dh, W_xh, W_hh, h0=None, *, activation="tanh", lengths=None):
         dx = None  # ids have no gradient
     else:
         dW_xh = a.x.reshape(B * T, D).T @ da_rows
-        dx = da @ a.W_xh.T
+        dx = da @ a.W_xh.T if compute_dx else None
     dW_hh = h_prev.reshape(B * T, H).T @ da_rows
     db = da_rows.sum(axis=0)
     if a.h0 is None:
@@ -145,9 +148,10 @@ def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
     return StackedOutput(layer_input, h_n, _StackCache(s, inputs, states))
 
 
-def stacked_backward(cache, dy, dh_n=None):
+def stacked_backward(cache, dy, dh_n=None, *, compute_dx=True):
     """dx and every layer's and direction's Gradients: see
     fastrnn.functional.stacked_backward."""
+    compute_dx = check_flag("compute_dx", compute_dx)
     if not isinstance(cache, _StackCache):
         raise TypeError("cache must be the cache returned by "
                         "fastrnn.reference.stacked_forward")
@@ -167,11 +171,12 @@ def stacked_backward(cache, dy, dh_n=None):
             if dh_n[l][d] is not None:
                 dh[np.arange(B), last] += dh_n[l][d]  # the final state's step
             g = backward(seq, cache.states[l][d], dh, W_xh, W_hh, s.h0[l][d],
-                         activation=s.activation, lengths=s.lengths)
+                         activation=s.activation, lengths=s.lengths,
+                         compute_dx=compute_dx or l > 0)
             dh0 = g.dh0.sum(axis=0) if s.h0_shared[l][d] else g.dh0
             layer_grads.append(Gradients(None, g.dW_xh, g.dW_hh, g.db, dh0))
             if g.dx is not None:
                 d_in = d_in + (g.dx if d == 0 else _reversed(g.dx, s.lengths))
         grads.append(layer_grads)
-        d_out = None if s.ids is not None and l == 0 else d_in
+        d_out = None if (s.ids is not None or not compute_dx) and l == 0 else d_in
     return StackedGradients(d_out, grads[::-1])
