@@ -491,18 +491,25 @@ def test_autoscale_converts_both_directions_input_weights():
                                plain.predict(X * 1024 / s, lengths=L), rtol=1e-12)
 
 
-@pytest.mark.parametrize("layout", list(LAYOUTS))
+KEPT_LAYOUTS = dict(LAYOUTS, **{
+    "3-equal-layers": dict(n_hidden=(5, 5, 5), bidirectional=False),
+    "3-equal-layers-bidirectional": dict(n_hidden=(4, 4, 4), bidirectional=True),
+})
+
+
+@pytest.mark.parametrize("layout", list(KEPT_LAYOUTS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_kept_arrays_of_a_training_step_give_the_bits_of_new_ones(layout, dtype, monkeypatch):
     """The trainer keeps a stack's large arrays from one step to the next
-    (fastrnn._layers.Workspace): fits with them are the same bits as fits
-    with new arrays at every step, through windows and batches of changing
-    shapes (a smaller last batch; truncated BPTT where it applies, whose
-    later windows hold fewer sequences) and sequences of several lengths."""
+    (fastrnn._layers.Workspace), the backward pass's shared by layers of one
+    size: fits with them are the same bits as fits with new arrays at every
+    step, through windows and batches of changing shapes (a smaller last
+    batch; truncated BPTT where it applies, whose later windows hold fewer
+    sequences) and sequences of several lengths."""
     from fastrnn import _layers
 
     X, y, lengths = _data(seed=3, n=11, T=9)
-    kw = dict(LAYOUTS[layout], dtype=dtype, batch_size=4, max_epochs=3, random_state=0,
+    kw = dict(KEPT_LAYOUTS[layout], dtype=dtype, batch_size=4, max_epochs=3, random_state=0,
               learn_initial_state=True)
     if not kw["bidirectional"]:
         kw["bptt_steps"] = 4

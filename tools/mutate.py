@@ -240,6 +240,12 @@ MUTATIONS = [
              "the backward direction's input gradient is added in its own order of steps "
              "when no sequence is shorter than T",
              ("tests/test_layers.py",)),
+    Mutation("workspace-one-dx-array", PKG + "_layers.py",
+             'dx_out = _kept(ws, ("dx", l % 2, d, D), ',
+             'dx_out = _kept(ws, ("dx", 0, d, D), ',
+             "the kept arrays give every layer one array for dx, which the layer below "
+             "overwrites while it reads it",
+             ("tests/test_stacked_estimators.py",)),
     Mutation("kept-zeros-dirty", PKG + "_training.py",
              "            if zeros is not None:\n                zeros[rows] = 0\n",
              "            if zeros is not None:\n                pass\n",
