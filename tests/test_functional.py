@@ -549,6 +549,44 @@ def test_backward_compute_dx_false_leaves_out_only_dx(path, dtype, api, ids, h0_
                         compute_dx=np.bool_(False)).dx is None
 
 
+def test_trusted_calls_check_the_buffers_they_fill():
+    """trusted_forward(out=) and trusted_backward(work=, dx_out=) write into
+    the caller's arrays only after checking their shape, dtype, layout and
+    writeability (a kept buffer of another window's shape would otherwise
+    be overrun); a good buffer is filled and returned."""
+    p = make_problem(3, 4, 5, 3, 6)
+    x, W_xh, W_hh, b, dh = (a.astype(np.float32) for a in (p.x, p.W_xh, p.W_hh, p.b, p.dh))
+    want_h = functional.trusted_forward(x, W_xh, W_hh, b, None, "tanh", None)
+    want = functional.trusted_backward(x, want_h, dh, W_xh, W_hh, None, "tanh", None)
+    read_only = np.empty((4, 5, 6), np.float32)
+    read_only.flags.writeable = False
+    bad = {
+        "shape": np.empty((4, 4, 6), np.float32),
+        "dtype": np.empty((4, 5, 6), np.float64),
+        "layout": np.empty((4, 5, 12), np.float32)[..., ::2],
+        "read-only": read_only,
+    }
+    for why, buf in bad.items():
+        with pytest.raises(ValueError, match="out must be"):
+            functional.trusted_forward(x, W_xh, W_hh, b, None, "tanh", None, out=buf)
+        with pytest.raises(ValueError, match="work must be"):
+            functional.trusted_backward(x, want_h, dh, W_xh, W_hh, None, "tanh", None,
+                                        work=buf)
+    with pytest.raises(ValueError, match="dx_out must be"):
+        functional.trusted_backward(x, want_h, dh, W_xh, W_hh, None, "tanh", None,
+                                    dx_out=np.empty((4, 5, 6), np.float32))
+    out, work, dx_out = (np.full(s, np.nan, np.float32) for s in ((4, 5, 6), (4, 5, 6),
+                                                                   (4, 5, 3)))
+    h = functional.trusted_forward(x, W_xh, W_hh, b, None, "tanh", None, out=out)
+    assert h is out
+    np.testing.assert_array_equal(h, want_h)
+    g = functional.trusted_backward(x, h, dh, W_xh, W_hh, None, "tanh", None, work=work,
+                                    dx_out=dx_out)
+    assert g.dx is dx_out
+    for a, e in zip(g, want):
+        assert (a is None and e is None) or np.array_equal(a, e)
+
+
 # --- the paths and the fixture that picks them ----------------------------
 
 

@@ -246,6 +246,11 @@ MUTATIONS = [
              "the kept arrays give every layer one array for dx, which the layer below "
              "overwrites while it reads it",
              ("tests/test_stacked_estimators.py",)),
+    Mutation("kept-buffer-unchecked", PKG + "functional.py",
+             "    if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous \\\n",
+             "    if a.dtype != dtype or not a.flags.c_contiguous \\\n",
+             "a kept buffer of another shape goes to the kernels",
+             ("tests/test_functional.py",)),
     Mutation("kept-zeros-dirty", PKG + "_training.py",
              "            if zeros is not None:\n                zeros[rows] = 0\n",
              "            if zeros is not None:\n                pass\n",
