@@ -380,6 +380,21 @@ def test_caller_arrays_unchanged():
     assert np.array_equal(p.dy, dy)
 
 
+@pytest.mark.parametrize("B, T", [(1, 1), (1, 3), (3, 1), (3, 4)])
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_caller_gradients_unchanged_bidirectional(B, T, n_layers):
+    # the forward direction's share of dy, then dh_n added to it: a slice
+    # of dy is C-contiguous when B * T == 1, which must not make it a view
+    p = make_stack(11, B, T, 3, [4] * n_layers, True, "tanh", "h0")
+    p.dh_n = [[np.ones((B, 4)), np.full((B, 4), 2.0)] for _ in range(n_layers)]
+    dy = p.dy.copy()
+    _, g1 = p.run()
+    assert np.array_equal(p.dy, dy)
+    _, g2 = p.run()
+    for a, b in zip(g1.layers[-1], g2.layers[-1]):
+        assert np.array_equal(a.db, b.db) and np.array_equal(a.dW_hh, b.dW_hh)
+
+
 # --- finite differences ---------------------------------------------------
 
 

@@ -302,8 +302,8 @@ def _output_gradient(d_out: np.ndarray, l: int, d: int, cache: StackedCache, dh_
         dh = _kept(ws, ("dh", d, H), (B, T, H), d_out.dtype)
         if d == 1:
             dh = reversal.columns(d_out, H, 2 * H, dh)
-        elif dh is None:
-            dh = np.ascontiguousarray(d_out[..., :H])
+        elif dh is None:  # a copy: d_out may be the caller's (ascontiguousarray
+            dh = d_out[..., :H].copy()  # would return a view of it when B * T == 1)
         else:
             np.copyto(dh, d_out[..., :H])
     if dh_n[l][d] is not None:  # h_n[l][d] is the state at this last step
