@@ -451,7 +451,11 @@ def stacked_forward(x, layers, h0=None, *, activation="tanh", lengths=None,
         steps); ``h_n[l][d]`` (B, H_l), each direction's final state (the
         forward one at each sequence's last valid step, the backward one at
         step 0), so that ``np.stack(sum(h_n, []))`` is PyTorch's h_n when
-        the sizes agree; cache for :func:`stacked_backward`.
+        the sizes agree; cache for :func:`stacked_backward`. In a
+        one-direction stack, output is the top layer's states that the cache
+        holds (as :func:`forward`'s h is what :func:`backward` is given):
+        change a copy of it, not output itself, before
+        :func:`stacked_backward`.
 
     Raises
     ------
