@@ -187,11 +187,19 @@ def test_threads_limit_is_per_python_thread():
     assert seen == [fastrnn.get_num_threads()]
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, np.int64(0), np.bool_(True),
+                                 np.float64(2.0)])
 def test_threads_rejects_bad_counts(bad):
     with pytest.raises(ValueError, match="positive integer"):
         with fastrnn.threads(bad):
             pass
+
+
+@pytest.mark.parametrize("n", [np.int64(2), np.uint8(3), np.intp(1)])
+def test_threads_takes_numpy_integers(n):
+    with fastrnn.threads(n):
+        assert fastrnn.get_num_threads() == int(n)
+        assert type(fastrnn.get_num_threads()) is int
 
 
 @pytest.mark.parametrize("n_threads", [1, 3])

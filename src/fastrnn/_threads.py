@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import numbers
 import os
 import time
 from typing import Iterator
@@ -33,7 +34,8 @@ _LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 
 
 def _check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    # (numbers.Integral: Python's int and NumPy's integer types, not bool)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return int(value)
 
