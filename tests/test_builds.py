@@ -83,10 +83,25 @@ def test_fastrnn_kernels_chooses_a_build(name):
     assert r.stdout.strip() == KERNEL_MODULES[name].__name__
 
 
-def test_baseline_kernels_variable_still_chooses_the_baseline():
-    r = _kernels_in_subprocess({"FASTRNN_BASELINE_KERNELS": "1"})
+@pytest.mark.parametrize("value", ["1", "true", "Yes"])
+def test_baseline_kernels_variable_still_chooses_the_baseline(value):
+    r = _kernels_in_subprocess({"FASTRNN_BASELINE_KERNELS": value})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "fastrnn._core"
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", ""])
+def test_baseline_kernels_variable_off_keeps_the_default(value):
+    r = _kernels_in_subprocess({"FASTRNN_BASELINE_KERNELS": value})
+    assert r.returncode == 0, r.stderr
+    widest = next(n for n in ("avx512", "avx2", "baseline") if n in KERNEL_MODULES)
+    assert r.stdout.strip() == KERNEL_MODULES[widest].__name__
+
+
+def test_baseline_kernels_variable_refuses_other_values():
+    r = _kernels_in_subprocess({"FASTRNN_BASELINE_KERNELS": "maybe"})
+    assert r.returncode != 0
+    assert "FASTRNN_BASELINE_KERNELS='maybe'" in r.stderr
 
 
 def test_fastrnn_kernels_refuses_a_build_this_machine_does_not_run():

@@ -46,7 +46,12 @@ def _chosen_kernels(modules: dict):
     (avx512, avx2, baseline), unless FASTRNN_KERNELS names one of the
     builds it runs (FASTRNN_BASELINE_KERNELS=1 is FASTRNN_KERNELS=baseline)."""
     name = os.environ.get("FASTRNN_KERNELS", "").strip().lower()
-    if not name and os.environ.get("FASTRNN_BASELINE_KERNELS", "0") not in ("", "0"):
+    baseline = os.environ.get("FASTRNN_BASELINE_KERNELS", "").strip().lower()
+    if baseline not in ("", "0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise ImportError(f"FASTRNN_BASELINE_KERNELS={baseline!r}: give 1 (or true, yes, "
+                          "on) for the baseline build, 0 (or false, no, off) or nothing "
+                          "for the default")
+    if not name and baseline in ("1", "true", "yes", "on"):
         name = "baseline"
     if name:
         if name not in modules:
