@@ -1135,6 +1135,27 @@ def test_bad_X():
         reg.predict(np.full((2, 4, 2), np.nan))
 
 
+@pytest.mark.parametrize("est", [
+    RNNRegressor(n_hidden=3, output_steps=3, max_epochs=1, random_state=0),
+    RNNClassifier(n_hidden=3, output_steps=3, max_epochs=1, random_state=0)])
+def test_predict_refuses_more_last_steps_than_a_sequence_has(est):
+    # (the last K steps of a shorter sequence would be steps before its first)
+    rng = np.random.default_rng(19)
+    X = rng.normal(size=(6, 5, 2))
+    est.fit(X, rng.integers(0, 2, size=(6, 3)))
+    methods = [est.predict] + ([est.predict_proba] if hasattr(est, "predict_proba") else [])
+    for method in methods:
+        for n in (1, 6):  # (a few short sequences take the small calls' path)
+            with pytest.raises(ValueError, match="output_steps=3 asks for the last 3 "
+                                                 "steps, but X has only 2"):
+                method(X[:n, :2])
+        with pytest.raises(ValueError, match=r"lengths\[1\] = 2"):
+            method(X, lengths=[5, 2, 5, 3, 5, 5])
+        assert method(X, lengths=[5, 3, 5, 3, 5, 5]).shape[:2] == (6, 3)
+    with pytest.raises(ValueError, match=r"lengths\[1\] = 2"):
+        est.score(X, rng.integers(0, 2, size=(6, 3)), lengths=[5, 2, 5, 3, 5, 5])
+
+
 def test_bad_y():
     rng = np.random.default_rng(18)
     X = rng.normal(size=(6, 4, 2))

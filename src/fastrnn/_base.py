@@ -387,6 +387,7 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         W_hh = self.W_hh_
         layout = self._layout()
         n, T = X.shape[:2]
+        _data.check_last_steps(output_steps, T, lengths)
         steps, valid = _losses.taught_steps(output_steps, T, lengths, n)
         S = T if steps is None else steps.shape[1]
         W_hy, b_y = self.__dict__.get("W_hy_"), self.__dict__.get("b_y_")

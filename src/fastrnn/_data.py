@@ -273,6 +273,24 @@ def h0_gradient(dh0, free):
 
 # ----------------------------------------------------------------- targets
 
+def check_last_steps(output_steps, T, lengths):
+    """Refuse an int output_steps K longer than X's T steps or than a
+    sequence's true length (its last K steps would not exist)."""
+    if isinstance(output_steps, str):
+        return
+    K = output_steps
+    if K > T:
+        raise ValueError(
+            f"output_steps={K} asks for the last {K} steps, but X has only {T} steps"
+        )
+    if lengths is not None and (lengths < K).any():
+        i = int(np.flatnonzero(lengths < K)[0])
+        raise ValueError(
+            f"output_steps={K} asks for the last {K} steps of each sequence, but "
+            f"lengths[{i}] = {lengths[i]}"
+        )
+
+
 def target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
     """Check y's shape against output_steps; return it as (n, S, ...) and whether
     it had no output axis (single output).
@@ -285,16 +303,7 @@ def target_layout(y, n, T, lengths, output_steps, *, multi_ok, name="y"):
         lead, what = (n,), "one target per sequence"
     else:
         K = output_steps
-        if K > T:
-            raise ValueError(
-                f"output_steps={K} asks for the last {K} steps, but X has only {T} steps"
-            )
-        if lengths is not None and (lengths < K).any():
-            i = int(np.flatnonzero(lengths < K)[0])
-            raise ValueError(
-                f"output_steps={K} asks for the last {K} steps of each sequence, but "
-                f"lengths[{i}] = {lengths[i]}"
-            )
+        check_last_steps(K, T, lengths)
         lead, what = (n, K), f"targets at the last {K} steps"
     shapes = [_shape(lead)]
     if multi_ok:
