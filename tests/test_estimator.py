@@ -1156,6 +1156,23 @@ def test_predict_refuses_more_last_steps_than_a_sequence_has(est):
         est.score(X, rng.integers(0, 2, size=(6, 3)), lengths=[5, 2, 5, 3, 5, 5])
 
 
+@pytest.mark.parametrize("Est", [RNNRegressor, RNNClassifier])
+def test_ragged_sequences_are_refused_with_a_hint(Est):
+    rng = np.random.default_rng(20)
+    X = rng.normal(size=(20, 5, 2))
+    est = Est(n_hidden=4, max_epochs=1, random_state=0).fit(X, (X[..., 0] > 0).astype(int))
+    hint = r"X must be a numeric array \(pad variable-length sequences and pass lengths=\)"
+    small = [[[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0]]]  # (the small calls' path)
+    large = [[[1.0, 2.0]] * 40, [[1.0, 2.0]] * 39]
+    methods = [est.predict, est.step] + ([est.predict_proba] if Est is RNNClassifier else [])
+    for method in methods:
+        for X_bad in (small, large):
+            with pytest.raises(ValueError, match=hint):
+                method(X_bad)
+    with pytest.raises(ValueError, match=hint):
+        Est(n_hidden=4, max_epochs=1).fit(large, [[0] * 40, [1] * 39])
+
+
 def test_bad_y():
     rng = np.random.default_rng(18)
     X = rng.normal(size=(6, 4, 2))

@@ -539,7 +539,10 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
             if stepper is None:
                 return None
         if type(X) is not np.ndarray:
-            X = np.asarray(X)
+            try:
+                X = np.asarray(X)
+            except (TypeError, ValueError):  # ragged: the full checks explain it
+                return None
         if X.ndim < 2 or not 0 < X.shape[0] * X.shape[1] <= SMALL_STEP:
             return None  # (before anything is converted or allocated for it)
         if not X.flags.c_contiguous:
