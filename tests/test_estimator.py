@@ -1173,6 +1173,79 @@ def test_ragged_sequences_are_refused_with_a_hint(Est):
         Est(n_hidden=4, max_epochs=1).fit(large, [[0] * 40, [1] * 39])
 
 
+def _fitted_state(est):
+    """Every attribute of a fitted estimator (arrays copied), and its predictions."""
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+             for k, v in vars(est).items() if k not in ("_stepper", "_rng", "_optimizer")}
+    return state, est.predict(np.random.default_rng(5).normal(size=(7, 5, 2)) * 1000)
+
+
+def _assert_same_state(a, b):
+    assert a[0].keys() == b[0].keys()
+    for k, v in a[0].items():
+        if isinstance(v, np.ndarray):
+            assert np.array_equal(v, b[0][k]) and v.dtype == b[0][k].dtype, k
+        else:
+            assert v == b[0][k] or (v != v and b[0][k] != b[0][k]), k
+    assert np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("case", ["warm-start-scaled", "refit-early-stopping",
+                                  "refit-classes", "refit-single-output",
+                                  "refit-unsplittable-weights"])
+def test_a_refused_fit_leaves_the_model_as_it_was(case):
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(20, 5, 2)) * 1000  # (autoscale: inputs scaled by 2**-10)
+    if case == "refit-classes":
+        est = RNNClassifier(n_hidden=4, output_steps="last", max_epochs=2, random_state=0)
+        est.fit(X, np.where(X[:, 0, 0] > 0, "a", "b"))
+    elif case == "refit-single-output":
+        est = RNNRegressor(n_hidden=4, output_steps="last", max_epochs=2, random_state=0)
+        est.fit(X, rng.normal(size=(20, 1)))
+    else:
+        est = RNNRegressor(n_hidden=4, max_epochs=2, random_state=0)
+        est.fit(X, rng.normal(size=(20, 5)))
+    assert est.input_scale_[0] != 1
+    before = _fitted_state(est)
+    with pytest.raises(ValueError):
+        if case == "warm-start-scaled":  # one sequence: nothing to hold out
+            est.set_params(warm_start=True, early_stopping=True).fit(X[:1], X[:1, :, 0])
+        elif case == "refit-early-stopping":
+            est.set_params(early_stopping=True).fit(X[:1], X[:1, :, 0])
+        elif case == "refit-classes":
+            est.fit(X, np.array(list("cdefg") * 4), sample_weight=-np.ones(20))
+        elif case == "refit-single-output":
+            est.fit(X, rng.normal(size=20), sample_weight=np.zeros(20))
+        else:  # (the validation part gets only sequences of weight 0)
+            weight = np.zeros(20)
+            weight[0] = 1.0
+            est.set_params(early_stopping=True, validation_fraction=0.5,
+                           random_state=1).fit(X, X[:, :, 0], sample_weight=weight)
+    est.set_params(warm_start=False, early_stopping=False, validation_fraction=0.1,
+                   random_state=0)
+    _assert_same_state(before, _fitted_state(est))
+
+
+def test_early_stopping_needs_weight_on_both_parts():
+    rng = np.random.default_rng(22)
+    X = rng.normal(size=(20, 5, 2))
+    weight = np.zeros(20)
+    weight[:2] = 1.0
+    clf = RNNClassifier(n_hidden=3, max_epochs=2, early_stopping=True,
+                        validation_fraction=0.2)
+    refused = 0
+    for seed in range(8):  # some splits hold out only sequences of weight 0
+        clf.set_params(random_state=seed)
+        try:
+            clf.fit(X, (X[..., 0] > 0).astype(int), sample_weight=weight)
+        except ValueError as e:
+            assert "none of them has a taught output with a sample_weight > 0" in str(e)
+            refused += 1
+        else:
+            assert all(np.isfinite(clf.validation_scores_))
+    assert 0 < refused < 8
+
+
 def test_bad_y():
     rng = np.random.default_rng(18)
     X = rng.normal(size=(6, 4, 2))

@@ -307,41 +307,51 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
                 "use bptt_steps=None")
         fitted = self._is_fitted()
         cont = fitted and (incremental or cfg.warm_start)
-        if cont:
-            self._check_continuation(cfg, None)
-            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
-                                 target_mask, cfg, fitted=True, sample_weight=sample_weight)
-            self._check_continuation(cfg, data.X)
-            rng = self.__dict__.get("_rng") if incremental else None
-            if rng is None:
+        # A refused fit leaves the model as it was: until the epochs start,
+        # attributes are only replaced (no array is changed in place), so
+        # putting the earlier ones back undoes it.
+        before = dict(self.__dict__)
+        try:
+            if cont:
+                self._check_continuation(cfg, None)
+                data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
+                                     target_mask, cfg, fitted=True,
+                                     sample_weight=sample_weight)
+                self._check_continuation(cfg, data.X)
+                rng = self.__dict__.get("_rng") if incremental else None
+                if rng is None:
+                    rng = make_rng(self.random_state)
+            else:
+                data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
+                                     target_mask, cfg, fitted=False, classes=classes,
+                                     sample_weight=sample_weight)
                 rng = make_rng(self.random_state)
-        else:
-            data = self._prepare(X, y, lengths, initial_state, initial_state_mask,
-                                 target_mask, cfg, fitted=False, classes=classes,
-                                 sample_weight=sample_weight)
-            rng = make_rng(self.random_state)
-            self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
-            self._set_scales(cfg, data)
-        scaled = _scaling.Scaled(self._scale_exponents("input_scale_"),
-                                 self._scale_exponents("target_scale_"))
-        if scaled:
-            data = scaled.data(data)
-            if cont:  # (fresh weights are drawn for the scaled data)
-                scaled.to_training(self._params())
+                self._initialize(cfg, data.n_in, self._n_outputs_for(data), rng)
+                self._set_scales(cfg, data)
+            scaled = _scaling.Scaled(self._scale_exponents("input_scale_"),
+                                     self._scale_exponents("target_scale_"))
+            if scaled:
+                data = scaled.data(data)
+            if cfg.early_stopping and not incremental:
+                if self.validation_scores_ is None:
+                    self.validation_scores_ = []
+                train, val = _training.split_validation(type(self).__name__, data,
+                                                        self.validation_fraction, rng)
+            else:
+                train, val = data, None
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
         self._rng = rng
-        self._optimizer = _training.optimizer_for(cfg, self.__dict__.get("_optimizer"),
-                                                  incremental)
-        if cfg.early_stopping and not incremental:
-            if self.validation_scores_ is None:
-                self.validation_scores_ = []
-            train, val = _training.split_validation(type(self).__name__, data,
-                                                    self.validation_fraction, rng)
-        else:
-            train, val = data, None
         if not incremental:
             self.__dict__.pop("last_state_", None)  # partial_fit's alone
-        trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
+        self._optimizer = _training.optimizer_for(cfg, self.__dict__.get("_optimizer"),
+                                                  incremental)
+        if scaled and cont:  # (fresh weights are drawn for the scaled data)
+            scaled.to_training(self._params())
         try:
+            trainer = _training.Trainer(self._params(), self._loss, cfg, self._optimizer)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore",
                              under="ignore"):
                 _training.run_epochs(self, trainer, train, val, rng,

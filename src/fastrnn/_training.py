@@ -97,7 +97,8 @@ def optimizer_for(cfg, current, incremental):
 
 def split_validation(owner, data, fraction, rng):
     """(train, validation) Batches: a random ceil(fraction * n) sequences held out
-    (fraction: the validation_fraction hyperparameter as given)."""
+    (fraction: the validation_fraction hyperparameter as given). Each part
+    must have a taught output of a sequence whose sample weight is > 0."""
     n = data.n
     n_val = math.ceil(float(fraction) * n)
     if n_val < 1 or n - n_val < 1:
@@ -107,7 +108,22 @@ def split_validation(owner, data, fraction, rng):
             "validation; both need at least one"
         )
     perm = rng.permutation(n)
-    return data.take(np.sort(perm[n_val:])), data.take(np.sort(perm[:n_val]))
+    train, val = data.take(np.sort(perm[n_val:])), data.take(np.sort(perm[:n_val]))
+    for part, name in ((train, "training"), (val, "validation")):
+        if _taught_weight(part) == 0:
+            raise ValueError(
+                f"{owner}: early stopping drew {part.n} of the {n} sequences for "
+                f"{name}, and none of them has a taught output with a sample_weight > 0, "
+                f"so the {name} {'loss' if name == 'training' else 'score'} is undefined; "
+                "give another random_state or validation_fraction, or early_stopping=False"
+            )
+    return train, val
+
+
+def _taught_weight(batch):
+    """The total sample weight of a Batch's sequences that have a taught output."""
+    taught = np.ones(batch.n) if batch.valid is None else batch.valid.any(axis=1) * 1.0
+    return float((taught if batch.weight is None else taught * batch.weight).sum())
 
 
 # --------------------------------------------------------------------------
