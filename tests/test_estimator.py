@@ -1265,6 +1265,9 @@ def test_bad_y():
         reg.set_params(output_steps=3).fit(X, np.zeros((6, 3)), lengths=[4, 2, 4, 4, 4, 4])
     with pytest.raises(ValueError, match="y contains NaN or inf"):
         reg.set_params(output_steps="all").fit(X, np.full((6, 4), np.nan))
+    with pytest.raises(ValueError, match=r"y has 0 outputs per target \(shape \(6, 4, 0\)\)"):
+        reg.fit(X, np.zeros((6, 4, 0)))
+    assert not hasattr(reg, "W_hh_")
     with pytest.raises(ValueError, match="y must be numeric"):
         reg.fit(X, np.full((6, 4), "a"))
     reg.fit(X, np.zeros((6, 4, 2)))

@@ -481,6 +481,9 @@ def regression_targets(owner, y, n, T, lengths, output_steps, valid, vmask, dtyp
     and whether y had no output axis. n_outputs: the fitted model's, or None."""
     arr = numeric_array("y", y)
     Y, single = target_layout(arr, n, T, lengths, output_steps, multi_ok=True)
+    if Y.shape[2] == 0:
+        raise ValueError(f"y has 0 outputs per target (shape {_shape(arr.shape)}); "
+                         "a regressor needs at least one")
     if n_outputs is not None and Y.shape[2] != n_outputs:
         raise ValueError(
             f"y has {Y.shape[2]} outputs per target, but {owner} "
