@@ -1246,6 +1246,19 @@ def test_early_stopping_needs_weight_on_both_parts():
     assert 0 < refused < 8
 
 
+@pytest.mark.parametrize("bad", [[0.0, 1.0, np.nan], [0.0, np.inf], [1j, 2j]])
+def test_partial_fit_refuses_classes_that_fit_refuses_in_y(bad):
+    rng = np.random.default_rng(23)
+    X = rng.normal(size=(6, 4, 2))
+    clf = RNNClassifier(n_hidden=3, output_steps="last", random_state=0)
+    with pytest.raises(ValueError, match="NaN or inf labels|Complex data not supported"):
+        clf.partial_fit(X, np.zeros(6), classes=bad)
+    assert not hasattr(clf, "classes_")
+    with pytest.raises(ValueError, match="NaN or inf labels|Complex data not supported"):
+        RNNClassifier.from_weights(np.zeros((2, 3)), np.zeros((3, 3)), np.zeros(3),
+                                   np.zeros((3, len(bad))), np.zeros(len(bad)), classes=bad)
+
+
 def test_bad_y():
     rng = np.random.default_rng(18)
     X = rng.normal(size=(6, 4, 2))

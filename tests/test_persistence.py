@@ -402,8 +402,9 @@ def _hostile(base, name, path):
         m["hyperparameters"] = _npy(np.array(" " * (fio.MAX_JSON_CHARS + 1)))
         return _write(path, m) or "must be a unicode string of at most"
     if name == "too many members":
-        _write(path, m, lambda zf: [zf.writestr(f"x{i}.npy", b"") for i in range(300)])
-        return r"has \d+ members; a fastrnn model file has at most 256"
+        _write(path, m, lambda zf: [zf.writestr(f"x{i}.npy", b"")
+                                    for i in range(fio.MAX_MEMBERS + 1)])
+        return rf"has \d+ members; a fastrnn model file has at most {fio.MAX_MEMBERS}"
     if name == "bzip2 member":
         del m["W_hh_"]
         _write(path, m, lambda zf: zf.writestr("W_hh_.npy", base["W_hh_"],
@@ -754,3 +755,86 @@ def test_progress_file_keeps_only_a_positive_finite_learning_rate(tmp_path, valu
     state = read_progress(path)
     assert state["chars_seen"] == 5
     assert state.get("learning_rate") == kept
+
+
+# --- save writes only what load reads --------------------------------------
+
+
+@pytest.mark.parametrize("changed", [
+    {"dtype": "float64"}, {"n_hidden": 8}, {"n_hidden": (4, 4)}, {"bidirectional": True},
+    {"learn_initial_state": True}, {"readout": False}, {"n_symbols": 3}])
+def test_save_refuses_hyperparameters_that_do_not_describe_the_weights(tmp_path, changed):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 5, 2))
+    reg = RNNRegressor(n_hidden=4, max_epochs=1, random_state=0).fit(X, np.tanh(X[..., 0]))
+    reg.set_params(**changed)
+    path = tmp_path / "m.npz"
+    key = next(iter(changed))
+    with pytest.raises(ValueError, match=f"cannot save: RNNRegressor: .*{key}=.*differs "
+                                         "from the fitted.*fit again, or set it back, "
+                                         "before saving"):
+        reg.save(path)
+    assert not path.exists()
+    if key == "n_symbols":
+        reg.set_params(n_symbols=None)
+    else:
+        reg.fit(X, np.tanh(X[..., 0]))
+    reg.save(path)
+    assert np.array_equal(fastrnn.load(path).predict(X), reg.predict(X))
+
+
+@pytest.mark.parametrize("changed", [{"activation": "relu"}, {"autoscale": False},
+                                     {"output_steps": "last"}, {"max_epochs": 3}])
+def test_save_keeps_hyperparameters_set_after_the_fit(tmp_path, changed):
+    # (the weights stay as fitted; the file holds the model as it is now)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(12, 5, 2)) * 1000
+    reg = RNNRegressor(n_hidden=4, max_epochs=1, random_state=0).fit(X, X[..., 0])
+    reg.set_params(**changed)
+    reg.save(tmp_path / "m.npz")
+    back = fastrnn.load(tmp_path / "m.npz")
+    assert back.get_params() == reg.get_params()
+    assert np.array_equal(back.predict(X), reg.predict(X))
+
+
+def test_save_refuses_labels_a_model_file_cannot_hold(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(10, 3, 2))
+    first = X[:, -1, 0] > 0
+    for n, ok in ((1024, True), (1025, False)):
+        clf = RNNClassifier(n_hidden=3, output_steps="last", max_epochs=1, random_state=0)
+        clf.fit(X, np.where(first, "a" * n, "b"))
+        path = tmp_path / f"{n}.npz"
+        if ok:
+            clf.save(path)
+            assert np.array_equal(fastrnn.load(path).predict(X), clf.predict(X))
+        else:
+            with pytest.raises(ValueError, match="cannot save: classes_ holds labels of 1025 "
+                                                 "characters; a model file holds labels of "
+                                                 "at most 1024"):
+                clf.save(path)
+            assert not path.exists()
+
+
+def test_a_deep_bidirectional_model_with_adam_saves_and_loads(tmp_path):
+    # 11 bidirectional layers, learned initial states and Adam's moments:
+    # 276 arrays in the file
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4, 3, 2))
+    reg = RNNRegressor(n_hidden=(2,) * 11, bidirectional=True, learn_initial_state=True,
+                       max_epochs=1, random_state=0).fit(X, X[..., 0])
+    reg.save(tmp_path / "deep.npz")
+    with zipfile.ZipFile(tmp_path / "deep.npz") as z:
+        assert len(z.namelist()) > 256
+    assert np.array_equal(fastrnn.load(tmp_path / "deep.npz").predict(X), reg.predict(X))
+
+
+def test_save_refuses_more_arrays_than_a_model_file_holds(tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(4, 3, 2))
+    reg = RNNRegressor(n_hidden=(2, 2), max_epochs=1, random_state=0).fit(X, X[..., 0])
+    monkeypatch.setattr(fio, "MAX_MEMBERS", 12)
+    with pytest.raises(ValueError, match="cannot save: the model has .* arrays; a fastrnn "
+                                         "model file holds at most 12"):
+        reg.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()

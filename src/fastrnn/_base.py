@@ -223,8 +223,9 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         self.best_loss_ = None if cfg.early_stopping else math.inf
         self.__dict__.pop("_optimizer", None)
 
-    def _check_continuation(self, cfg, X):
-        """warm_start/partial_fit: the data and hyperparameters must fit the weights."""
+    def _check_continuation(self, cfg, X, remedy="set warm_start=False to refit"):
+        """warm_start/partial_fit (and save): the data and hyperparameters must
+        fit the weights; remedy ends the message."""
         o = type(self).__name__
         if X is not None and X.ndim == 3 and X.shape[2] != self.n_features_in_:
             raise ValueError(
@@ -234,28 +235,27 @@ class BaseRNN(ParamsMixin, RoutingMixin, WeightsMixin):
         if cfg.n_symbols is not None and cfg.n_symbols != self.n_features_in_:
             raise ValueError(
                 f"{o}: n_symbols={cfg.n_symbols} differs from the fitted vocabulary size "
-                f"n_features_in_={self.n_features_in_}; set warm_start=False to refit"
+                f"n_features_in_={self.n_features_in_}; {remedy}"
             )
         layout, fitted = _stack.Layout.from_config(cfg), self._layout()
         if layout != fitted:
             raise ValueError(
                 f"{o}: {layout.describe()} differs from the fitted weights "
-                f"({fitted.describe()}); set warm_start=False to refit"
+                f"({fitted.describe()}); {remedy}"
             )
         if cfg.dtype != self.W_hh_.dtype:
             raise ValueError(
                 f"{o}: dtype={cfg.dtype.name} differs from the fitted weights "
-                f"({self.W_hh_.dtype.name}); set warm_start=False to refit"
+                f"({self.W_hh_.dtype.name}); {remedy}"
             )
         if cfg.learn_initial_state != hasattr(self, "h0_"):
             raise ValueError(
                 f"{o}: learn_initial_state={cfg.learn_initial_state} differs from the "
-                "fitted model; set warm_start=False to refit"
+                f"fitted model; {remedy}"
             )
         if cfg.readout != hasattr(self, "W_hy_"):
             raise ValueError(
-                f"{o}: readout={cfg.readout} differs from the fitted model; set "
-                "warm_start=False to refit"
+                f"{o}: readout={cfg.readout} differs from the fitted model; {remedy}"
             )
 
     # ------------------------------------------------ hidden states <-> outputs

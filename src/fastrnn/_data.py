@@ -551,6 +551,18 @@ def _column_to_1d(y, n, output_steps):
 
 # ------------------------------------------------------------------ labels
 
+def check_classes(classes, return_inverse=False):
+    """The sorted distinct labels of a ``classes`` argument (and, with
+    return_inverse, where each given one went), refusing what fit refuses
+    in y: complex numbers, NaN and inf."""
+    given = np.asarray(classes).ravel()
+    if given.dtype.kind == "c":
+        raise ValueError("classes must hold labels: Complex data not supported")
+    if given.dtype.kind == "f" and not np.isfinite(given).all():
+        raise ValueError(f"classes contains NaN or inf labels: {given.tolist()[:10]}")
+    return unique_labels(given, "classes", return_inverse)
+
+
 def unique_labels(taught, name, return_inverse=False):
     try:
         res = np.unique(taught, return_inverse=return_inverse)

@@ -53,6 +53,11 @@ BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
 def save(est, path):
     """Write a fitted estimator to path (see the estimators' ``save``)."""
     est._check_fitted()
+    try:  # (the file holds these hyperparameters: they must describe its weights)
+        est._check_continuation(est._check_hyperparameters(), None,
+                                remedy="fit again, or set it back, before saving")
+    except ValueError as exc:
+        raise ValueError(f"cannot save: {exc}") from None
     hyper = {k: _jsonable(k, v) for k, v in est.get_params().items()}
     val = est.validation_scores_
     attrs = {
@@ -214,6 +219,19 @@ def restore_scale(est, name, attrs, n):
     est.__dict__[name] = np.ldexp(1.0, np.asarray(exps, dtype=np.int32))
 
 
+def classes_problem(classes):
+    """Why a model file cannot hold these classes_ (native dtype), or None."""
+    if classes.dtype.kind == "U":
+        if classes.dtype.itemsize > MAX_LABEL_BYTES:
+            return (f"classes_ holds labels of {classes.dtype.itemsize // 4} characters; "
+                    f"a model file holds labels of at most {MAX_LABEL_BYTES // 4}")
+    elif classes.dtype.kind not in "biuf" or classes.dtype.itemsize > 16:
+        return f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes"
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        return "classes_ contains NaN or inf"
+    return None
+
+
 class _ClassifierHooks(Hooks):
     options = ("classes",)
 
@@ -229,6 +247,9 @@ class _ClassifierHooks(Hooks):
                     "file holds numbers, booleans or strings"
                 )
             c = c.astype(str)
+        problem = classes_problem(c)
+        if problem:
+            raise ValueError(f"cannot save: {problem}")
         return {"classes_": c}
 
     def load_specs(self, k):
@@ -241,10 +262,9 @@ class _ClassifierHooks(Hooks):
                 classes.tolist()
             except ValueError:
                 raise ValueError("classes_ holds invalid unicode characters") from None
-        elif classes.dtype.itemsize > 16:
-            raise ValueError(f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes")
-        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
-            raise ValueError("classes_ contains NaN or inf")
+        problem = classes_problem(classes)
+        if problem:
+            raise ValueError(problem)
         if k > 1 and not (classes[1:] > classes[:-1]).all():
             raise ValueError("classes_ must be sorted and unique")
         kind = attrs.get("classes_dtype")
@@ -262,7 +282,7 @@ class _ClassifierHooks(Hooks):
         if options.get("classes") is None:
             raise TypeError(f"{owner}: classes is required (the label of each column of W_hy)")
         given = np.asarray(options["classes"]).ravel()
-        classes, where = _data.unique_labels(given, "classes", return_inverse=True)
+        classes, where = _data.check_classes(given, return_inverse=True)
         if len(classes) != len(given):
             raise ValueError(f"{owner}: classes must be distinct, got {_short(given.tolist())}")
         k = len(given)

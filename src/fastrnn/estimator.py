@@ -386,9 +386,9 @@ class RNNClassifier(_sklearn.ClassifierRoutingMixin, BaseRNN):
                     "classes must be passed on the first call to partial_fit "
                     "(all the labels that can occur)"
                 )
-            classes = _data.unique_labels(np.asarray(classes).ravel(), "classes")
+            classes = _data.check_classes(classes)
         elif classes is not None:
-            c = _data.unique_labels(np.asarray(classes).ravel(), "classes")
+            c = _data.check_classes(classes)
             if c.shape != self.classes_.shape or not np.array_equal(c, self.classes_):
                 raise ValueError(
                     f"classes={c!r} differs from the classes of a previous call "
