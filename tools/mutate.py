@@ -343,6 +343,27 @@ MUTATIONS = [
              "            f.flush()",
              "a save renames the file before it is on disk",
              ("tests/test_persistence.py",)),
+    Mutation("refused-fit-kept", PKG + "_base.py",
+             "            self.__dict__.clear()\n            self.__dict__.update(before)\n",
+             "",
+             "a refused fit leaves what it had changed of the model",
+             ("tests/test_estimator.py",)),
+    Mutation("predict-last-steps-unchecked", PKG + "_base.py",
+             "        _data.check_last_steps(output_steps, T, lengths)\n",
+             "",
+             "predict takes the last K steps of sequences shorter than K",
+             ("tests/test_estimator.py",)),
+    Mutation("save-after-set-params", PKG + "_persist.py",
+             "        raise ValueError(f\"cannot save: {exc}\") from None\n",
+             "        pass\n",
+             "save writes hyperparameters that do not describe the weights",
+             ("tests/test_persistence.py",)),
+    Mutation("stack-dy-view", PKG + "_layers.py",
+             "dh = d_out[..., :H].copy()",
+             "dh = np.ascontiguousarray(d_out[..., :H])",
+             "the forward direction's share of dy is a view of the caller's dy when "
+             "B * T == 1",
+             ("tests/test_layers.py",)),
 ]
 
 
