@@ -814,6 +814,11 @@ def test_save_refuses_labels_a_model_file_cannot_hold(tmp_path):
                                                  "at most 1024"):
                 clf.save(path)
             assert not path.exists()
+    clf.fit(X, np.where(first, b"a", b"b"))  # (bytes: fit and predict take them)
+    with pytest.raises(ValueError, match=r"cannot save: classes_ has dtype \|S1: a model "
+                                         "file holds labels that are numbers, booleans or "
+                                         "strings"):
+        clf.save(tmp_path / "bytes.npz")
 
 
 def test_a_deep_bidirectional_model_with_adam_saves_and_loads(tmp_path):

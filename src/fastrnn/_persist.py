@@ -225,7 +225,10 @@ def classes_problem(classes):
         if classes.dtype.itemsize > MAX_LABEL_BYTES:
             return (f"classes_ holds labels of {classes.dtype.itemsize // 4} characters; "
                     f"a model file holds labels of at most {MAX_LABEL_BYTES // 4}")
-    elif classes.dtype.kind not in "biuf" or classes.dtype.itemsize > 16:
+    elif classes.dtype.kind not in "biuf":
+        return (f"classes_ has dtype {classes.dtype}: a model file holds labels that are "
+                "numbers, booleans or strings")
+    elif classes.dtype.itemsize > 16:
         return f"classes_ has dtype {classes.dtype}: numbers of at most 16 bytes"
     if classes.dtype.kind == "f" and not np.isfinite(classes).all():
         return "classes_ contains NaN or inf"
