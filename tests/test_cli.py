@@ -375,6 +375,10 @@ def bad_files(tmp_path_factory, model_file):
                          ("stacked", dict(n_hidden=(4, 3)))):
         fastrnn.RNNClassifier(**layout, n_symbols=3, max_epochs=1).fit(
             ids, chars[(ids + 1) % 3]).save(d / f"{name}.npz")
+    for output_steps, y in (("last", chars[(ids[:, -1] + 1) % 3]),
+                            (2, chars[(ids[:, -2:] + 1) % 3])):
+        fastrnn.RNNClassifier(4, n_symbols=3, output_steps=output_steps, max_epochs=1).fit(
+            ids, y).save(d / f"steps_{output_steps}.npz")
     (d / "adir").mkdir()
     return d
 
@@ -402,6 +406,10 @@ BAD_TRAIN = {
     "resume without model": (["train", "--resume", "--out", "{d}/none.npz"], 1, "--resume"),
     "resume a stacked model": (["train", "{d}/one_char.txt", "--resume", "--out",
                                 "{d}/stacked.npz"], 1, "a model of 2 layers"),
+    "resume a last-step model": (["train", "{d}/one_char.txt", "--resume", "--out",
+                                  "{d}/steps_last.npz"], 1, "output_steps='last'"),
+    "resume a last-2-steps model": (["train", "{d}/one_char.txt", "--resume", "--out",
+                                     "{d}/steps_2.npz"], 1, "output_steps=2"),
     "out in missing directory": (["train", "--out", "{d}/no/dir/m.npz"], 1, "does not exist"),
     "out is a directory": (["train", "--out", "{d}/adir"], 1, "directory"),
     "no command": ([], 2, "command"),
@@ -671,3 +679,13 @@ def test_sample_from_a_stacked_character_model(bad_files, capsys):
                      "--seed", "0", "--prime", "ab"]) == 0
     out = capsys.readouterr().out
     assert len(out.rstrip("\n")) >= 30 and set(out.strip()) <= set("abc")
+
+
+@pytest.mark.parametrize("output_steps", ["last", 2])
+def test_sample_from_a_model_with_targets_at_the_last_steps(bad_files, capsys, output_steps):
+    # step gives the readout at every step, whatever steps the model was trained on;
+    # only train --resume refuses such a model
+    assert cli.main(["sample", str(bad_files / f"steps_{output_steps}.npz"), "--length", "30",
+                     "--seed", "0", "--prime", "ab"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ab") and len(out) == 2 + 30 + 1 and set(out.strip()) <= set("abc")

@@ -65,7 +65,9 @@ def generate(model, prime_ids, length: int, temperature: float,
 
 def load_model(path, resume=False):
     """A character model written by 'fastrnn train', or CLIError. With resume,
-    a note on stderr when the file holds no optimizer state (format 1)."""
+    only a model that 'fastrnn train' can continue (one layer, a target at
+    every step), and a note on stderr when the file holds no optimizer state
+    (format 1)."""
     from .estimator import RNNClassifier, load
 
     if Path(path).is_dir():
@@ -97,6 +99,10 @@ def load_model(path, resume=False):
     if resume and not layout.single:
         raise CLIError(f"{path}: a model of {len(layout.sizes)} layers; 'fastrnn train "
                        "--resume' continues the one-layer models 'fastrnn train' writes")
+    if resume and model.output_steps != "all":
+        raise CLIError(f"{path}: a model with output_steps={model.output_steps!r}; 'fastrnn "
+                       "train --resume' continues the models 'fastrnn train' writes, which "
+                       "predict the next character at every step (output_steps='all')")
     for w in caught:
         if issubclass(w.category, _io.ModelFileWarning):
             if resume:
