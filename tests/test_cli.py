@@ -431,6 +431,10 @@ BAD_SAMPLE = {
     "text temperature": (["sample", "{m}", "--temperature", "hot"], 2, "--temperature"),
     "unknown prime characters": (["sample", "{m}", "--prime", "日本"], 2, "U+65E5"),
     "empty prime": (["sample", "{m}", "--prime", ""], 2, "--prime"),
+    "prime with a byte that is not UTF-8": (["sample", "{m}", "--prime", "ab\udcff"], 2,
+                                            "--prime: not UTF-8 text (byte 0xff at character 2)"),
+    "prime with a lone surrogate": (["sample", "{m}", "--prime", "\ud800"], 2,
+                                    "--prime: not valid text"),
     "missing argument": (["sample"], 2, "MODEL"),
     "bench json in missing directory": (["bench", "--json", "{d}/no/b.json"], 2, "--json"),
     "bench bad min-time": (["bench", "--min-time", "0"], 2, "--min-time"),
@@ -455,11 +459,12 @@ def test_bad_input_is_one_line_error(case, capsys, bad_files, model_file):
     assert out == ""
 
 
-def test_bad_input_from_the_real_command(bad_files):
+def test_bad_input_from_the_real_command(bad_files, model_file):
     """The installed command itself: one line on stderr, status, no traceback."""
     for args, status in ((["train", bad_files / "latin1.txt"], 1),
                          (["train", "--hidden", "0"], 2),
-                         (["sample", bad_files / "truncated.npz"], 1)):
+                         (["sample", bad_files / "truncated.npz"], 1),
+                         (["sample", model_file, "--prime", os.fsdecode(b"a\xff")], 2)):
         r = run_cli(*args)
         assert r.returncode == status
         assert "Traceback" not in r.stderr

@@ -79,8 +79,18 @@ def _char_name(c: str) -> str:
 
 def encode(text: str, vocab: np.ndarray) -> np.ndarray:
     """Character ids (intp) of text in the sorted vocabulary (a '<U1' array);
-    CLIError naming characters that are not in it."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    CLIError naming characters that are not in it, or for a text with a lone
+    surrogate (a command-line argument with a byte that is not UTF-8)."""
+    try:
+        data = text.encode("utf-32-le")
+    except UnicodeEncodeError as exc:
+        c = ord(text[exc.start])
+        if 0xDC80 <= c <= 0xDCFF:  # how Python keeps an undecodable byte of argv
+            raise CLIError(f"not UTF-8 text (byte 0x{c - 0xDC00:02x} at character "
+                           f"{exc.start})") from None
+        raise CLIError(f"not valid text (a lone surrogate U+{c:04X} at character "
+                       f"{exc.start})") from None
+    codes = np.frombuffer(data, dtype=np.uint32)
     vcodes = np.array([ord(c) for c in vocab], dtype=np.uint32)
     ids = np.searchsorted(vcodes, codes)
     ids_c = np.minimum(ids, len(vcodes) - 1)
