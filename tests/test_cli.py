@@ -379,6 +379,9 @@ def bad_files(tmp_path_factory, model_file):
                             (2, chars[(ids[:, -2:] + 1) % 3])):
         fastrnn.RNNClassifier(4, n_symbols=3, output_steps=output_steps, max_epochs=1).fit(
             ids, y).save(d / f"steps_{output_steps}.npz")
+    empty = np.array(["", "a", "b"])  # '<U1', but '' is no character
+    fastrnn.RNNClassifier(4, n_symbols=3, max_epochs=1).fit(ids, empty[ids]).save(
+        d / "empty_class.npz")
     (d / "adir").mkdir()
     return d
 
@@ -406,6 +409,9 @@ BAD_TRAIN = {
     "resume without model": (["train", "--resume", "--out", "{d}/none.npz"], 1, "--resume"),
     "resume a stacked model": (["train", "{d}/one_char.txt", "--resume", "--out",
                                 "{d}/stacked.npz"], 1, "a model of 2 layers"),
+    "resume a model with a class that is no character": (
+        ["train", "{d}/one_char.txt", "--resume", "--out", "{d}/empty_class.npz"], 1,
+        "not a character model"),
     "resume a last-step model": (["train", "{d}/one_char.txt", "--resume", "--out",
                                   "{d}/steps_last.npz"], 1, "output_steps='last'"),
     "resume a last-2-steps model": (["train", "{d}/one_char.txt", "--resume", "--out",
@@ -422,6 +428,8 @@ BAD_SAMPLE = {
     "npz that is not a model": (["sample", "{d}/arrays.npz"], 1, "model"),
     "zip of garbage": (["sample", "{d}/garbage.npz"], 1, "model"),
     "regressor": (["sample", "{d}/regressor.npz"], 1, "not a character model"),
+    "a class that is no character": (["sample", "{d}/empty_class.npz"], 1,
+                                     "not a character model"),
     "bidirectional model": (["sample", "{d}/bidirectional.npz"], 1,
                             "cannot generate text one character at a time"),
     "directory as model": (["sample", "{d}/adir"], 1, "directory"),

@@ -88,7 +88,8 @@ def load_model(path, resume=False):
     classes = getattr(model, "classes_", None)
     if (not isinstance(model, RNNClassifier) or classes is None
             or classes.dtype.kind != "U" or classes.dtype.itemsize != 4
-            or model.n_features_in_ != len(classes)):
+            or model.n_features_in_ != len(classes)
+            or (np.char.str_len(classes) != 1).any()):  # '' fits in '<U1' too
         raise CLIError(f"{path}: a fastrnn model, but not a character model written by "
                        "'fastrnn train'")
     layout = model._layout()
