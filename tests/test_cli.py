@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import _charmodel, _trainrun, bench, cli
+from fastrnn import _charmodel, _chartext, _trainrun, bench, cli
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A stitch in time saves nine.\n"
@@ -505,12 +505,28 @@ def test_permission_denied_is_one_line(capsys, monkeypatch, tmp_path, model_file
 
     t = tmp_path / "t.txt"
     t.write_text(TEXT)
-    monkeypatch.setattr(cli.Path, "read_bytes", denied)
+    monkeypatch.setattr(_chartext, "_open_regular", denied)
     monkeypatch.setattr(fastrnn.estimator, "load", denied)
     for args in (["train", t], ["sample", model_file]):
         status, _, err = main_out(capsys, *args)
         assert_one_line_error(status, err, 1)
         assert "permission denied" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_text_file_that_is_not_a_regular_file(capsys, tmp_path):
+    """A FIFO is refused at once (not read until its writer ends, which may be
+    never), and so is a device (not read until memory runs out)."""
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    r = run_cli("train", fifo, "--out", tmp_path / "m.npz", timeout=30)
+    assert_one_line_error(r.returncode, r.stderr, 1)
+    assert f"{fifo}: is a FIFO (named pipe), not a text file" in r.stderr
+    if os.path.exists(os.devnull):
+        status, _, err = main_out(capsys, "train", os.devnull, "--out", tmp_path / "m.npz")
+        assert_one_line_error(status, err, 1)
+        assert f"{os.devnull}: is a device, not a text file" in err
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_load_text_accepts_utf8_with_bom_and_non_ascii(tmp_path):

@@ -4,7 +4,8 @@ text, reading a user's file, characters <-> ids, and the one-line user error
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import stat
 
 import numpy as np
 
@@ -36,16 +37,41 @@ def default_text() -> str:
     return "\n\n".join(topics[k].strip() for k in sorted(topics)) + "\n"
 
 
+def _open_regular(path):
+    """An open binary file for path, which must be a regular file: a FIFO, a
+    device or a socket is refused before anything is read (the open does not
+    wait for a FIFO's writer), as fastrnn.load refuses them for a model."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                    "a socket" if stat.S_ISSOCK(mode) else
+                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "not a regular file")
+            raise CLIError(f"{path}: is {kind}, not a text file (a regular file)")
+        return open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load_text(path: str | None) -> tuple[str, str]:
     """(text, description): the file's UTF-8 text, or the default text.
 
     Raises CLIError (one line) for a missing, unreadable, empty, binary or
-    non-UTF-8 file.
+    non-UTF-8 file, or one that is not a regular file (a directory, a FIFO,
+    a device).
     """
     if path is None:
         return default_text(), DEFAULT_SOURCE
     try:
-        data = Path(path).read_bytes()
+        with _open_regular(path) as f:
+            data = f.read()
     except FileNotFoundError:
         raise CLIError(f"{path}: no such file") from None
     except IsADirectoryError:
