@@ -383,6 +383,7 @@ def bad_files(tmp_path_factory, model_file):
     fastrnn.RNNClassifier(4, n_symbols=3, max_epochs=1).fit(ids, empty[ids]).save(
         d / "empty_class.npz")
     (d / "adir").mkdir()
+    (d / "adir_model.progress.json").mkdir()
     return d
 
 
@@ -418,6 +419,9 @@ BAD_TRAIN = {
                                      "{d}/steps_2.npz"], 1, "output_steps=2"),
     "out in missing directory": (["train", "--out", "{d}/no/dir/m.npz"], 1, "does not exist"),
     "out is a directory": (["train", "--out", "{d}/adir"], 1, "directory"),
+    "progress file is a directory": (["train", "--out", "{d}/adir_model.npz"], 1,
+                                     "its progress file {d}/adir_model.progress.json is a "
+                                     "directory"),
     "no command": ([], 2, "command"),
     "unknown command": (["fit"], 2, "invalid choice"),
 }
@@ -457,6 +461,7 @@ BAD_SAMPLE = {
 def test_bad_input_is_one_line_error(case, capsys, bad_files, model_file):
     args, expected_status, needle = {**BAD_TRAIN, **BAD_SAMPLE}[case]
     args = [a.format(d=bad_files, m=model_file) for a in args]
+    needle = needle.format(d=bad_files)
     try:
         status = cli.main(args)
     except SystemExit as exc:  # argparse

@@ -115,9 +115,12 @@ def progress_path(out: Path) -> Path:
 
 
 def check_writable(out: Path) -> None:
+    """CLIError unless the model file out and its progress file can be written."""
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise CLIError(f"--out {out}: is a directory")
+    if progress_path(out).is_dir():
+        raise CLIError(f"--out {out}: its progress file {progress_path(out)} is a directory")
     if not parent.is_dir():
         raise CLIError(f"--out {out}: directory {parent} does not exist")
     probe = parent / f".{out.name}.{os.getpid()}.probe"
