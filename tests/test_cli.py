@@ -518,6 +518,30 @@ def test_permission_denied_is_one_line(capsys, monkeypatch, tmp_path, model_file
         assert "permission denied" in err
 
 
+def test_out_that_is_the_text_file_is_refused(capsys, tmp_path):
+    """--out (or its progress file) naming the text file, by the same name or
+    another one, is refused before anything is written: the text stays."""
+    text = tmp_path / "notes.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    os.link(text, tmp_path / "linked.txt")
+    cases = [(text, text, "is the text file"),
+             (text, tmp_path / "sub" / ".." / "notes.txt", "is the text file"),
+             (text, tmp_path / "linked.txt", "is the text file"),
+             (tmp_path / "notes.progress.json", tmp_path / "notes.npz", "its progress file")]
+    _trainrun.progress_path(tmp_path / "notes.npz").write_text(TEXT, encoding="utf-8")
+    for text_file, out, needle in cases:
+        for resume in ([], ["--resume"]):
+            before = text_file.read_bytes()
+            status, _, err = main_out(capsys, "train", text_file, "--out", out, "--hidden", "4",
+                                      "--max-chars", "1", *resume)
+            assert_one_line_error(status, err, 1)
+            assert f"--out {out}: {needle}" in err and "give another --out" in err
+            assert text_file.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "linked.txt", "notes.progress.json", "notes.txt", "sub"]
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_text_file_that_is_not_a_regular_file(capsys, tmp_path):
     """A FIFO is refused at once (not read until its writer ends, which may be

@@ -25,8 +25,8 @@ from ._chartext import (CLIError, decode, default_prime, encode, load_text,
                         unigram_entropy)
 
 __all__ = ["PROGRESS_FORMAT", "Progress", "fmt_rate", "fmt_secs", "progress_path",
-           "check_writable", "Interrupt", "text_digest", "read_progress", "encode_carry",
-           "decode_carry", "KernelRate", "TrainRun"]
+           "check_writable", "check_not_text", "Interrupt", "text_digest", "read_progress",
+           "encode_carry", "decode_carry", "KernelRate", "TrainRun"]
 
 PROGRESS_FORMAT = "fastrnn train progress"
 MAX_PROGRESS_BYTES = 1 << 24
@@ -112,6 +112,26 @@ def fmt_secs(s: float) -> str:
 def progress_path(out: Path) -> Path:
     """Where 'fastrnn train' keeps its position for --resume, next to the model."""
     return out.with_name(out.stem + ".progress.json")
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # (one of them does not exist)
+        return False
+
+
+def check_not_text(out: Path, text_file) -> None:
+    """CLIError when the model file out or its progress file is the text
+    file (the same file under any name): training would overwrite the text."""
+    if text_file is None:
+        return
+    if _same_file(out, text_file):
+        raise CLIError(f"--out {out}: is the text file {text_file} itself (training "
+                       "would replace it with the model); give another --out")
+    if _same_file(progress_path(out), text_file):
+        raise CLIError(f"--out {out}: its progress file {progress_path(out)} is the text "
+                       f"file {text_file} (training would replace it); give another --out")
 
 
 def check_writable(out: Path) -> None:
@@ -263,6 +283,7 @@ class TrainRun:
         self.err = sys.stderr
         self.out = Path(args.out)
         check_writable(self.out)
+        check_not_text(self.out, args.text_file)
         self.text, self.source = load_text(args.text_file)
         if len(self.text) < MIN_TEXT:
             raise CLIError(f"{self.source}: too short to learn from ({len(self.text)} "
