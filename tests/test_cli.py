@@ -327,6 +327,22 @@ def test_sample_prime_temperature_and_length(capsys, model_file):
     assert g1 == g2 and g1[0] == 0
 
 
+def test_out_of_memory_names_the_options_of_the_command(capsys, monkeypatch, model_file,
+                                                       text_file, tmp_path):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "generate", no_memory)
+    status, _, err = main_out(capsys, "sample", model_file, "--length", "1000000000")
+    assert_one_line_error(status, err, 1)
+    assert err == "fastrnn: error: out of memory (try a smaller --length)\n"
+    monkeypatch.setattr(_trainrun.TrainRun, "run", no_memory)
+    status, _, err = main_out(capsys, "train", text_file, "--out", tmp_path / "m.npz")
+    assert status == 1 and "Traceback" not in err  # (after the header lines)
+    assert err.endswith("fastrnn: error: out of memory (try a smaller --hidden or "
+                        "--batch-size)\n")
+
+
 def test_generate_follows_the_model_distribution():
     """A model whose readout ignores the state samples from softmax(b_y / T)."""
     V, H = 4, 3
@@ -400,6 +416,8 @@ BAD_TRAIN = {
     "negative hidden": (["train", "--hidden", "-4"], 2, "--hidden"),
     "non-numeric hidden": (["train", "--hidden", "many"], 2, "--hidden"),
     "fractional hidden": (["train", "--hidden", "2.5"], 2, "--hidden"),
+    "huge hidden": (["train", "--hidden", "10000000000000000000000"], 2,
+                    "--hidden: expected an integer from 1 to 1048576"),
     "zero seq-len": (["train", "--seq-len", "0"], 2, "--seq-len"),
     "bad batch-size": (["train", "--batch-size", "x"], 2, "--batch-size"),
     "negative time-limit": (["train", "--time-limit", "-1"], 2, "--time-limit"),
@@ -438,6 +456,8 @@ BAD_SAMPLE = {
                             "cannot generate text one character at a time"),
     "directory as model": (["sample", "{d}/adir"], 1, "directory"),
     "zero length": (["sample", "{m}", "--length", "0"], 2, "--length"),
+    "huge length": (["sample", "{m}", "--length", "100000000000000000000"], 2,
+                    "--length: expected an integer from 1 to 1000000000"),
     "negative temperature": (["sample", "{m}", "--temperature", "-0.5"], 2, "--temperature"),
     "infinite temperature": (["sample", "{m}", "--temperature", "inf"], 2, "--temperature"),
     "text temperature": (["sample", "{m}", "--temperature", "hot"], 2, "--temperature"),

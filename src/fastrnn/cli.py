@@ -75,6 +75,14 @@ def _number(kind, test, what):
 
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+# Bounds far beyond what a machine holds (W_hh of MAX_HIDDEN units: 4 TiB in
+# float32; MAX_LENGTH characters: 8 GB of ids), which keep absurd numbers
+# from reaching NumPy as array sizes; below them, running out of memory is
+# the one-line "out of memory" error.
+MAX_HIDDEN = 1 << 20
+MAX_LENGTH = 10**9
+_hidden = _number(int, lambda v: 1 <= v <= MAX_HIDDEN, f"an integer from 1 to {MAX_HIDDEN}")
+_length = _number(int, lambda v: 1 <= v <= MAX_LENGTH, f"an integer from 1 to {MAX_LENGTH}")
 _seed = _number(int, lambda v: 0 <= v < 2**63, "an integer >= 0")
 _time_limit = _number(float, lambda v: math.isfinite(v) and v >= 0,
                       "a number of seconds >= 0 (0: no time limit)")
@@ -106,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("text_file", nargs="?", metavar="TEXT_FILE",
                    help="UTF-8 text to learn (default: Python's bundled documentation "
                         "topics, pydoc_data.topics)")
-    t.add_argument("--hidden", type=_positive_int, default=None, metavar="H",
+    t.add_argument("--hidden", type=_hidden, default=None, metavar="H",
                    help="hidden units (default 256; with --resume, the checkpoint's)")
     t.add_argument("--seq-len", type=_positive_int, default=32, metavar="T",
                    help="characters per truncated-BPTT window (default 32)")
@@ -143,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate text from a trained model",
                        description="Generate text from a model written by 'fastrnn train'.")
     s.add_argument("model", metavar="MODEL", help="model file (.npz)")
-    s.add_argument("--length", type=_positive_int, default=500, metavar="N",
+    s.add_argument("--length", type=_length, default=500, metavar="N",
                    help="characters to generate (default 500)")
     s.add_argument("--temperature", type=_temperature, default=0.8, metavar="T",
                    help="softmax temperature: lower is more conservative (default 0.8; "
@@ -236,8 +244,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     except MemoryError:
-        print("fastrnn: error: out of memory (try a smaller --hidden or --batch-size)",
-              file=sys.stderr)
+        hint = {"train": " (try a smaller --hidden or --batch-size)",
+                "sample": " (try a smaller --length)"}.get(args.command, "")
+        print(f"fastrnn: error: out of memory{hint}", file=sys.stderr)
         return 1
 
 
