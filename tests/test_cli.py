@@ -288,6 +288,27 @@ def test_resume_rejects_other_hidden_size_and_unknown_characters(capsys, tmp_pat
     assert "'ü' (U+00FC)" in err
 
 
+@pytest.mark.parametrize("key", ["chars_seen", "epoch", "call", "samples", "n_iter"])
+def test_resume_with_a_count_out_of_range_in_the_progress_file(capsys, tmp_path, model_file,
+                                                               text_file, key):
+    """A count that no run reaches (JSON's integers have no bound) counts as
+    missing, as any other damaged value does; not an OverflowError."""
+    out = tmp_path / "m.npz"
+    shutil.copy(model_file, out)
+    info = json.loads(_trainrun.progress_path(model_file).read_text())
+    assert _trainrun.read_progress(_trainrun.progress_path(model_file))[key] == info[key]
+    info[key] = 10**400
+    _trainrun.progress_path(out).write_text(json.dumps(info))
+    assert key not in _trainrun.read_progress(_trainrun.progress_path(out))
+    status, _, err = main_out(capsys, "train", text_file, "--resume", "--out", out,
+                              "--seq-len", "16", "--batch-size", "8", "--max-chars", "1",
+                              "--seed", "0")
+    assert status == 0, err
+    assert f"resuming {out}: " in err and "Traceback" not in err
+    info2 = json.loads(_trainrun.progress_path(out).read_text())
+    assert info2[key] < 2**63
+
+
 def test_interrupt_handler_first_sets_flag_second_raises():
     before = signal.getsignal(signal.SIGINT)  # default, or ignored in a background job
     with _trainrun.Interrupt() as stop:

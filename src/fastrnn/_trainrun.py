@@ -191,11 +191,13 @@ def read_progress(path: Path) -> dict | None:
         return None
     if not isinstance(state, dict) or state.get("format") != PROGRESS_FORMAT:
         return None
-    # Only well-formed values count; anything else is as if it were missing.
+    # Only well-formed values count; anything else is as if it were missing
+    # (a count beyond int64, which no run reaches, too: JSON's integers have
+    # no bound, and floats made of them overflow).
     ints = ("chars_seen", "epoch", "call", "samples", "seq_len", "batch_size", "n_iter")
     clean = {k: state[k] for k in ints
              if isinstance(state.get(k), int) and not isinstance(state[k], bool)
-             and state[k] >= 0}
+             and 0 <= state[k] < 2**63}
     if isinstance(state.get("text_sha256"), str):
         clean["text_sha256"] = state["text_sha256"]
     bpc = state.get("val_bits_per_char")
