@@ -677,12 +677,33 @@ def test_bench_busy_and_step(capsys, tmp_path, tiny_bench, monkeypatch):
 
 def test_bench_plot(capsys, tmp_path, tiny_bench):
     import matplotlib  # noqa: F401  (in the test extra: this branch always runs)
-    png = tmp_path / "b.png"
+    png = tmp_path / "b.PNG"  # (the extension in any case)
     status, out, err = main_out(capsys, "bench", "--quick", "--min-time", "0.001", "--settle", "0",
                                 "--plot", png)
     assert status == 0, err
     assert f"plot written to {png}" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("matplotlib", ["installed", "missing"])
+@pytest.mark.parametrize("name, needle", [("b.xyz", "unknown file type '.xyz'"),
+                                          ("plot", "no file extension")])
+def test_bench_plot_checks_the_file_type_first(capsys, tmp_path, monkeypatch, matplotlib,
+                                               name, needle):
+    """An extension matplotlib cannot write (or none, which it would turn into
+    .png) is an error before the benchmark runs, with or without matplotlib."""
+    if matplotlib == "missing":
+        for mod in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+            monkeypatch.delitem(sys.modules, mod)
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    monkeypatch.setattr(bench, "run_from_args", lambda args: pytest.fail("the run started"))
+    path = tmp_path / name
+    status, out, err = main_out(capsys, "bench", "--quick", "--plot", path)
+    assert_one_line_error(status, err, 2)
+    assert f"--plot {path}: {needle}; the plot can be written as" in err
+    assert "png, ps" in err and "pdf" in err and "svg" in err
+    assert out == "" and not path.exists()
+    assert "PNG" not in bench.plot_formats() and "png" in bench.plot_formats()
 
 
 def test_bench_plot_without_matplotlib(capsys, tmp_path, tiny_bench, monkeypatch):

@@ -252,6 +252,22 @@ def format_table(rows: list[dict], gemm: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+# The file types matplotlib 3 writes (FigureCanvasBase.get_supported_filetypes),
+# for checking --plot up front when matplotlib is not installed.
+PLOT_FORMATS = ("eps", "jpeg", "jpg", "pdf", "pgf", "png", "ps", "raw", "rgba", "svg",
+                "svgz", "tif", "tiff", "webp")
+
+
+def plot_formats() -> tuple[str, ...]:
+    """The file extensions plot can write: matplotlib's, or PLOT_FORMATS
+    without it."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return PLOT_FORMATS
+    return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))
+
+
 def plot(rows: list[dict], path) -> None:
     """Bar chart of fastrnn's speed-ups (x reference, x torch) by shape, one
     panel per (dtype, mode), written to path (PNG, or any format matplotlib

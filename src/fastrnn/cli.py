@@ -210,6 +210,13 @@ def cmd_bench(args) -> int:
         _check_output_file("--json", args.json)
     if args.plot:
         _check_output_file("--plot", args.plot)
+        # (checked before the run: matplotlib names the format only when it saves)
+        ext = os.path.splitext(args.plot)[1][1:].lower()
+        formats = bench.plot_formats()
+        if ext not in formats:
+            what = f"unknown file type '.{ext}'" if ext else "no file extension"
+            raise CLIError(f"--plot {args.plot}: {what}; the plot can be written as "
+                           f"{', '.join(formats)}", 2)
     return bench.run_from_args(args)
 
 
