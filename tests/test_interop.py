@@ -261,6 +261,23 @@ def test_stacked_and_bidirectional_rnns_map_both_ways(torch, num_layers, bidirec
         np.testing.assert_array_equal(getattr(back, k + "_"), v, err_msg=k)
 
 
+def test_readme_does_not_list_stacks_or_directions_as_refused():
+    """The README's list of what does not map matches the functions: stacks
+    and bidirectional layers map both ways (the test above and
+    test_stacked_and_bidirectional_models_map_onto_keras_layers)."""
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to tests/")
+    text = readme.read_text(encoding="utf-8")
+    refused = re.search(r"^- \*\*Refused\*\*.*?(?=^- |^$)", text, re.M | re.S).group()
+    assert "num_layers" not in refused and "`bidirectional`" not in refused, refused
+    assert "go_backwards" in refused and "merge_mode" in refused
+    assert "- **Stacks and both directions.**" in text
+
+
 @pytest.mark.torch
 def test_stack_of_unequal_layers_does_not_map_onto_one_nn_rnn(torch):
     w = weights()
