@@ -392,6 +392,15 @@ def test_keras_output_steps_initial_state_and_no_readout(keras):
     model = keras.Sequential([keras.Input((None, D), dtype="float64"), rnn, dense])
     got = numpy(model(X))
     np.testing.assert_allclose(got, last.predict(X), atol=f32_tol(X, last))
+    # back: output_steps from return_sequences, unless given
+    back = RNNRegressor.from_keras(rnn, dense)
+    assert back.output_steps == "last"
+    np.testing.assert_array_equal(back.predict(X), last.predict(X))
+    assert RNNRegressor.from_keras(rnn, dense, output_steps="all").output_steps == "all"
+    clf = model_of("classifier", "float64", output_steps="last")
+    assert RNNClassifier.from_keras(*clf.to_keras(), classes=clf.classes_).output_steps == "last"
+    assert RNNRegressor.from_keras(*model_of("regressor", "float64").to_keras()).output_steps \
+        == "all"
     with_h0 = model_of("regressor", "float64", h0=True)
     with pytest.raises(ValueError, match="learned initial state h0_.*allow_h0=True"):
         with_h0.to_keras()
@@ -475,6 +484,7 @@ def test_stacked_and_bidirectional_models_map_onto_keras_layers(keras, layout, o
     back = RNNRegressor.from_keras(layers, dense, output_steps=output_steps)
     for k, v in model.get_weights().items():
         np.testing.assert_array_equal(getattr(back, k + "_"), v, err_msg=k)
+    assert RNNRegressor.from_keras(layers, dense).output_steps == output_steps
 
 
 @pytest.mark.keras

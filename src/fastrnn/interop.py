@@ -38,7 +38,8 @@ import numpy as np
 
 from . import _persist, _stack
 
-__all__ = ["WeightsMixin", "to_torch", "torch_weights", "to_keras", "keras_weights"]
+__all__ = ["WeightsMixin", "to_torch", "torch_weights", "to_keras", "keras_weights",
+           "keras_output_steps"]
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -305,6 +306,14 @@ def keras_weights(simple_rnn, dense, owner, softmax_ok):
     return arrays, activation
 
 
+def keras_output_steps(simple_rnn):
+    """The output_steps of the layers: "last" when the top layer returns only
+    its last step (``return_sequences=False``, as to_keras builds it for
+    ``output_steps="last"``), "all" otherwise."""
+    top = simple_rnn[-1] if isinstance(simple_rnn, (list, tuple)) else simple_rnn
+    return "all" if getattr(top, "return_sequences", True) else "last"
+
+
 class WeightsMixin:
     """The estimators' weights in and out (a base of fastrnn's estimators,
     which give ``_check_fitted``, ``_params``, ``_persist_hooks``,
@@ -424,11 +433,16 @@ class WeightsMixin:
         may also be a ``Bidirectional`` of a SimpleRNN (``merge_mode="concat"``)
         or a list of layers, all SimpleRNN or all Bidirectional: a stacked or
         bidirectional model, as :meth:`to_keras` gives them. ``kwargs`` as
-        in :meth:`from_torch`.
+        in :meth:`from_torch`; without ``output_steps``, it is ``"last"``
+        when the (top) layer has ``return_sequences=False`` (as
+        :meth:`to_keras` gives a model with ``output_steps="last"``) and
+        ``"all"`` otherwise.
         """
         owner = f"{cls.__name__}.from_keras"
         arrays, activation = keras_weights(
             simple_rnn, dense, owner, cls._estimator_type == "classifier")
+        if "output_steps" not in kwargs:
+            kwargs = dict(kwargs, output_steps=keras_output_steps(simple_rnn))
         return cls._from_layers(arrays, activation, kwargs, owner)
 
     @classmethod
