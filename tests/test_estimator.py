@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import pickle
 import zipfile
 
@@ -647,6 +648,29 @@ def test_early_stopping_restores_the_best_weights(monkeypatch):
     short = RNNRegressor(**dict(kw, max_epochs=best + 1)).fit(X, y)
     for name in WEIGHTS:
         np.testing.assert_array_equal(getattr(reg, name), getattr(short, name))
+
+
+def test_best_loss_is_the_lowest_loss_after_partial_fit_too(tmp_path):
+    X, y = small_regression()
+    reg = RNNRegressor(n_hidden=4, learning_rate=0.01, random_state=0)
+    for _ in range(3):
+        reg.partial_fit(X, y)
+        assert reg.best_loss_ == min(reg.loss_curve_)
+    reg = RNNRegressor(n_hidden=4, learning_rate=0.01, max_epochs=2, random_state=0).fit(X, y)
+    for _ in range(4):
+        reg.partial_fit(X, y)
+    assert reg.best_loss_ == min(reg.loss_curve_) and len(reg.loss_curve_) == 6
+    # a model that has not been trained: inf, also after save and load
+    fresh = RNNRegressor.from_weights(reg.W_xh_, reg.W_hh_, reg.b_, reg.W_hy_, reg.b_y_)
+    assert fresh.best_loss_ == math.inf
+    fresh.save(tmp_path / "m.npz")
+    assert fastrnn.load(tmp_path / "m.npz").best_loss_ == math.inf
+    # with early stopping it stays None (the validation score is kept instead)
+    es = RNNRegressor(n_hidden=4, early_stopping=True, max_epochs=2, random_state=0).fit(X, y)
+    es.partial_fit(X, y)
+    assert es.best_loss_ is None
+    es.save(tmp_path / "es.npz")
+    assert fastrnn.load(tmp_path / "es.npz").best_loss_ is None
 
 
 def test_tol_and_n_iter_no_change_on_the_training_loss():

@@ -504,6 +504,8 @@ def _restore_history(est, attrs, arrays, version):
         est.validation_scores_ = attrs.floats("validation_scores_", True)
     est.best_validation_score_ = attrs.float("best_validation_score_")
     est.best_loss_ = attrs.float("best_loss_")
+    if est.best_loss_ is None and not est.early_stopping:
+        est.best_loss_ = math.inf  # (saved as null: JSON has no infinity)
 
 
 def _restore_optimizer(optimizer, opt_info, slot_members, arrays, weights, bad):

@@ -511,6 +511,8 @@ def run_epochs(est, trainer, train, val, rng, n_epochs, incremental, score):
             if better:
                 best_params = {k: v.copy() for k, v in params.items()}
             stop = no_improvement > cfg.n_iter_no_change
+        elif not cfg.early_stopping and (est.best_loss_ is None or loss < est.best_loss_):
+            est.best_loss_ = loss  # (partial_fit: the lowest loss, as fit keeps it)
         if cfg.verbose >= 1:
             _print_epoch(est.n_iter_, loss, val_score, time.perf_counter() - t0, train.n,
                          stop, no_improvement)
