@@ -780,6 +780,8 @@ def test_divergence_stops_with_clear_error_and_keeps_finite_weights():
     assert reg.predict(X[:4]).shape == (4, 30, 1)
     assert issubclass(NonFiniteLossError, FloatingPointError)
     assert issubclass(NonFiniteLossError, ValueError)
+    assert fastrnn.NonFiniteLossError is NonFiniteLossError
+    assert "NonFiniteLossError" in fastrnn.__all__
 
 
 def test_update_that_overflows_is_undone():

@@ -9,7 +9,7 @@ from ._threads import get_num_threads, threads  # first: it loads the kernels
 from . import reference
 from .functional import Gradients, backward, forward
 from . import _sklearn
-from .estimator import RNNClassifier, RNNRegressor, load
+from .estimator import NonFiniteLossError, RNNClassifier, RNNRegressor, load
 from .io import ModelFileError, ModelFileWarning
 
 __version__ = "0.1.0"
@@ -27,6 +27,7 @@ __all__ = [
     "NotFittedError",
     "ConvergenceWarning",
     "DataConversionWarning",
+    "NonFiniteLossError",
     "ModelFileError",
     "ModelFileWarning",
     "__version__",

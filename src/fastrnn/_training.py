@@ -45,8 +45,11 @@ class NonFiniteLossError(FloatingPointError, ValueError):
 
     Raised by ``fit`` and ``partial_fit``, which then stop; the estimator
     keeps the last weights that were finite (those before the failing update),
-    ``loss_curve_`` and ``n_iter_`` of the completed epochs. Subclasses
-    FloatingPointError and ValueError.
+    ``loss_curve_`` and ``n_iter_`` of the completed epochs. When the update
+    made a weight non-finite, the optimizer's state (moments, velocities,
+    step count) keeps that update: start again with ``fit`` rather than
+    continuing with ``partial_fit``. Subclasses FloatingPointError and
+    ValueError; ``fastrnn.NonFiniteLossError``.
     """
 
 
