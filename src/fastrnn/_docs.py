@@ -168,10 +168,13 @@ ATTRS_DOC = """
         computed it (with truncated BPTT, by the window that reached that
         step, before its update). It is the state the next window would have
         started from: ``partial_fit(X2, y2, initial_state=last_state_)`` on
-        the continuations X2 of the same sequences trains exactly as one
-        ``partial_fit`` on the joined sequences would, window for window
-        (when ``bptt_steps`` divides X's steps and the mini-batches are the
-        same). This is how a long stream is trained in pieces.%(extra)s
+        the continuations X2 of the same sequences trains as one
+        ``partial_fit`` on the joined sequences would, window for window,
+        when ``bptt_steps`` divides X's steps and the sequences are one
+        mini-batch (``batch_size`` >= n_sequences). With several
+        mini-batches the updates come in another order (one call takes each
+        mini-batch through all its windows before the next). This is how a
+        long stream is trained in pieces.%(extra)s
 
     Notes
     -----
