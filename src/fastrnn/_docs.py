@@ -148,7 +148,10 @@ ATTRS_DOC = """
         %(n_outputs)s
     loss_curve_ : list of float
         Training objective of each epoch: the mean loss over the epoch's taught
-        outputs plus the L2 term at the end of the epoch.
+        outputs plus the L2 term at the end of the epoch. It is the objective
+        training sees: with ``autoscale``, of the scaled data (a regressor's
+        squared errors divided by ``target_scale_**2``), as ``tol`` and
+        ``best_loss_`` are.
     validation_scores_ : list of float or None
         Score of the held-out sequences after each epoch (early stopping only).
     best_validation_score_ : float or None
