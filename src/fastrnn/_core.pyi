@@ -1,5 +1,6 @@
 # Types of the Python-visible entry points of fastrnn._core (and of
-# fastrnn._core_avx2, the same kernels built for AVX2 + FMA). Arrays are
+# fastrnn._core_avx2 and fastrnn._core_avx512, the same kernels built for
+# AVX2 + FMA and for AVX-512). Arrays are
 # C-contiguous and all of one float dtype (float32 or float64); shapes are
 # checked by fastrnn.functional before any call, not here.
 import numpy as np

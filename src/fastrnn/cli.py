@@ -122,12 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel streams of the text (default 32)")
     t.add_argument("--time-limit", type=_time_limit, default=None, metavar="S",
                    help="stop after S seconds of this run (default 60 without "
-                        "--epochs, none with it; 0: none)")
+                        "--epochs or --max-chars, none with them; 0: none)")
     t.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
                    help="stop after N passes over the training text in this run")
     t.add_argument("--max-chars", type=_positive_int, default=None, metavar="N",
                    help="stop after N characters of training in this run (at the end "
-                        "of the step that reaches N)")
+                        "of the training call that reaches N: about 256 characters of "
+                        "each stream per call)")
     t.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
                    help=f"Adam's learning rate at the start (default {LEARNING_RATE:g}; "
                         "it decays as the model sees more characters; with --resume, "
