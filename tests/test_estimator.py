@@ -673,6 +673,20 @@ def test_best_loss_is_the_lowest_loss_after_partial_fit_too(tmp_path):
     assert fastrnn.load(tmp_path / "es.npz").best_loss_ is None
 
 
+def test_best_scores_are_those_since_the_last_fit():
+    X, y = small_regression()
+    es = RNNRegressor(n_hidden=4, max_epochs=4, early_stopping=True, random_state=0).fit(X, y)
+    n = len(es.validation_scores_)
+    es.set_params(warm_start=True, max_epochs=2).fit(X, y)
+    assert len(es.validation_scores_) == n + 2
+    assert es.best_validation_score_ == max(es.validation_scores_[n:])
+    reg = RNNRegressor(n_hidden=4, max_epochs=4, random_state=0).fit(X, y)
+    n = len(reg.loss_curve_)
+    reg.set_params(warm_start=True, max_epochs=2).fit(X, 3 * y)
+    reg.partial_fit(X, 3 * y)
+    assert reg.best_loss_ == min(reg.loss_curve_[n:])
+
+
 def test_tol_and_n_iter_no_change_on_the_training_loss():
     X, y = small_regression()
     # No epoch improves by 1e9: stop once n_iter_no_change epochs in a row

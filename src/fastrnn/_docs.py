@@ -155,9 +155,13 @@ ATTRS_DOC = """
     validation_scores_ : list of float or None
         Score of the held-out sequences after each epoch (early stopping only).
     best_validation_score_ : float or None
-        Best of ``validation_scores_`` (early stopping only).
+        Best validation score of the last ``fit`` (early stopping only; a
+        warm-start fit keeps its own best, whose weights it restores, while
+        ``validation_scores_`` goes on from the earlier fits).
     best_loss_ : float or None
-        Lowest ``loss_curve_`` value (without early stopping).
+        Lowest ``loss_curve_`` value since the last ``fit`` (a warm-start fit
+        counts as one; the ``partial_fit`` calls after it count too), without
+        early stopping.
     n_iter_ : int
         Number of epochs run (``fit`` and ``partial_fit`` calls add up with
         ``warm_start`` / ``partial_fit``).
