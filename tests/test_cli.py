@@ -309,6 +309,25 @@ def test_resume_with_a_count_out_of_range_in_the_progress_file(capsys, tmp_path,
     assert info2[key] < 2**63
 
 
+def test_resume_takes_the_sizes_of_the_checkpoint(capsys, tmp_path, model_file, text_file):
+    # model_file was trained with --seq-len 16 --batch-size 8: a resume that
+    # leaves them out continues at its position with those sizes
+    out = tmp_path / "m.npz"
+    shutil.copy(model_file, out)
+    shutil.copy(_trainrun.progress_path(model_file), _trainrun.progress_path(out))
+    status, stdout, err = main_out(capsys, "train", text_file, "--resume", "--out", out,
+                                   "--max-chars", "1", "--seed", "0")
+    assert status == 0, err
+    assert "seq-len 16, batch 8" in err
+    assert re.search(r"continuing at epoch \d", err) and "start of the text" not in err
+    assert _charmodel.load_model(out).bptt_steps == 16
+    # given sizes win: other sizes than the checkpoint's start at the text's start
+    status, stdout, err = main_out(capsys, "train", text_file, "--resume", "--out", out,
+                                   "--seq-len", "8", "--max-chars", "1", "--seed", "0")
+    assert status == 0, err
+    assert "seq-len 8, batch 8" in err and "the start of the text" in err
+
+
 def test_interrupt_handler_first_sets_flag_second_raises():
     before = signal.getsignal(signal.SIGINT)  # default, or ignored in a background job
     with _trainrun.Interrupt() as stop:

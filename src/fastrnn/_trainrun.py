@@ -38,6 +38,8 @@ HELD_OUT_MAX = 50_000
 MIN_TEXT = 20  # characters
 # Hyperparameters of the character model that the command line does not expose.
 LEARNING_RATE = 3e-3
+SEQ_LEN = 32  # --seq-len's default (with --resume: the checkpoint's)
+BATCH_SIZE = 32  # --batch-size's default (with --resume: the checkpoint's)
 # The learning rate decays with the characters seen (over all runs of a
 # model, so a resumed run follows the same schedule as one run):
 # learning_rate / sqrt(1 + chars_seen / LR_DECAY_CHARS).
@@ -292,7 +294,7 @@ class TrainRun:
                            f"characters; need at least {MIN_TEXT})")
         self.carry = None  # the hidden state carried into the next call
         self.model, self.vocab, state = self._open_model()
-        self._make_streams()
+        self._make_streams(*self._sizes(state))
         self._position(state)
         self._limits()
         self.prog = Progress(self.err)
@@ -323,14 +325,26 @@ class TrainRun:
                            f"hidden units of the model in {out}; leave --hidden out to resume")
         return model, model.classes_, read_progress(progress_path(out))
 
-    def _make_streams(self):
-        """Held-out text at the end; the rest as `batch` parallel streams."""
+    def _sizes(self, state):
+        """(--seq-len, --batch-size): as given; else, resuming, the
+        checkpoint's (from its progress file); else the defaults."""
+        sizes = []
+        for key, default in (("seq_len", SEQ_LEN), ("batch_size", BATCH_SIZE)):
+            value = getattr(self.args, key)
+            if value is None:
+                value = (state or {}).get(key) or default  # (checked by read_progress)
+            sizes.append(value)
+        return sizes
+
+    def _make_streams(self, seq_len, batch):
+        """Held-out text at the end; the rest as `batch` parallel streams of
+        windows of seq_len (both made smaller for a short text)."""
         ids = encode(self.text, self.vocab)
         self.n = n = ids.size
         self.n_val = n_val = min(max(2, int(n * HELD_OUT_FRACTION)), HELD_OUT_MAX)
         train_ids, self.val_ids = ids[:n - n_val], ids[n - n_val:]
-        self.seq_len = seq_len = min(self.args.seq_len, train_ids.size - 1)
-        self.batch = batch = max(1, min(self.args.batch_size, (train_ids.size - 1) // seq_len))
+        self.seq_len = seq_len = min(seq_len, train_ids.size - 1)
+        self.batch = batch = max(1, min(batch, (train_ids.size - 1) // seq_len))
         self.L = L = (train_ids.size - 1) // batch  # steps per stream and epoch
         self.X_all = train_ids[:batch * L].reshape(batch, L)
         # labels: the characters

@@ -116,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "topics, pydoc_data.topics)")
     t.add_argument("--hidden", type=_hidden, default=None, metavar="H",
                    help="hidden units (default 256; with --resume, the checkpoint's)")
-    t.add_argument("--seq-len", type=_positive_int, default=32, metavar="T",
-                   help="characters per truncated-BPTT window (default 32)")
-    t.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
-                   help="parallel streams of the text (default 32)")
+    t.add_argument("--seq-len", type=_positive_int, default=None, metavar="T",
+                   help="characters per truncated-BPTT window (default 32; with "
+                        "--resume, the checkpoint's)")
+    t.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+                   help="parallel streams of the text (default 32; with --resume, the "
+                        "checkpoint's)")
     t.add_argument("--time-limit", type=_time_limit, default=None, metavar="S",
                    help="stop after S seconds of this run (default 60 without "
                         "--epochs or --max-chars, none with them; 0: none)")
