@@ -451,6 +451,18 @@ def test_a_missing_framework_is_an_import_error_that_says_so(monkeypatch, name, 
         call(model_of("regressor", "float64"))
 
 
+def test_keras_without_its_backend_is_an_import_error_that_says_so(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # import fails: as without TensorFlow
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "keras" else find_spec(name, *a))
+    with pytest.raises(ImportError, match="keras is installed but could not be imported.*"
+                                          "set KERAS_BACKEND=torch"):
+        model_of("regressor", "float64").to_keras()
+
+
 def test_importing_fastrnn_imports_neither_framework():
     import subprocess
 

@@ -58,6 +58,18 @@ def _import_keras():
     try:
         import keras
     except ImportError as exc:
+        import importlib.util
+
+        try:
+            installed = importlib.util.find_spec("keras") is not None
+        except (ImportError, ValueError):
+            installed = False
+        if installed:  # (but its backend is not)
+            raise ImportError(
+                f"keras is installed but could not be imported ({exc}): it needs its "
+                "backend, TensorFlow by default; set KERAS_BACKEND=torch (or jax) to "
+                "run it on an installed one"
+            ) from exc
         raise ImportError(
             "this needs Keras 3, which fastrnn does not depend on: pip install keras "
             "(with KERAS_BACKEND=torch it runs on PyTorch, without TensorFlow)"
