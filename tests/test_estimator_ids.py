@@ -122,6 +122,20 @@ def test_n_symbols_sets_the_vocabulary():
     assert auto.n_symbols is None  # stored unchanged
 
 
+def test_unsigned_ids_beyond_intp_raise_and_may_pad():
+    rng = np.random.default_rng(6)
+    ids = rng.integers(0, 4, size=(10, 5)).astype(np.uint64)
+    y = rng.integers(0, 2, size=10)
+    clf = RNNClassifier(n_hidden=4, output_steps="last", max_epochs=1, random_state=0)
+    padded = ids.copy()
+    padded[0, 4] = 2**64 - 1  # at a padded step: anything goes
+    clf.fit(padded, y, lengths=[4] + [5] * 9)
+    assert clf.n_features_in_ == 4
+    with pytest.raises(ValueError, match=r"X holds integer ids.*0\.\.3.*got X\[0, 4\] = "
+                                         r"9223372036854775807 or more"):
+        clf.predict(padded)
+
+
 def test_out_of_range_ids_raise():
     rng = np.random.default_rng(5)
     ids = rng.integers(0, 4, size=(10, 5))

@@ -150,3 +150,13 @@ def test_bad_ids_raise(module, bad, dtype):
     h = np.zeros((B, T, H), dtype)
     with pytest.raises(ValueError, match=r"ids.*0\.\.10"):
         mod.backward(ids, h, dh, W_xh, W_hh)
+
+
+@pytest.mark.parametrize("bad", [2**63, 2**64 - 1])
+def test_unsigned_ids_beyond_intp_are_named_as_given(bad, dtype):
+    # (the private intp copy wraps them round to negative values)
+    ids, W_xh, W_hh, b, dh, h0, _ = _problem(dtype, "none", False)
+    big = ids.astype(np.uint64)
+    big[2, 3] = bad
+    with pytest.raises(ValueError, match=rf"ids.*0\.\.10.*got {bad}$"):
+        fastrnn.forward(big, W_xh, W_hh, b)

@@ -85,6 +85,10 @@ def check_X(X, dtype, n_features=None, owner=""):
                 f"X must hold at least one sequence of at least one step, got shape "
                 f"{_shape(arr.shape)}"
             )
+        if arr.dtype.kind == "u" and arr.dtype.itemsize >= np.dtype(np.intp).itemsize:
+            # (intp would wrap ids above its range round to negative ones: they
+            # become its largest value, as far out of any vocabulary)
+            arr = np.minimum(arr, np.iinfo(np.intp).max)
         return np.ascontiguousarray(arr, dtype=np.intp)
     if arr.ndim != 3:
         hint = ""
@@ -127,9 +131,10 @@ def check_ids(X, lengths, V, why):
             return np.where(valid, X, 0).astype(np.intp)
         bad &= valid
     i, t = np.argwhere(bad)[0]
+    more = " or more" if X[i, t] == np.iinfo(np.intp).max else ""
     raise ValueError(
         f"X holds integer ids, which must lie in 0..{V - 1} ({why}), got X[{i}, {t}] = "
-        f"{X[i, t]}"
+        f"{X[i, t]}{more}"
     )
 
 

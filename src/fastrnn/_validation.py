@@ -125,6 +125,8 @@ def _check_x(x: Any, W_xh: np.ndarray, H: int, dtype: np.dtype):
         ids = _private_index_copy(x_in)
         if B >= 1 and T >= 1 and (ids.min() < 0 or ids.max() >= D):
             bad = ids[(ids < 0) | (ids >= D)].flat[0]
+            if bad < 0 and x_in.dtype.kind == "u":  # (an unsigned id above intp's range,
+                bad = int(bad) + 2 ** (8 * ids.itemsize)  # which the copy wrapped round)
             raise ValueError(
                 f"x holds integer ids, which must lie in 0..{D - 1} (W_xh's rows), got {bad}"
             )
