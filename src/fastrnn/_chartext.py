@@ -4,10 +4,9 @@ text, reading a user's file, characters <-> ids, and the one-line user error
 
 from __future__ import annotations
 
-import os
-import stat
-
 import numpy as np
+
+from .io import NotRegularFile, open_regular_file
 
 __all__ = ["CLIError", "DEFAULT_SOURCE", "default_text", "load_text", "encode", "decode",
            "unigram_entropy", "default_prime"]
@@ -41,23 +40,12 @@ def _open_regular(path):
     """An open binary file for path, which must be a regular file: a FIFO, a
     device or a socket is refused before anything is read (the open does not
     wait for a FIFO's writer), as fastrnn.load refuses them for a model."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(path, flags)
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(path)
-        if not stat.S_ISREG(mode):
-            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
-                    "a socket" if stat.S_ISSOCK(mode) else
-                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                    else "not a regular file")
-            raise CLIError(f"{path}: is {kind}, not a text file (a regular file)")
-        return open(fd, "rb", closefd=True)
-    except BaseException:
-        os.close(fd)
-        raise
+        return open_regular_file(path)[0]
+    except NotRegularFile as exc:
+        if exc.args[0] == "a directory":
+            raise IsADirectoryError(path) from None
+        raise CLIError(f"{path}: is {exc.args[0]}, not a text file (a regular file)") from None
 
 
 def load_text(path: str | None) -> tuple[str, str]:

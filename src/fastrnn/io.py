@@ -318,12 +318,42 @@ class _Counting:
         return data
 
 
-def _open_regular(path, where):
-    """An open binary file for path, which must be a regular file; never blocks."""
+class NotRegularFile(Exception):
+    """Raised by :func:`open_regular_file`: args[0] says what the path is
+    instead ("a directory", "a FIFO (named pipe)", "a socket", "a device"
+    or "not a regular file")."""
+
+
+def open_regular_file(path):
+    """(an open binary file, its size) for path, which must be a regular file:
+    anything else raises NotRegularFile before a byte is read, and the open
+    never waits (for a FIFO's writer, say). os.open's OSErrors propagate.
+    fastrnn.load's model files and fastrnn train's text files are read so."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
     try:
-        fd = os.open(path, flags)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(
+                "a directory" if stat.S_ISDIR(st.st_mode) else
+                "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "not a regular file")
+        return open(fd, "rb", closefd=True), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_regular(path, where):
+    """An open binary model file for path, which must be a regular file; never blocks."""
+    try:
+        return open_regular_file(path)
+    except NotRegularFile as exc:
+        raise ModelFileError(f"{where} is {exc.args[0]}, not a fastrnn model file "
+                             "(a regular file)") from None
     except FileNotFoundError as exc:
         raise _os_error(exc, f"{where}: no such file") from None
     except PermissionError as exc:
@@ -336,20 +366,6 @@ def _open_regular(path, where):
                 f"{where}: too many levels of symbolic links (a symbolic-link loop)"
             ) from None
         raise ModelFileError(f"{where}: cannot open it ({exc.strerror or exc})") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else
-                    "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
-                    "a socket" if stat.S_ISSOCK(st.st_mode) else
-                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                    else "not a regular file")
-            raise ModelFileError(f"{where} is {kind}, not a fastrnn model file "
-                                 "(a regular file)")
-        return open(fd, "rb", closefd=True), st.st_size
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 _EOCD = struct.Struct("<4s4H2LH")
